@@ -1,0 +1,198 @@
+"""Engine objects -> EC2 output dicts (keys are botocore member names)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from awsapi.ids import Kind, render
+from engine.states import VmState, VolumeKind
+
+if TYPE_CHECKING:
+    from engine.models import Region, Tag, Zone
+    from engine.services.catalog import TemplateDetail
+    from engine.services.instance_details import InstanceDetail
+
+# Engine VM state -> (EC2 code, EC2 name).
+STATE: Final[dict[VmState, tuple[int, str]]] = {
+    VmState.STARTING: (0, "pending"),
+    VmState.RUNNING: (16, "running"),
+    VmState.MIGRATING: (16, "running"),
+    VmState.STOPPING: (64, "stopping"),
+    VmState.STOPPED: (80, "stopped"),
+    VmState.EXPUNGING: (32, "shutting-down"),
+    VmState.DESTROYED: (48, "terminated"),
+    VmState.EXPUNGED: (48, "terminated"),
+    VmState.ERROR: (48, "terminated"),
+}
+
+# EC2 state name -> engine states (for the instance-state-name filter).
+STATE_BY_NAME: Final[dict[str, tuple[str, ...]]] = {}
+for _state, (_code, _name) in STATE.items():
+    STATE_BY_NAME.setdefault(_name, ())
+    STATE_BY_NAME[_name] += (_state.value,)
+STATE_BY_CODE: Final[dict[str, tuple[str, ...]]] = {
+    str(code): STATE_BY_NAME[name] for code, name in set(STATE.values())
+}
+
+
+def aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def state(vm_state: VmState) -> dict[str, Any]:
+    code, name = STATE[vm_state]
+    return {"Code": code, "Name": name}
+
+
+def tags(rows: list[Tag]) -> list[dict[str, str]]:
+    return [{"Key": t.key, "Value": t.value} for t in rows]
+
+
+def zone_id(zone: Zone, region: Region | None = None) -> str:
+    """AWS-style zone id (``use1-az1``): region initials + the zone's ordinal."""
+    region_name = region.name if region else zone.name[:-1]
+    parts = region_name.split("-")
+    short = (parts[0][:2] + "".join(p[0] for p in parts[1:-1]) + parts[-1]) if len(parts) >= 3 \
+        else region_name.replace("-", "")
+    letter = zone.name[-1] if zone.name[-1].isalpha() else "a"
+    return f"{short}-az{ord(letter) - ord('a') + 1}"
+
+
+def private_dns(ip: str | None) -> str:
+    return f"ip-{ip.replace('.', '-')}.ec2.internal" if ip else ""
+
+
+def instance(d: InstanceDetail) -> dict[str, Any]:
+    i = d.instance
+    nic = d.primary_nic
+    private_ip = nic.nic.ip_address if nic else None
+    public_ip = nic.public_ip.address if nic and nic.public_ip else None
+    vpc = render(Kind.VPC, nic.network.sid) if nic else None
+    subnet = render(Kind.SUBNET, nic.network.sid) if nic else None
+    groups = [{"GroupName": g.name, "GroupId": render(Kind.SECURITY_GROUP, g.sid)}
+              for g in d.security_groups]
+    out: dict[str, Any] = {
+        "InstanceId": render(Kind.INSTANCE, i.sid),
+        "ImageId": render(Kind.IMAGE, d.template.sid),
+        "State": state(i.state),
+        "PrivateDnsName": private_dns(private_ip) if i.state not in _GONE else "",
+        "PublicDnsName": "",
+        "StateTransitionReason": _transition_reason(d),
+        "AmiLaunchIndex": i.launch_index,
+        "ProductCodes": [],
+        "InstanceType": d.offering.name,
+        "LaunchTime": aware(i.created_at),
+        "Placement": {"AvailabilityZone": d.zone.name, "GroupName": "", "Tenancy": "default"},
+        "Monitoring": {"State": "disabled"},
+        "Architecture": d.template.arch,
+        "RootDeviceType": "ebs",
+        "RootDeviceName": d.template.root_device_name,
+        "BlockDeviceMappings": _block_devices(d),
+        "VirtualizationType": "hvm",
+        "ClientToken": i.client_token or "",
+        "Tags": tags(d.tags) or None,
+        "SecurityGroups": groups,
+        "SourceDestCheck": True,
+        "Hypervisor": "xen",
+        "EbsOptimized": False,
+        "EnaSupport": True,
+        "CpuOptions": {"CoreCount": max(1, i.cpus // 2) if i.cpus > 1 else 1,
+                       "ThreadsPerCore": 2 if i.cpus > 1 else 1},
+        "PlatformDetails": "Linux/UNIX",
+        "UsageOperation": "RunInstances",
+        "MetadataOptions": {"State": "applied", "HttpTokens": "optional",
+                            "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"},
+    }
+    if i.state not in _GONE:
+        out.update({"PrivateIpAddress": private_ip, "PublicIpAddress": public_ip,
+                    "VpcId": vpc, "SubnetId": subnet})
+    if i.key_pair_name:
+        out["KeyName"] = i.key_pair_name
+    reason = _state_reason(d)
+    if reason:
+        out["StateReason"] = reason
+    return out
+
+
+_GONE: Final = frozenset({VmState.EXPUNGED, VmState.ERROR, VmState.DESTROYED})
+
+
+def _transition_reason(d: InstanceDetail) -> str:
+    i = d.instance
+    when = aware(i.state_changed_at)
+    stamp = when.strftime("%Y-%m-%d %H:%M:%S GMT") if when else ""
+    if i.state in (VmState.STOPPED, VmState.STOPPING):
+        return f"User initiated ({stamp})"
+    if i.state in (VmState.EXPUNGED, VmState.EXPUNGING, VmState.DESTROYED):
+        return f"User initiated ({stamp})"
+    if i.state == VmState.ERROR:
+        return "Server.InternalError"
+    return ""
+
+
+def _state_reason(d: InstanceDetail) -> dict[str, str] | None:
+    i = d.instance
+    if i.state == VmState.ERROR:
+        return {"Code": "Server.InternalError",
+                "Message": "Server.InternalError: Internal error on launch"}
+    if i.state in (VmState.STOPPED, VmState.STOPPING, VmState.EXPUNGED, VmState.EXPUNGING,
+                   VmState.DESTROYED):
+        code = ("Client.UserInitiatedShutdown" if i.state != VmState.STOPPING
+                else "Client.UserInitiatedShutdown")
+        return {"Code": code, "Message": f"{code}: User initiated shutdown"}
+    return None
+
+
+def _block_devices(d: InstanceDetail) -> list[dict[str, Any]]:
+    out = []
+    for v in d.volumes:
+        name = d.template.root_device_name if v.kind == VolumeKind.ROOT else \
+            f"/dev/sd{chr(ord('f') + max((v.device_id or 1) - 1, 0))}"
+        out.append({"DeviceName": name, "Ebs": {
+            "AttachTime": aware(v.attached_at or v.created_at),
+            "DeleteOnTermination": v.delete_on_termination,
+            "Status": "attached", "VolumeId": render(Kind.VOLUME, v.sid)}})
+    return out
+
+
+def reservation(reservation_sid: str, owner: str, items: list[InstanceDetail]) -> dict[str, Any]:
+    return {
+        "ReservationId": render(Kind.RESERVATION, reservation_sid),
+        "OwnerId": owner,
+        "Groups": [],
+        "Instances": [instance(d) for d in items],
+    }
+
+
+def image(t: TemplateDetail) -> dict[str, Any]:
+    tm = t.template
+    ready = any(tz.state.value == "Ready" for _, tz in t.zones)
+    size_gib = max(1, -(-tm.size_bytes // 1024**3))
+    out: dict[str, Any] = {
+        "ImageId": render(Kind.IMAGE, tm.sid),
+        "ImageLocation": f"{t.owner.number}/{tm.name}",
+        "State": "available" if ready else "pending",
+        "OwnerId": t.owner.number,
+        "CreationDate": aware(tm.created_at).strftime("%Y-%m-%dT%H:%M:%S.000Z"),  # type: ignore[union-attr]
+        "Public": tm.is_public,
+        "Architecture": tm.arch,
+        "ImageType": "machine",
+        "Name": tm.name,
+        "Description": tm.display_text,
+        "RootDeviceType": "ebs",
+        "RootDeviceName": tm.root_device_name,
+        "BlockDeviceMappings": [{"DeviceName": tm.root_device_name, "Ebs": {
+            "DeleteOnTermination": True, "VolumeSize": size_gib, "VolumeType": "gp2",
+            "Encrypted": False}}],
+        "VirtualizationType": "hvm",
+        "Hypervisor": "xen",
+        "EnaSupport": True,
+        "PlatformDetails": "Windows" if t.os_type.platform == "windows" else "Linux/UNIX",
+        "UsageOperation": "RunInstances",
+    }
+    if tm.template_type == "BUILTIN":
+        out["ImageOwnerAlias"] = "amazon"
+    if t.os_type.platform == "windows":
+        out["Platform"] = "windows"
+    return out

@@ -1,0 +1,299 @@
+"""What each job kind does: read in one transaction, call the driver outside any
+transaction, settle the result in another.
+
+Every handler is safe to run again after a crash (drivers are idempotent and
+each step re-checks the rows), and each has a ``fail`` compensation that
+leaves the resource in a clean final state with nothing reserved.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.allocators.addresses import PublicIpAllocator
+from engine.allocators.hosts import MIB, HostPlanner
+from engine.allocators.storage import StorageAllocator
+from engine.db import utcnow
+from engine.errors import ResourceKind
+from engine.hypervisors.base import DiskSpec, DomainRef, DomainSpec, NicSpec
+from engine.jobs.drivers import DriverPool, HostAccess
+from engine.jobs.queue import JobKind
+from engine.models import (
+    Host,
+    Instance,
+    InstanceSecurityGroup,
+    Job,
+    Network,
+    Nic,
+    PublicIp,
+    Template,
+    TemplateZone,
+    Volume,
+)
+from engine.services.events import record_event
+from engine.services.settings import Settings
+from engine.states import VmState, VolumeKind, VolumeState
+from engine.uow import unit_of_work
+
+
+@dataclass
+class JobContext:
+    sessions: sessionmaker[Session]
+    drivers: DriverPool
+
+    def tx(self):  # type: ignore[no-untyped-def]
+        return unit_of_work(self.sessions)
+
+
+Handler = Callable[[JobContext, Job], dict[str, Any]]
+Failure = Callable[[JobContext, Job, str], None]
+
+
+def _host_access(session: Session, host_uuid: str | None) -> HostAccess | None:
+    if host_uuid is None:
+        return None
+    h = session.get(Host, host_uuid)
+    if h is None:
+        return None
+    return HostAccess(h.uuid, h.hypervisor, h.url, h.username, h.password)
+
+
+def _domain_spec(session: Session, inst: Instance) -> DomainSpec:
+    template = session.get(Template, inst.template_uuid)
+    assert template is not None
+    placement = session.scalar(select(TemplateZone).where(
+        TemplateZone.template_uuid == template.uuid, TemplateZone.zone_uuid == inst.zone_uuid))
+    source = placement.install_path if placement and placement.install_path else template.sid
+    disks = []
+    for v in session.scalars(select(Volume).where(
+            Volume.instance_uuid == inst.uuid, Volume.removed_at.is_(None)).order_by(Volume.device_id)):
+        disks.append(DiskSpec(
+            disk_sid=v.sid, device_id=v.device_id or 0, size_bytes=v.size_bytes,
+            source_image=source if v.kind == VolumeKind.ROOT and not v.path else None,
+            pool_ref=v.pool_uuid, serial=v.name))
+    nics = []
+    for n in session.scalars(select(Nic).where(Nic.instance_uuid == inst.uuid).order_by(Nic.device_id)):
+        net = session.get(Network, n.network_uuid)
+        nics.append(NicSpec(mac=n.mac_address, device_id=n.device_id, ip=n.ip_address,
+                            network_ref=net.vlan if net and net.vlan else None))
+    user_data = base64.b64decode(inst.user_data) if inst.user_data else None
+    return DomainSpec(name=inst.instance_name, uuid=inst.uuid, cpus=inst.cpus,
+                      cpu_mhz=inst.cpu_mhz, memory_mib=inst.memory_mib, disks=tuple(disks),
+                      nics=tuple(nics), user_data=user_data,
+                      metadata={"instance-sid": inst.sid})
+
+
+def _release_capacity(session: Session, inst: Instance) -> None:
+    if inst.host_uuid:
+        HostPlanner(session, Settings(session)).release(
+            inst.host_uuid, inst.cpus * inst.cpu_mhz, inst.memory_mib * MIB)
+        inst.host_uuid = None
+
+
+def _expunge_resources(session: Session, inst: Instance) -> None:
+    """Free what the instance holds: disks, NICs (private IPs), public IPs."""
+    storage = StorageAllocator(session, Settings(session))
+    now = utcnow()
+    for v in session.scalars(select(Volume).where(Volume.instance_uuid == inst.uuid,
+                                                  Volume.removed_at.is_(None))):
+        if v.kind == VolumeKind.ROOT or v.delete_on_termination:
+            if v.pool_uuid:
+                storage.release(v.pool_uuid, v.size_bytes)
+            v.state, v.removed_at = VolumeState.EXPUNGED, now
+        else:
+            v.instance_uuid, v.device_id, v.attached_at = None, None, None
+            v.state = VolumeState.READY
+    session.execute(delete(Nic).where(Nic.instance_uuid == inst.uuid))
+    session.execute(delete(InstanceSecurityGroup).where(
+        InstanceSecurityGroup.instance_uuid == inst.uuid))
+    allocator = PublicIpAllocator(session)
+    for ip in session.scalars(select(PublicIp).where(PublicIp.instance_uuid == inst.uuid)):
+        if ip.association_sid is None and not ip.is_source_nat:
+            allocator.release(ip)  # auto-assigned with the instance
+        else:
+            ip.instance_uuid, ip.association_sid = None, None
+
+
+def _locked_instance(session: Session, uuid: str | None) -> Instance | None:
+    if uuid is None:
+        return None
+    return session.scalar(select(Instance).where(Instance.uuid == uuid).with_for_update())
+
+
+def _set(inst: Instance, state: VmState, reason: str = "") -> None:
+    inst.state = state
+    inst.state_changed_at = inst.updated_at = utcnow()
+    if reason:
+        inst.state_reason = reason[:255]
+
+
+# ----------------------------------------------------------------- spawn/start
+def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
+    """Define (idempotent) and start the domain; Starting -> Running."""
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None or inst.state != VmState.STARTING:
+            return {"skipped": True}
+        access = _host_access(s, inst.host_uuid)
+        spec = _domain_spec(s, inst)
+    assert access is not None
+    driver = ctx.drivers.get(access)
+    ref = driver.define(spec)
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is not None:
+            inst.domain_ref = ref.ref
+    driver.start(ref)
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None or inst.state != VmState.STARTING:
+            # Destroyed while we were starting it: do not leave the domain behind.
+            driver.destroy(ref)
+            return {"skipped": True}
+        _set(inst, VmState.RUNNING)
+        inst.power_state = "PowerOn"
+        for v in s.scalars(select(Volume).where(Volume.instance_uuid == inst.uuid,
+                                                Volume.removed_at.is_(None))):
+            v.state = VolumeState.READY
+            v.path = v.path or v.sid
+        record_event(s, None, "VM.START", f"Started {inst.name}", ResourceKind.INSTANCE,
+                     inst.uuid, account_uuid=inst.account_uuid)
+    return {"instance_uuid": job.resource_uuid}
+
+
+def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
+    """A spawn that failed: the VM goes to Error and gives back everything.
+    A plain start that failed: the VM goes back to Stopped."""
+    ref = None
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None or inst.state != VmState.STARTING:
+            return
+        access = _host_access(s, inst.host_uuid)
+        ref = inst.domain_ref
+    if access is not None and ref:
+        try:
+            ctx.drivers.get(access).destroy(DomainRef(ref)) if job.kind == JobKind.SPAWN.value \
+                else ctx.drivers.get(access).stop(DomainRef(ref), timeout=0, force=True)
+        except Exception:  # noqa: BLE001 - best effort; the reconciler finds leftovers
+            pass
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None or inst.state != VmState.STARTING:
+            return
+        _release_capacity(s, inst)
+        if job.kind == JobKind.SPAWN.value:
+            _expunge_resources(s, inst)
+            inst.domain_ref = None
+            _set(inst, VmState.ERROR, reason)
+            inst.removed_at = utcnow()
+        else:
+            _set(inst, VmState.STOPPED, reason)
+        inst.power_state = "PowerOff"
+        record_event(s, None, "VM.START", f"Failed to start {inst.name}",
+                     ResourceKind.INSTANCE, inst.uuid, level="ERROR", account_uuid=inst.account_uuid)
+
+
+# ------------------------------------------------------------------ stop/reboot
+def run_stop(ctx: JobContext, job: Job) -> dict[str, Any]:
+    force = bool(json.loads(job.payload or "{}").get("force"))
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None or inst.state != VmState.STOPPING:
+            return {"skipped": True}
+        access, ref = _host_access(s, inst.host_uuid), inst.domain_ref
+        timeout = Settings(s).float("host.stop.timeout")
+    if access is not None and ref:
+        ctx.drivers.get(access).stop(DomainRef(ref), timeout=timeout, force=force)
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None or inst.state != VmState.STOPPING:
+            return {"skipped": True}
+        _release_capacity(s, inst)
+        _set(inst, VmState.STOPPED, "User initiated")
+        inst.power_state = "PowerOff"
+        record_event(s, None, "VM.STOP", f"Stopped {inst.name}", ResourceKind.INSTANCE,
+                     inst.uuid, account_uuid=inst.account_uuid)
+    return {"instance_uuid": job.resource_uuid}
+
+
+def fail_stop(ctx: JobContext, job: Job, reason: str) -> None:
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is not None and inst.state == VmState.STOPPING:
+            _set(inst, VmState.RUNNING, reason)
+
+
+def run_reboot(ctx: JobContext, job: Job) -> dict[str, Any]:
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None or inst.state != VmState.RUNNING:
+            return {"skipped": True}
+        access, ref = _host_access(s, inst.host_uuid), inst.domain_ref
+    if access is not None and ref:
+        ctx.drivers.get(access).reboot(DomainRef(ref))
+    with ctx.tx() as s:
+        record_event(s, None, "VM.REBOOT", "Rebooted", ResourceKind.INSTANCE, job.resource_uuid,
+                     account_uuid=job.account_uuid)
+    return {"instance_uuid": job.resource_uuid}
+
+
+def fail_nothing(ctx: JobContext, job: Job, reason: str) -> None:
+    """Nothing to undo."""
+
+
+# ---------------------------------------------------------------- destroy
+def run_destroy(ctx: JobContext, job: Job) -> dict[str, Any]:
+    """Destroy the domain; Destroyed, or with ``expunge`` Expunged and freed."""
+    expunge = bool(json.loads(job.payload or "{}").get("expunge"))
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None or inst.state not in (VmState.DESTROYED, VmState.EXPUNGING):
+            return {"skipped": True}
+        access = _host_access(s, inst.host_uuid or inst.last_host_uuid)
+        ref = inst.domain_ref
+    if access is not None and ref:
+        ctx.drivers.get(access).destroy(DomainRef(ref))
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is None:
+            return {"skipped": True}
+        _release_capacity(s, inst)
+        inst.domain_ref = None
+        inst.power_state = "PowerOff"
+        if expunge and inst.state == VmState.EXPUNGING:
+            _expunge_resources(s, inst)
+            _set(inst, VmState.EXPUNGED)
+            inst.removed_at = utcnow()
+            record_event(s, None, "VM.EXPUNGE", f"Expunged {inst.name}", ResourceKind.INSTANCE,
+                         inst.uuid, account_uuid=inst.account_uuid)
+        else:
+            record_event(s, None, "VM.DESTROY", f"Destroyed {inst.name}", ResourceKind.INSTANCE,
+                         inst.uuid, account_uuid=inst.account_uuid)
+    return {"instance_uuid": job.resource_uuid}
+
+
+def fail_destroy(ctx: JobContext, job: Job, reason: str) -> None:
+    """The domain could not be removed: keep the VM in Error with its
+    resources, so an operator can expunge it again; nothing is leaked."""
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is not None and inst.state == VmState.EXPUNGING:
+            _set(inst, VmState.ERROR, reason)
+
+
+HANDLERS: dict[str, tuple[Handler, Failure]] = {
+    JobKind.SPAWN.value: (run_start, fail_start),
+    JobKind.START.value: (run_start, fail_start),
+    JobKind.STOP.value: (run_stop, fail_stop),
+    JobKind.REBOOT.value: (run_reboot, fail_nothing),
+    JobKind.DESTROY.value: (run_destroy, fail_destroy),
+    JobKind.EXPUNGE.value: (run_destroy, fail_destroy),
+}

@@ -1,0 +1,82 @@
+"""Enqueueing jobs: a row in the caller's transaction, picked up after commit."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.errors import ResourceKind
+from engine.models import Job
+from engine.principal import Principal
+from engine.states import JobStatus
+
+
+class JobKind(str, Enum):
+    SPAWN = "instance.spawn"
+    START = "instance.start"
+    STOP = "instance.stop"
+    REBOOT = "instance.reboot"
+    DESTROY = "instance.destroy"
+    EXPUNGE = "instance.expunge"
+    ATTACH_VOLUME = "volume.attach"
+    DETACH_VOLUME = "volume.detach"
+    RESIZE_VOLUME = "volume.resize"
+    SNAPSHOT_VOLUME = "volume.snapshot"
+    GENERIC = "generic"  # completed at once; for async commands with no long work
+
+
+def enqueue(
+    session: Session,
+    kind: JobKind,
+    principal: Principal,
+    *,
+    resource_kind: ResourceKind | None,
+    resource_uuid: str | None,
+    payload: dict[str, Any] | None = None,
+    command: str = "",
+) -> Job:
+    """Add a queued job to the session (it runs once the transaction commits)."""
+    job = Job(
+        kind=kind.value,
+        status=JobStatus.QUEUED,
+        account_uuid=principal.account_uuid or None,
+        user_uuid=principal.user_uuid or None,
+        resource_kind=resource_kind,
+        resource_uuid=resource_uuid,
+        payload=json.dumps(payload or {}),
+        command=command,
+    )
+    session.add(job)
+    return job
+
+
+def completed(
+    session: Session,
+    principal: Principal,
+    *,
+    resource_kind: ResourceKind | None,
+    resource_uuid: str | None,
+    result: dict[str, Any] | None = None,
+    command: str = "",
+) -> Job:
+    """Record a job that finished within the request (async API, synchronous work)."""
+    from engine.db import utcnow
+
+    now = utcnow()
+    job = Job(
+        kind=JobKind.GENERIC.value,
+        status=JobStatus.SUCCEEDED,
+        account_uuid=principal.account_uuid or None,
+        user_uuid=principal.user_uuid or None,
+        resource_kind=resource_kind,
+        resource_uuid=resource_uuid,
+        result=json.dumps(result or {}),
+        command=command,
+        started_at=now,
+        completed_at=now,
+    )
+    session.add(job)
+    return job

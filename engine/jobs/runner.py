@@ -1,0 +1,257 @@
+"""The job runner inside each management-server process.
+
+A dispatcher thread claims queued jobs (``FOR UPDATE SKIP LOCKED`` on MySQL, a
+compare-and-set UPDATE everywhere) and hands them to a pool of worker threads.
+A claimed job carries a lease that its runner renews; a lease that runs out
+means the runner died, and any runner puts the job back in the queue (or, past
+``job.max.attempts``, fails it through its compensation) so nothing is lost
+and nothing stays half-made.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import aliased
+
+from engine.db import Database, utcnow
+from engine.errors import EngineError
+from engine.jobs.drivers import DriverPool
+from engine.jobs.handlers import HANDLERS, JobContext
+from engine.models import Job
+from engine.services.settings import Settings
+from engine.states import JobStatus
+from engine.uow import unit_of_work
+
+log = logging.getLogger("nimbostack.jobs")
+
+
+class JobRunner:
+    """Runs jobs from the shared queue until :meth:`stop`."""
+
+    def __init__(self, db: Database, drivers: DriverPool, owner: str, *, workers: int = 4,
+                 poll_seconds: float = 0.05, lease_seconds: float = 30.0) -> None:
+        self._db = db
+        self._ctx = JobContext(db.session, drivers)
+        self.owner = owner
+        self._workers = workers
+        self._poll = poll_seconds
+        self._lease = lease_seconds
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._slots = threading.Semaphore(workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._threads: list[threading.Thread] = []
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="job")
+        for target, name in ((self._dispatch_loop, "job-dispatch"),
+                             (self._maintenance_loop, "job-lease")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def wake(self) -> None:
+        """Tell the dispatcher a job was just queued (by this process)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming; let running jobs finish (up to ``timeout``), then
+        hand back any that did not so another server takes them at once."""
+        self._stopping.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout=2)
+        if self._pool is not None:
+            deadline = time.monotonic() + timeout
+            while self._running and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            leftover = list(self._running)
+        if leftover:
+            self._hand_back(leftover)
+
+    # ------------------------------------------------------------- claiming
+    def _dispatch_loop(self) -> None:
+        idle = self._poll
+        while not self._stopping.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
+            try:
+                uuid = self.claim()
+            except Exception:  # noqa: BLE001 - the database may be down; keep trying
+                log.exception("job claim failed")
+                uuid = None
+                time.sleep(1)
+            if uuid is None:
+                self._slots.release()
+                self._wake.wait(idle)
+                self._wake.clear()
+                idle = min(idle * 2, 0.25)
+                continue
+            idle = self._poll
+            with self._lock:
+                self._running.add(uuid)
+            assert self._pool is not None
+            self._pool.submit(self._run_claimed, uuid)
+
+    def claim(self) -> str | None:
+        """Claim the oldest runnable job; None when there is none.
+
+        A job is runnable when no earlier unfinished job targets the same
+        resource, so the jobs of one VM run in the order they were queued.
+        """
+        earlier = aliased(Job)
+        blocked = exists().where(and_(
+            earlier.resource_uuid == Job.resource_uuid,
+            earlier.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+            earlier.created_at <= Job.created_at,
+            earlier.uuid != Job.uuid,
+            # An earlier-queued job, or one already running.
+            (earlier.created_at < Job.created_at) | (earlier.status == JobStatus.RUNNING),
+        ))
+        for _ in range(5):
+            with unit_of_work(self._db.session) as s:
+                stmt = (select(Job.uuid).where(Job.status == JobStatus.QUEUED, ~blocked)
+                        .order_by(Job.created_at).limit(1))
+                if self._db.is_mysql:
+                    stmt = stmt.with_for_update(skip_locked=True, of=Job)
+                uuid = s.scalar(stmt)
+                if uuid is None:
+                    return None
+                now = utcnow()
+                result = s.execute(
+                    update(Job).where(Job.uuid == uuid, Job.status == JobStatus.QUEUED)
+                    .values(status=JobStatus.RUNNING, owner=self.owner, started_at=now,
+                            lease_expires_at=now + timedelta(seconds=self._lease),
+                            attempts=Job.attempts + 1)
+                    .execution_options(synchronize_session=False))
+                if result.rowcount == 1:
+                    return str(uuid)
+        return None
+
+    # -------------------------------------------------------------- running
+    def _run_claimed(self, uuid: str) -> None:
+        try:
+            self.run(uuid)
+        finally:
+            with self._lock:
+                self._running.discard(uuid)
+            self._slots.release()
+            self._wake.set()
+
+    def run(self, uuid: str) -> None:
+        """Run a job this runner has claimed, and record how it ended."""
+        with unit_of_work(self._db.session) as s:
+            job = s.get(Job, uuid)
+            if job is None or job.status != JobStatus.RUNNING or job.owner != self.owner:
+                return
+            s.expunge(job)
+        handler, failure = HANDLERS.get(job.kind, (None, None))
+        if handler is None or failure is None:
+            self._finish(uuid, JobStatus.FAILED, error=("Unsupported", f"unknown job {job.kind}"))
+            return
+        try:
+            result = handler(self._ctx, job)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded and compensated
+            kind = type(exc).__name__
+            message = exc.message if isinstance(exc, EngineError) else str(exc)
+            if not isinstance(exc, EngineError):
+                log.exception("job %s (%s) failed", uuid, job.kind)
+            else:
+                log.warning("job %s (%s) failed: %s", uuid, job.kind, kind)
+            try:
+                failure(self._ctx, job, message)
+            except Exception:  # noqa: BLE001 - leave it to the lease sweeper
+                log.exception("compensation of job %s failed", uuid)
+                return
+            self._finish(uuid, JobStatus.FAILED, error=(kind, message))
+            return
+        self._finish(uuid, JobStatus.SUCCEEDED, result=result)
+
+    def _finish(self, uuid: str, status: JobStatus, *, result: dict | None = None,  # type: ignore[type-arg]
+                error: tuple[str, str] | None = None) -> None:
+        with unit_of_work(self._db.session) as s:
+            values: dict[str, object] = {"status": status, "completed_at": utcnow(),
+                                         "lease_expires_at": None}
+            if result is not None:
+                values["result"] = json.dumps(result)
+            if error is not None:
+                values["error_kind"], values["error_message"] = error[0], error[1][:2000]
+            s.execute(update(Job).where(Job.uuid == uuid, Job.owner == self.owner)
+                      .values(**values).execution_options(synchronize_session=False))
+
+    # ---------------------------------------------------------- maintenance
+    def _maintenance_loop(self) -> None:
+        while not self._stopping.wait(max(self._lease / 3, 0.2)):
+            try:
+                self.renew_leases()
+                self.reap_expired()
+            except Exception:  # noqa: BLE001 - the database may be down; keep trying
+                log.exception("job lease maintenance failed")
+
+    def renew_leases(self) -> None:
+        with self._lock:
+            mine = list(self._running)
+        if not mine:
+            return
+        with unit_of_work(self._db.session) as s:
+            s.execute(update(Job).where(Job.uuid.in_(mine), Job.owner == self.owner,
+                                        Job.status == JobStatus.RUNNING)
+                      .values(lease_expires_at=utcnow() + timedelta(seconds=self._lease))
+                      .execution_options(synchronize_session=False))
+
+    def reap_expired(self) -> int:
+        """Requeue (or fail for good) jobs whose runner stopped renewing them."""
+        with unit_of_work(self._db.session) as s:
+            max_attempts = Settings(s).int("job.max.attempts")
+            expired = list(s.scalars(select(Job).where(
+                Job.status == JobStatus.RUNNING, Job.lease_expires_at < utcnow()).limit(50)))
+            to_fail = []
+            for job in expired:
+                if job.attempts < max_attempts:
+                    job.status, job.owner, job.lease_expires_at = JobStatus.QUEUED, None, None
+                else:
+                    job.owner = self.owner
+                    job.lease_expires_at = utcnow() + timedelta(seconds=self._lease)
+                    to_fail.append(job.uuid)
+        for uuid in to_fail:
+            with unit_of_work(self._db.session) as s:
+                job = s.get(Job, uuid)
+                assert job is not None
+                s.expunge(job)
+            _, failure = HANDLERS.get(job.kind, (None, None))
+            if failure is not None:
+                failure(self._ctx, job, "The operation was interrupted")
+            self._finish(uuid, JobStatus.FAILED,
+                         error=("Interrupted", "The operation was interrupted"))
+        if expired:
+            self._wake.set()
+        return len(expired)
+
+    def _hand_back(self, uuids: list[str]) -> None:
+        with unit_of_work(self._db.session) as s:
+            s.execute(update(Job).where(Job.uuid.in_(uuids), Job.owner == self.owner,
+                                        Job.status == JobStatus.RUNNING)
+                      .values(status=JobStatus.QUEUED, owner=None, lease_expires_at=None)
+                      .execution_options(synchronize_session=False))
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Run jobs in this thread until none is runnable (for tools and tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            uuid = self.claim()
+            if uuid is None:
+                return True
+            self.run(uuid)
+        return False

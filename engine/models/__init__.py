@@ -1,0 +1,30 @@
+"""ORM models, one module per aggregate. Importing this package registers them all."""
+
+from engine.models.catalog import DiskOffering, OsType, ServiceOffering, Template, TemplateZone
+from engine.models.compute import Instance, Network, Nic
+from engine.models.identity import Account, Domain, User
+from engine.models.infrastructure import (
+    Cluster,
+    Host,
+    ImageStore,
+    ManagementServer,
+    Pod,
+    PublicIp,
+    Region,
+    Sequence,
+    Setting,
+    StoragePool,
+    VlanRange,
+    Zone,
+)
+from engine.models.meta import Event, Job, Tag
+from engine.models.security import InstanceSecurityGroup, KeyPair, SecurityGroup, SecurityRule
+from engine.models.storage import Snapshot, Volume
+
+__all__ = [
+    "Account", "Cluster", "DiskOffering", "Domain", "Event", "Host", "ImageStore", "Instance",
+    "InstanceSecurityGroup", "Job", "KeyPair", "ManagementServer", "Network", "Nic", "OsType",
+    "Pod", "PublicIp", "Region", "SecurityGroup", "SecurityRule", "Sequence", "ServiceOffering", "Setting",
+    "Snapshot", "StoragePool", "Tag", "Template", "TemplateZone", "User", "VlanRange", "Volume",
+    "Zone",
+]

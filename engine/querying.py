@@ -1,0 +1,211 @@
+"""Declarative list queries: criteria, wildcards, tag filters, ownership scope, paging.
+
+A list service declares a :class:`FieldMap` (neutral field name -> SQL column
+expression). Callers pass :class:`Criterion` objects; every criterion becomes
+SQL, values of one criterion are OR-ed, criteria are AND-ed. ``*`` and ``?``
+are wildcards when ``wildcards`` is set. Fields ``tag:<key>``, ``tag-key`` and
+``tag-value`` match the resource's tags. An unknown field raises
+:class:`InvalidParameter` so a typo never silently matches nothing.
+
+Paging is keyset paging over ``(created_at, uuid)``, or offset paging for
+callers that number pages; keyset tokens are opaque and bound to the query
+that produced them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from engine.errors import InvalidParameter, ResourceKind
+from engine.models import Account, Domain, Tag
+from engine.principal import Principal
+
+ColumnLike = ColumnElement[Any] | InstrumentedAttribute[Any]
+FieldMap = Mapping[str, ColumnLike | Callable[[Sequence[str]], ColumnElement[bool]]]
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """``field`` matches any of ``values``."""
+
+    field: str
+    values: tuple[str, ...]
+    wildcards: bool = True
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Either ``limit`` + ``token`` (keyset) or ``limit`` + ``offset``."""
+
+    limit: int | None = None
+    token: str | None = None
+    offset: int = 0
+
+
+@dataclass
+class ListResult:
+    items: list[Any]
+    next_token: str | None = None
+    total: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def like_pattern(value: str) -> str:
+    """Translate ``*``/``?`` wildcards to a LIKE pattern (escape char ``\\``)."""
+    out = []
+    for ch in value:
+        if ch in "%_\\":
+            out.append("\\" + ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def match_values(column: ColumnLike, values: Iterable[str], wildcards: bool = True) -> ColumnElement[bool]:
+    """``column`` equals (or LIKE-matches) any of ``values``."""
+    exact: list[str] = []
+    conds: list[ColumnElement[bool]] = []
+    for v in values:
+        if wildcards and ("*" in v or "?" in v):
+            conds.append(column.like(like_pattern(v), escape="\\"))
+        else:
+            exact.append(v)
+    if exact:
+        conds.append(column.in_(exact) if len(exact) > 1 else column == exact[0])
+    if not conds:
+        return false()
+    return or_(*conds) if len(conds) > 1 else conds[0]
+
+
+def tag_condition(
+    uuid_column: ColumnLike, kind: ResourceKind, crit: Criterion
+) -> ColumnElement[bool] | None:
+    """SQL for ``tag:<k>``, ``tag-key`` and ``tag-value`` criteria, else None."""
+    if crit.field.startswith("tag:"):
+        key = crit.field[4:]
+        cond = and_(Tag.key == key, match_values(Tag.value, crit.values, crit.wildcards))
+    elif crit.field == "tag-key":
+        cond = match_values(Tag.key, crit.values, crit.wildcards)
+    elif crit.field == "tag-value":
+        cond = match_values(Tag.value, crit.values, crit.wildcards)
+    else:
+        return None
+    return exists().where(Tag.resource_uuid == uuid_column, Tag.resource_kind == kind, cond)
+
+
+def apply_criteria(
+    stmt: Select[Any],
+    fields: FieldMap,
+    criteria: Iterable[Criterion],
+    *,
+    uuid_column: ColumnLike,
+    kind: ResourceKind,
+) -> Select[Any]:
+    """AND every criterion onto ``stmt``; unknown fields raise InvalidParameter."""
+    for crit in criteria:
+        cond = tag_condition(uuid_column, kind, crit)
+        if cond is None:
+            target = fields.get(crit.field)
+            if target is None:
+                raise InvalidParameter("Filter", crit.field, f"The filter '{crit.field}' is invalid")
+            if callable(target) and not isinstance(target, (ColumnElement, InstrumentedAttribute)):
+                cond = target(crit.values)
+            else:
+                cond = match_values(target, crit.values, crit.wildcards)
+        stmt = stmt.where(cond)
+    return stmt
+
+
+def owner_scope(
+    account_column: ColumnLike, principal: Principal, *, list_all: bool = True
+) -> ColumnElement[bool]:
+    """Rows the principal may see: all (root admin), its domain subtree (domain
+    admin) or its own account. ``list_all=False`` narrows admins to their own."""
+    if not list_all or not (principal.is_root_admin or principal.is_domain_admin):
+        return account_column == principal.account_uuid
+    if principal.is_root_admin:
+        return true()
+    subtree = (
+        select(Account.uuid)
+        .join(Domain, Domain.uuid == Account.domain_uuid)
+        .where(Domain.path.like(like_pattern(principal.domain_path) + "%", escape="\\"))
+    )
+    return account_column.in_(subtree)
+
+
+def _fingerprint(query_key: str) -> str:
+    return hashlib.sha256(query_key.encode()).hexdigest()[:12]
+
+
+def encode_token(created: datetime, uuid: str, query_key: str) -> str:
+    raw = json.dumps({"c": created.isoformat(), "u": uuid, "q": _fingerprint(query_key)})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, query_key: str) -> tuple[datetime, str]:
+    """Return the (created_at, uuid) to continue after; raise for a foreign token."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        created, uuid, q = datetime.fromisoformat(data["c"]), str(data["u"]), data["q"]
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise InvalidParameter("NextToken", token, "The token is invalid") from exc
+    if q != _fingerprint(query_key):
+        raise InvalidParameter("NextToken", token, "The token does not belong to this query")
+    return created, uuid
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    created_column: ColumnLike,
+    uuid_column: ColumnLike,
+    paging: Paging,
+    query_key: str,
+    count: bool = False,
+) -> ListResult:
+    """Run ``stmt`` ordered by (created_at, uuid) one page at a time.
+
+    With ``count`` the total number of matches (ignoring paging) is returned too.
+    """
+    total = None
+    if count:
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    stmt = stmt.order_by(created_column, uuid_column)
+    if paging.token:
+        created, uuid = decode_token(paging.token, query_key)
+        stmt = stmt.where(
+            or_(created_column > created, and_(created_column == created, uuid_column > uuid))
+        )
+    elif paging.offset:
+        stmt = stmt.offset(paging.offset)
+    if paging.limit is not None:
+        stmt = stmt.limit(paging.limit + 1)
+    rows = list(session.execute(stmt).all())
+    items = [r[0] if len(r) == 1 else r for r in rows]
+    next_token = None
+    if paging.limit is not None and len(items) > paging.limit:
+        items = items[: paging.limit]
+        last = items[-1]
+        obj = last[0] if isinstance(last, tuple) else last
+        next_token = encode_token(obj.created_at, obj.uuid, query_key)
+    return ListResult(items=items, next_token=next_token, total=total)
+
+
+def query_key(*parts: object) -> str:
+    """A stable text form of a query's parameters, to bind tokens to it."""
+    return json.dumps(parts, sort_keys=True, default=str)

@@ -1,0 +1,430 @@
+"""Instance lifecycle: launch, start, stop, reboot, destroy, recover, expunge.
+
+Each operation commits its intent in the caller's transaction (rows in a
+transitional state, capacity reserved, a queued job) and returns at once; the
+job runner does the hypervisor work and settles the final state. If the
+transaction fails, nothing of the operation remains: reservations are rows
+and conditional UPDATEs in that same transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.allocators.addresses import PrivateIpAllocator, mac_for
+from engine.allocators.hosts import HostPlanner, PlacementRequest
+from engine.allocators.storage import StorageAllocator
+from engine.db import utcnow
+from engine.ids import new_sid, new_uuid
+from engine.errors import (
+    ConflictingParameters,
+    InsufficientCapacity,
+    InvalidParameter,
+    LimitExceeded,
+    NotFound,
+    PermissionDenied,
+    ResourceKind,
+)
+from engine.jobs.queue import JobKind, enqueue
+from engine.models import (
+    Account,
+    Instance,
+    InstanceSecurityGroup,
+    Job,
+    KeyPair,
+    Network,
+    Nic,
+    SecurityGroup,
+    ServiceOffering,
+    Template,
+    TemplateZone,
+    Volume,
+    Zone,
+)
+from engine.principal import Principal
+from engine.sequences import take
+from engine.services.access import may_act as _may_act
+from engine.services.events import record_event
+from engine.services.instance_details import InstanceDetail, InstanceQuery, InstanceReader
+from engine.services.settings import Settings
+from engine.services.tags import apply_tags
+from engine.states import (
+    DESTROYABLE,
+    EXPUNGEABLE,
+    GONE,
+    REBOOTABLE,
+    RECOVERABLE,
+    STARTABLE,
+    STOPPABLE,
+    TemplateState,
+    VmState,
+    VolumeKind,
+    VolumeState,
+    require,
+)
+
+GIB = 1024**3
+MAX_USER_DATA = 16 * 1024
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """What to launch. Ids are engine uuids; names are matched exactly."""
+
+    template_uuid: str
+    offering_uuid: str
+    zone_uuid: str | None = None
+    min_count: int = 1
+    max_count: int = 1
+    key_name: str | None = None
+    user_data_b64: str | None = None
+    security_group_uuids: tuple[str, ...] = ()
+    name: str | None = None
+    display_name: str | None = None
+    root_size_gib: int | None = None
+    network_uuid: str | None = None
+    private_ip: str | None = None
+    client_token: str | None = None
+    disable_api_termination: bool = False
+    tags: tuple[tuple[str, str], ...] = ()
+    volume_tags: tuple[tuple[str, str], ...] = ()
+    host_uuid: str | None = None
+    start: bool = True
+    group: str = ""
+    command: str = ""
+
+
+@dataclass
+class Launch:
+    reservation_sid: str
+    instances: list[InstanceDetail]
+    jobs: list[Job] = field(default_factory=list)
+
+
+class InstanceService:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self._s = session
+        self._settings = settings
+        self.reader = InstanceReader(session, settings)
+        self._planner = HostPlanner(session, settings)
+        self._storage = StorageAllocator(session, settings)
+
+    # ------------------------------------------------------------------ reads
+    def list(self, principal: Principal, query: InstanceQuery):  # type: ignore[no-untyped-def]
+        return self.reader.list(principal, query)
+
+    def get(self, principal: Principal, *, uuid: str | None = None, sid: str | None = None,
+            include_expunged: bool = True) -> InstanceDetail:
+        return self.reader.get(principal, uuid=uuid, sid=sid, include_expunged=include_expunged)
+
+    # ----------------------------------------------------------------- launch
+    def launch(self, principal: Principal, req: LaunchRequest) -> Launch:
+        """Create ``min_count``..``max_count`` instances and queue their spawn jobs.
+
+        Fewer than ``min_count`` placeable raises InsufficientCapacity and
+        leaves nothing behind (the caller's transaction rolls back).
+        """
+        if req.client_token:
+            previous = self._by_client_token(principal, req.client_token)
+            if previous is not None:
+                return previous
+        if req.min_count < 1 or req.max_count < req.min_count:
+            raise InvalidParameter("MinCount", req.min_count, "must be >= 1 and <= MaxCount")
+        offering = self._s.get(ServiceOffering, req.offering_uuid)
+        if offering is None or not offering.active:
+            raise NotFound(ResourceKind.SERVICE_OFFERING, req.offering_uuid)
+        template = self._visible_template(principal, req.template_uuid)
+        zone = self._zone_for(template, req.zone_uuid)
+        user_data = _check_user_data(req.user_data_b64)
+        if req.key_name is not None:
+            self._key_pair(principal, req.key_name)
+        groups = self._groups(principal, req.security_group_uuids)
+        network = self._network(principal, zone, req.network_uuid)
+        if req.private_ip and req.max_count > 1:
+            raise ConflictingParameters(("PrivateIpAddress", "MaxCount"),
+                                        "A private address can be given for one instance only")
+        limit = self._settings.int("max.account.user.vms")
+        existing = self._count_live(principal.account_uuid) if limit >= 0 else 0
+        count = req.max_count
+        if limit >= 0:
+            if existing + req.min_count > limit:
+                raise LimitExceeded(ResourceKind.INSTANCE, limit)
+            count = min(count, limit - existing)
+        root_bytes = self._root_size(template, offering, req.root_size_gib)
+        reservation_sid = new_sid()
+        first_number = take(self._s, "instance", count)
+        launched: list[Instance] = []
+        for index in range(count):
+            try:
+                with self._s.begin_nested():
+                    inst = self._place_one(principal, req, offering, template, zone, network,
+                                           groups, user_data, root_bytes, reservation_sid,
+                                           index, first_number + index)
+                launched.append(inst)
+            except InsufficientCapacity:
+                if len(launched) >= req.min_count:
+                    break
+                raise
+        jobs = []
+        for inst in launched:
+            record_event(self._s, principal, "VM.CREATE", f"Launched {inst.name}",
+                         ResourceKind.INSTANCE, inst.uuid)
+            if req.start:
+                jobs.append(enqueue(self._s, JobKind.SPAWN, principal,
+                                    resource_kind=ResourceKind.INSTANCE, resource_uuid=inst.uuid,
+                                    command=req.command))
+        self._s.flush()
+        return Launch(reservation_sid, self.reader.details(launched), jobs)
+
+    def _place_one(self, principal: Principal, req: LaunchRequest, offering: ServiceOffering,
+                   template: Template, zone: Zone, network: Network,
+                   groups: list[SecurityGroup], user_data: str | None, root_bytes: int,
+                   reservation_sid: str, index: int, number: int) -> Instance:
+        host_uuid = None
+        if req.start:
+            host_uuid = self._planner.reserve(PlacementRequest(
+                zone_uuid=zone.uuid, cpus=offering.cpus, cpu_mhz=offering.cpu_mhz,
+                memory_mib=offering.memory_mib, account_uuid=principal.account_uuid,
+                host_uuid=req.host_uuid))
+        pool_uuid = self._storage.reserve(zone.uuid, root_bytes, host_uuid=host_uuid,
+                                          tags=offering.storage_tags)
+        now = utcnow()
+        inst = Instance(
+            uuid=new_uuid(),
+            number=number,
+            account_uuid=principal.account_uuid,
+            user_uuid=principal.user_uuid or None,
+            zone_uuid=zone.uuid,
+            host_uuid=host_uuid,
+            last_host_uuid=host_uuid,
+            service_offering_uuid=offering.uuid,
+            template_uuid=template.uuid,
+            hypervisor=template.hypervisor,
+            state=VmState.STARTING if req.start else VmState.STOPPED,
+            cpus=offering.cpus, cpu_mhz=offering.cpu_mhz, memory_mib=offering.memory_mib,
+            key_pair_name=req.key_name,
+            user_data=user_data,
+            reservation_sid=reservation_sid,
+            launch_index=index,
+            client_token=req.client_token if index == 0 else None,
+            disable_api_termination=req.disable_api_termination,
+            group_name=req.group,
+            created_at=now,
+            state_changed_at=now,
+        )
+        inst.instance_name = f"i-{principal.account_number[-4:]}-{number}-VM"
+        base_name = req.name if req.name else None
+        inst.name = (base_name if base_name and req.max_count == 1
+                     else f"{base_name}-{index + 1}" if base_name else f"VM-{inst.uuid}")
+        inst.display_name = req.display_name or inst.name
+        self._s.add(inst)
+        self._s.flush()
+        address = PrivateIpAllocator(self._s).allocate(network, req.private_ip)
+        self._s.add(Nic(instance_uuid=inst.uuid, network_uuid=network.uuid, ip_address=address,
+                        mac_address=mac_for(network.sid, address), device_id=0, is_default=True))
+        root = Volume(
+            name=f"ROOT-{number}", account_uuid=principal.account_uuid, zone_uuid=zone.uuid,
+            pool_uuid=pool_uuid, instance_uuid=inst.uuid, kind=VolumeKind.ROOT, device_id=0,
+            size_bytes=root_bytes, state=VolumeState.ALLOCATED, template_uuid=template.uuid,
+            attached_at=now, created_at=now,
+        )
+        self._s.add(root)
+        for g in groups:
+            self._s.add(InstanceSecurityGroup(instance_uuid=inst.uuid, group_uuid=g.uuid))
+        self._s.flush()
+        if req.tags:
+            apply_tags(self._s, principal, ResourceKind.INSTANCE, [inst.uuid], req.tags)
+        if req.volume_tags:
+            apply_tags(self._s, principal, ResourceKind.VOLUME, [root.uuid], req.volume_tags)
+        return inst
+
+    # -------------------------------------------------------------- lifecycle
+    def start(self, principal: Principal, uuid: str, *, command: str = "",
+              host_uuid: str | None = None) -> tuple[Instance, Job | None]:
+        """Stopped -> Starting (capacity reserved, preferring the last host)."""
+        inst = self._owned(principal, uuid)
+        if inst.state in (VmState.RUNNING, VmState.STARTING):
+            return inst, None
+        require(inst.state, STARTABLE, ResourceKind.INSTANCE, inst.uuid)
+        req = PlacementRequest(zone_uuid=inst.zone_uuid, cpus=inst.cpus, cpu_mhz=inst.cpu_mhz,
+                               memory_mib=inst.memory_mib, account_uuid=inst.account_uuid,
+                               hypervisor=inst.hypervisor, host_uuid=host_uuid)
+        host = None
+        if host_uuid is None and inst.last_host_uuid and self._planner.try_reserve(
+                inst.last_host_uuid, req.cpu_total_mhz, req.memory_bytes):
+            host = inst.last_host_uuid
+        inst.host_uuid = host or self._planner.reserve(req)
+        inst.last_host_uuid = inst.host_uuid
+        self._set_state(inst, VmState.STARTING)
+        job = enqueue(self._s, JobKind.START, principal, resource_kind=ResourceKind.INSTANCE,
+                      resource_uuid=inst.uuid, command=command)
+        return inst, job
+
+    def stop(self, principal: Principal, uuid: str, *, force: bool = False,
+             command: str = "") -> tuple[Instance, Job | None]:
+        """Running -> Stopping; the job stops the domain and releases capacity."""
+        inst = self._owned(principal, uuid)
+        if inst.state in (VmState.STOPPED, VmState.STOPPING):
+            return inst, None
+        require(inst.state, STOPPABLE, ResourceKind.INSTANCE, inst.uuid)
+        self._set_state(inst, VmState.STOPPING)
+        job = enqueue(self._s, JobKind.STOP, principal, resource_kind=ResourceKind.INSTANCE,
+                      resource_uuid=inst.uuid, payload={"force": force}, command=command)
+        return inst, job
+
+    def reboot(self, principal: Principal, uuid: str, *, command: str = "") -> tuple[Instance, Job]:
+        inst = self._owned(principal, uuid)
+        require(inst.state, REBOOTABLE, ResourceKind.INSTANCE, inst.uuid)
+        job = enqueue(self._s, JobKind.REBOOT, principal, resource_kind=ResourceKind.INSTANCE,
+                      resource_uuid=inst.uuid, command=command)
+        return inst, job
+
+    def destroy(self, principal: Principal, uuid: str, *, expunge: bool,
+                command: str = "", honour_protection: bool = False) -> tuple[Instance, Job | None]:
+        """Tear the domain down; with ``expunge`` also free disks, NICs and IPs.
+
+        Without ``expunge`` the instance becomes Destroyed and stays
+        recoverable until the expunge delay passes.
+        """
+        inst = self._owned(principal, uuid, allow_gone=True)
+        if inst.state in GONE or (inst.state == VmState.DESTROYED and not expunge):
+            return inst, None
+        if honour_protection and inst.disable_api_termination:
+            raise PermissionDenied("terminate a protected instance", ResourceKind.INSTANCE, uuid)
+        if inst.state == VmState.DESTROYED:
+            require(inst.state, EXPUNGEABLE, ResourceKind.INSTANCE, inst.uuid)
+        else:
+            require(inst.state, DESTROYABLE, ResourceKind.INSTANCE, inst.uuid)
+        self._set_state(inst, VmState.EXPUNGING if expunge else VmState.DESTROYED)
+        job = enqueue(self._s, JobKind.DESTROY, principal, resource_kind=ResourceKind.INSTANCE,
+                      resource_uuid=inst.uuid, payload={"expunge": expunge}, command=command)
+        return inst, job
+
+    def recover(self, principal: Principal, uuid: str) -> Instance:
+        """Destroyed -> Stopped (synchronous, as in CloudStack)."""
+        inst = self._owned(principal, uuid)
+        require(inst.state, RECOVERABLE, ResourceKind.INSTANCE, inst.uuid)
+        self._set_state(inst, VmState.STOPPED)
+        return inst
+
+    def expunge(self, principal: Principal, uuid: str, *, command: str = "") -> tuple[Instance, Job | None]:
+        inst = self._owned(principal, uuid)
+        require(inst.state, EXPUNGEABLE | {VmState.EXPUNGING}, ResourceKind.INSTANCE, inst.uuid)
+        return self.destroy(principal, uuid, expunge=True, command=command)
+
+    # ---------------------------------------------------------------- helpers
+    def _set_state(self, inst: Instance, state: VmState) -> None:
+        inst.state = state
+        inst.state_changed_at = inst.updated_at = utcnow()
+
+    def _owned(self, principal: Principal, uuid: str, *, allow_gone: bool = False) -> Instance:
+        """The instance row, locked, if the principal may act on it."""
+        inst = self._s.scalar(select(Instance).where(Instance.uuid == uuid).with_for_update())
+        if inst is None or (inst.state == VmState.EXPUNGED and not allow_gone) or not _may_act(
+                self._s, principal, inst.account_uuid):
+            raise NotFound(ResourceKind.INSTANCE, uuid)
+        return inst
+
+    def _count_live(self, account_uuid: str) -> int:
+        return int(self._s.scalar(select(func.count()).select_from(Instance).where(
+            Instance.account_uuid == account_uuid,
+            Instance.state.not_in((VmState.EXPUNGED, VmState.EXPUNGING, VmState.ERROR)))) or 0)
+
+    def _by_client_token(self, principal: Principal, token: str) -> Launch | None:
+        first = self._s.scalar(select(Instance).where(
+            Instance.account_uuid == principal.account_uuid, Instance.client_token == token))
+        if first is None:
+            return None
+        rows = list(self._s.scalars(select(Instance).where(
+            Instance.reservation_sid == first.reservation_sid).order_by(Instance.launch_index)))
+        return Launch(first.reservation_sid, self.reader.details(rows), [])
+
+    def _visible_template(self, principal: Principal, uuid: str) -> Template:
+        t = self._s.get(Template, uuid)
+        if t is None or t.removed_at is not None or not (
+                t.is_public or _may_act(self._s, principal, t.account_uuid)):
+            raise NotFound(ResourceKind.TEMPLATE, uuid)
+        return t
+
+    def _zone_for(self, template: Template, zone_uuid: str | None) -> Zone:
+        stmt = select(Zone, TemplateZone.state).join(
+            TemplateZone, TemplateZone.zone_uuid == Zone.uuid
+        ).where(TemplateZone.template_uuid == template.uuid, Zone.removed_at.is_(None))
+        if zone_uuid:
+            stmt = stmt.where(Zone.uuid == zone_uuid)
+        rows = self._s.execute(stmt.order_by(Zone.created_at)).all()
+        if not rows:
+            if zone_uuid and self._s.get(Zone, zone_uuid) is None:
+                raise NotFound(ResourceKind.ZONE, zone_uuid)
+            raise InvalidParameter("templateid", template.uuid, "the template is not in that zone")
+        ready = [z for z, st in rows if st == TemplateState.READY]
+        if not ready:
+            raise InvalidParameter("templateid", template.uuid, "the template is not ready yet")
+        return ready[0]
+
+    def _key_pair(self, principal: Principal, name: str) -> KeyPair:
+        kp = self._s.scalar(select(KeyPair).where(KeyPair.account_uuid == principal.account_uuid,
+                                                  KeyPair.name == name))
+        if kp is None:
+            raise NotFound(ResourceKind.KEY_PAIR, name)
+        return kp
+
+    def _groups(self, principal: Principal, uuids: tuple[str, ...]) -> list[SecurityGroup]:
+        if not uuids:
+            default = self._s.scalar(select(SecurityGroup).where(
+                SecurityGroup.account_uuid == principal.account_uuid,
+                SecurityGroup.is_default.is_(True)))
+            if default is None:
+                default = SecurityGroup(account_uuid=principal.account_uuid, name="default",
+                                        description="Default Security Group", is_default=True)
+                self._s.add(default)
+                self._s.flush()
+            return [default]
+        groups = list(self._s.scalars(select(SecurityGroup).where(SecurityGroup.uuid.in_(uuids))))
+        found = {g.uuid for g in groups if g.account_uuid == principal.account_uuid}
+        for u in uuids:
+            if u not in found:
+                raise NotFound(ResourceKind.SECURITY_GROUP, u)
+        return groups
+
+    def _network(self, principal: Principal, zone: Zone, uuid: str | None) -> Network:
+        if uuid:
+            net = self._s.scalar(select(Network).where(
+                (Network.uuid == uuid) | (Network.sid == uuid)))
+            if net is None or net.zone_uuid != zone.uuid or net.removed_at is not None or (
+                    net.account_uuid not in (None, principal.account_uuid)):
+                raise NotFound(ResourceKind.NETWORK, uuid)
+            return net
+        net = self._s.scalar(select(Network).where(
+            Network.zone_uuid == zone.uuid, Network.is_default.is_(True),
+            Network.removed_at.is_(None)).order_by(Network.created_at))
+        if net is None:
+            raise InsufficientCapacity(ResourceKind.NETWORK, "the zone has no guest network")
+        return net
+
+    def _root_size(self, template: Template, offering: ServiceOffering,
+                   requested_gib: int | None) -> int:
+        minimum = max(template.size_bytes, offering.root_disk_gib * GIB)
+        if requested_gib is not None:
+            if requested_gib * GIB < template.size_bytes:
+                raise InvalidParameter("VolumeSize", requested_gib,
+                                       "smaller than the image's size")
+            return requested_gib * GIB
+        return max(minimum, GIB)
+
+
+def _check_user_data(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidParameter("UserData", "...", "Invalid BASE64 encoding of user data") from exc
+    if len(raw) > MAX_USER_DATA:
+        raise InvalidParameter("UserData", "...", "User data is limited to 16384 bytes")
+    return value

@@ -1,0 +1,40 @@
+"""The one place that begins, commits and rolls back transactions.
+
+Services receive a ``Session`` and never commit; the caller (a request view or
+the job runner) wraps each unit of work in :func:`unit_of_work`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.errors import Unavailable
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Yield a session in a transaction: commit on success, roll back on any exception.
+
+    A lost database connection surfaces as :class:`engine.errors.Unavailable`
+    (retryable), so front ends can answer with their "try again" error.
+    """
+    session = factory()
+    try:
+        with session.begin():
+            yield session
+    except (OperationalError, DBAPIError) as exc:
+        if exc.connection_invalidated or _is_disconnect(exc):
+            raise Unavailable("the database") from exc
+        raise
+    finally:
+        session.close()
+
+
+def _is_disconnect(exc: DBAPIError) -> bool:
+    code = getattr(getattr(exc, "orig", None), "args", (None,))[0]
+    # MySQL client codes for a lost or refused server connection.
+    return code in (2002, 2003, 2006, 2013, 2055)
