@@ -102,8 +102,8 @@ def bootstrap(session: Session, opts: BootstrapOptions) -> None:
         accounts.create_account("admin", Role.ADMIN, root, username="admin", password="password",
                                 api_key=opts.admin_access_key, secret_key=opts.admin_secret_key)
     _catalog(session)
-    if session.scalar(select(Zone).where(Zone.name == opts.zone)) is None:
-        _zone(session, opts)
+    if session.scalar(select(Zone.uuid).limit(1)) is None:
+        _zone(session, opts)  # the embedded default is for an empty cloud only
     admin_user = accounts.user_by_name("admin")
     _templates(session, admin_user.account_uuid)
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientCapacity, ResourceKind
 from engine.models import Cluster, Host, Instance
-from engine.services.settings import Settings
+from engine.settings import Settings
 from engine.states import AllocationState, HostState, ResourceState, VmState
 
 MIB = 1024 * 1024

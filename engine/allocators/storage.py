@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientCapacity, ResourceKind
 from engine.models import Host, StoragePool
-from engine.services.settings import Settings
+from engine.settings import Settings
 from engine.states import PoolState, StorageScope
 
 

@@ -38,7 +38,7 @@ from engine.models import (
     Volume,
 )
 from engine.services.events import record_event
-from engine.services.settings import Settings
+from engine.settings import Settings
 from engine.states import VmState, VolumeKind, VolumeState
 from engine.uow import unit_of_work
 

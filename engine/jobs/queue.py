@@ -25,6 +25,9 @@ class JobKind(str, Enum):
     DETACH_VOLUME = "volume.detach"
     RESIZE_VOLUME = "volume.resize"
     SNAPSHOT_VOLUME = "volume.snapshot"
+    CREATE_VOLUME = "volume.create"
+    DELETE_VOLUME = "volume.delete"
+    DELETE_SNAPSHOT = "snapshot.delete"
     GENERIC = "generic"  # completed at once; for async commands with no long work
 
 

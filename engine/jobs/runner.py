@@ -25,7 +25,7 @@ from engine.errors import EngineError
 from engine.jobs.drivers import DriverPool
 from engine.jobs.handlers import HANDLERS, JobContext
 from engine.models import Job
-from engine.services.settings import Settings
+from engine.settings import Settings
 from engine.states import JobStatus
 from engine.uow import unit_of_work
 
@@ -193,12 +193,24 @@ class JobRunner:
 
     # ---------------------------------------------------------- maintenance
     def _maintenance_loop(self) -> None:
+        next_sweep = time.monotonic()
         while not self._stopping.wait(max(self._lease / 3, 0.2)):
             try:
                 self.renew_leases()
                 self.reap_expired()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + 30
+                    self.sweep()
             except Exception:  # noqa: BLE001 - the database may be down; keep trying
                 log.exception("job lease maintenance failed")
+
+    def sweep(self) -> None:
+        """Periodic housekeeping: expunge VMs whose recovery window has passed."""
+        from engine.services.instances import InstanceService
+
+        with unit_of_work(self._db.session) as s:
+            if InstanceService(s, Settings(s)).expunge_due():
+                self._wake.set()
 
     def renew_leases(self) -> None:
         with self._lock:

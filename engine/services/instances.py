@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import timedelta
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -46,7 +47,7 @@ from engine.models import (
     Volume,
     Zone,
 )
-from engine.principal import Principal
+from engine.principal import SYSTEM, Principal
 from engine.sequences import take
 from engine.services.access import may_act as _may_act
 from engine.services.events import record_event
@@ -316,6 +317,19 @@ class InstanceService:
         inst = self._owned(principal, uuid)
         require(inst.state, EXPUNGEABLE | {VmState.EXPUNGING}, ResourceKind.INSTANCE, inst.uuid)
         return self.destroy(principal, uuid, expunge=True, command=command)
+
+    def expunge_due(self, limit: int = 50) -> int:
+        """Queue the expunge of Destroyed VMs older than ``expunge.delay``; return how many."""
+        horizon = utcnow() - timedelta(seconds=self._settings.int("expunge.delay"))
+        due = list(self._s.scalars(
+            select(Instance).where(Instance.state == VmState.DESTROYED,
+                                   Instance.state_changed_at < horizon)
+            .limit(limit).with_for_update(skip_locked=True)))
+        for inst in due:
+            self._set_state(inst, VmState.EXPUNGING)
+            enqueue(self._s, JobKind.DESTROY, SYSTEM, resource_kind=ResourceKind.INSTANCE,
+                    resource_uuid=inst.uuid, payload={"expunge": True}, command="expunge")
+        return len(due)
 
     # ---------------------------------------------------------------- helpers
     def _set_state(self, inst: Instance, state: VmState) -> None:

@@ -107,3 +107,19 @@ def test_every_response_has_a_request_id(ec2) -> None:  # type: ignore[no-untype
     a = ec2.describe_regions()["ResponseMetadata"]["RequestId"]
     b = ec2.describe_regions()["ResponseMetadata"]["RequestId"]
     assert a != b and len(a) == 36
+
+
+def test_logs_name_the_request_but_never_the_secret(server, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    server.ec2().describe_regions()
+    with pytest.raises(ClientError):
+        server.ec2(server.access_key, "wrong-secret-value").describe_regions()
+    # Server-side records only (botocore, the client, logs its own request at DEBUG).
+    text = "\n".join(r.getMessage() for r in caplog.records
+                     if r.name.startswith(("nimbostack", "werkzeug", "engine", "sqlalchemy")))
+    assert "request_id=" in text and "DescribeRegions" in text
+    assert server.secret_key not in text
+    assert "wrong-secret-value" not in text
+    assert "Signature=" not in text

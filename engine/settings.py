@@ -1,0 +1,113 @@
+"""Global settings shared by every management server, with their defaults.
+
+Names follow CloudStack's configuration keys so ``listConfigurations`` /
+``updateConfiguration`` can expose them unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import InvalidParameter, NotFound, ResourceKind
+from engine.models import Setting
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: str
+    kind: type
+    description: str
+    category: str = "Advanced"
+    choices: tuple[str, ...] = ()
+
+
+SPECS: Final[dict[str, SettingSpec]] = {
+    s.name: s
+    for s in (
+        SettingSpec("cpu.overprovisioning.factor", "1", float, "CPU overcommit factor"),
+        SettingSpec("mem.overprovisioning.factor", "1", float, "Memory overcommit factor"),
+        SettingSpec(
+            "storage.overprovisioning.factor", "2", float, "Primary storage overprovisioning"
+        ),
+        SettingSpec(
+            "pool.storage.allocated.capacity.disablethreshold",
+            "0.85",
+            float,
+            "Allocated fraction beyond which a pool takes no new volumes",
+        ),
+        SettingSpec(
+            "vm.allocation.algorithm",
+            "random",
+            str,
+            "Host weighing: random, firstfit, firstfitleastconsumed, userdispersing",
+            choices=("random", "firstfit", "firstfitleastconsumed", "userdispersing"),
+        ),
+        SettingSpec("expunge.delay", "86400", int, "Seconds a destroyed VM stays recoverable"),
+        SettingSpec(
+            "terminated.visible.seconds", "3600", int, "Seconds a terminated VM stays listed"
+        ),
+        SettingSpec("default.page.size", "500", int, "Largest page a list returns"),
+        SettingSpec("max.account.user.vms", "-1", int, "VMs an account may have (-1: no limit)"),
+        SettingSpec("max.account.public.ips", "20", int, "Public IPs an account may hold"),
+        SettingSpec("host.stop.timeout", "60", float, "Seconds a graceful stop may take"),
+        SettingSpec("job.max.attempts", "3", int, "Runs a job gets before it fails for good"),
+    )
+}
+
+
+class Settings:
+    """Typed access to the settings table; values are cached per unit of work."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._cache: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._cache is None:
+            self._cache = dict(self._session.execute(select(Setting.name, Setting.value)).all())
+        return self._cache
+
+    def raw(self, name: str) -> str:
+        spec = SPECS.get(name)
+        if spec is None:
+            raise NotFound(ResourceKind.SETTING, name)
+        return self._load().get(name, spec.default)
+
+    def float(self, name: str) -> float:
+        return float(self.raw(name))
+
+    def int(self, name: str) -> int:
+        return int(float(self.raw(name)))
+
+    def str(self, name: str) -> str:
+        return self.raw(name)
+
+    def update(self, name: str, value: str) -> None:
+        """Validate and store ``value``; raises InvalidParameter for a bad one."""
+        spec = SPECS.get(name)
+        if spec is None:
+            raise InvalidParameter("name", name, "no such configuration")
+        try:
+            spec.kind(value)
+        except ValueError as exc:
+            raise InvalidParameter("value", value, f"{name} takes a {spec.kind.__name__}") from exc
+        if spec.choices and value not in spec.choices:
+            raise InvalidParameter("value", value, f"one of {', '.join(spec.choices)}")
+        row = self._session.get(Setting, name)
+        if row is None:
+            self._session.add(
+                Setting(name=name, value=value, category=spec.category,
+                        description=spec.description)
+            )
+        else:
+            row.value = value
+        self._cache = None
+
+    def all(self) -> list[tuple[SettingSpec, str]]:
+        values = self._load()
+        return [(spec, values.get(name, spec.default)) for name, spec in SPECS.items()]
