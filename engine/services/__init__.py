@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from engine.services.accounts import AccountService
+from engine.services.addresses import AddressService
 from engine.services.catalog import CatalogService
 from engine.services.events import EventService
 from engine.services.instances import InstanceService
 from engine.services.inventory import InventoryService
 from engine.services.jobs import JobService
+from engine.services.key_pairs import KeyPairService
 from engine.services.security_groups import SecurityGroupService
 from engine.services.settings import Settings
 from engine.services.tags import TagService
@@ -65,3 +67,11 @@ class Services:
     @cached_property
     def security_groups(self) -> SecurityGroupService:
         return SecurityGroupService(self.session)
+
+    @cached_property
+    def addresses(self) -> AddressService:
+        return AddressService(self.session, self.settings)
+
+    @cached_property
+    def key_pairs(self) -> KeyPairService:
+        return KeyPairService(self.session)

@@ -153,7 +153,7 @@ def test_users_see_only_their_own_vms_and_no_admin_fields(
     assert {admin_vm["id"], mine["id"]} <= everyone
     assert mine["id"] not in {v["id"] for v in cs.listVirtualMachines(fetch_list=True)}
     cs.expungeVirtualMachine(id=admin_vm["id"])
-    cs.expungeVirtualMachine(id=mine["id"])
+    cs.destroyVirtualMachine(id=mine["id"], expunge=True)
 
 
 def test_admin_only_commands_refuse_users(cs_user: CloudStack, catalog: Any) -> None:
