@@ -23,6 +23,7 @@ from awsapi.protocol import auth, parser, serializer
 from engine.errors import EngineError
 from engine.principal import Principal
 from engine.runtime import Runtime
+from engine.services import Services
 from engine.services.accounts import Credentials
 
 log = logging.getLogger("nimbostack.ec2")
@@ -139,11 +140,13 @@ def _dispatch(principal: Principal, form: dict[str, str], request_id: str) -> Re
     if params.pop("DryRun", False):
         raise Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
     runtime = _runtime()
+    def run(services: Services) -> bytes:
+        ctx = RequestContext(principal, services, runtime.config.region, request_id)
+        result: dict[str, Any] = spec.handler(ctx, params)
+        return serializer.success(op, result, request_id)
+
     try:
-        with runtime.unit(readonly=spec.readonly) as services:
-            ctx = RequestContext(principal, services, runtime.config.region, request_id)
-            result: dict[str, Any] = spec.handler(ctx, params)
-            body = serializer.success(op, result, request_id)
+        body = runtime.call(run, readonly=spec.readonly)
     except EngineError as exc:
         raise to_ec2(exc, show_details=principal.is_root_admin) from exc
     return _xml(body, 200)

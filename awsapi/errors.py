@@ -83,8 +83,9 @@ def to_ec2(exc: e.EngineError, *, show_details: bool = False) -> Ec2Error:
                             "You are not authorized to perform this operation.")
         case e.Unsupported():
             return Ec2Error("UnsupportedOperation", exc.message)
-        case e.Unavailable():
-            return Ec2Error("ServiceUnavailable", text)
+        case e.Unavailable() | e.Conflict():
+            # Retryable: boto3 and awscli retry a 503 on their own.
+            return Ec2Error("ServiceUnavailable", text, status=503)
         case _:
             return Ec2Error("InternalError", text if show_details else
                             "An internal error has occurred", status=500)

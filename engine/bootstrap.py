@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import sequences
 from engine.models import (
     DiskOffering,
     Domain,
@@ -102,6 +103,8 @@ def bootstrap(session: Session, opts: BootstrapOptions) -> None:
         accounts.create_account("admin", Role.ADMIN, root, username="admin", password="password",
                                 api_key=opts.admin_access_key, secret_key=opts.admin_secret_key)
     _catalog(session)
+    for name in sequences.KNOWN:
+        sequences.ensure(session, name)
     if session.scalar(select(Zone.uuid).limit(1)) is None:
         _zone(session, opts)  # the embedded default is for an empty cloud only
     admin_user = accounts.user_by_name("admin")

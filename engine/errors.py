@@ -187,3 +187,15 @@ class Unavailable(EngineError):
         super().__init__(
             f"{what} is unavailable; try again", public_message="The service is unavailable"
         )
+
+
+class Conflict(EngineError):
+    """A concurrent transaction conflicted with this one (deadlock, lock timeout);
+    running the whole operation again is safe and usually succeeds."""
+
+    retryable = True
+
+    def __init__(self, detail: str = "") -> None:
+        self.detail = detail
+        super().__init__("A concurrent operation conflicted with this request; try again",
+                         public_message="A concurrent operation conflicted; try again")

@@ -185,6 +185,8 @@ def paginate(
     total = None
     if count:
         total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    if paging.limit is not None and paging.limit <= 0:
+        return ListResult(items=[], next_token=None, total=total)
     stmt = stmt.order_by(created_column, uuid_column)
     if paging.token:
         created, uuid = decode_token(paging.token, query_key)

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from engine import schema
 from engine.bootstrap import BootstrapOptions, bootstrap
 from engine.config import Config
 from engine.db import Database, connect, utcnow
+from engine.errors import Conflict
 from engine.jobs.drivers import DriverPool
 from engine.jobs.runner import JobRunner
 from engine.models import ManagementServer
@@ -24,6 +28,7 @@ from engine.services import Services
 from engine.uow import unit_of_work
 
 log = logging.getLogger("nimbostack.runtime")
+T = TypeVar("T")
 
 
 class Runtime:
@@ -73,6 +78,20 @@ class Runtime:
         self.db.dispose()
 
     # ------------------------------------------------------------------ units
+    def call(self, fn: Callable[[Services], T], *, readonly: bool = False,
+             attempts: int = 3) -> T:
+        """Run ``fn`` in a unit of work; run it again (up to ``attempts`` times)
+        when the database reports a transient conflict such as a deadlock."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.unit(readonly=readonly) as services:
+                    return fn(services)
+            except Conflict:
+                if attempt == attempts:
+                    raise
+                time.sleep(random.uniform(0.005, 0.03) * attempt)
+        raise AssertionError("unreachable")
+
     @contextmanager
     def unit(self, *, readonly: bool = False) -> Iterator[Services]:
         """One transaction's worth of engine services."""

@@ -23,16 +23,21 @@ class VmState(str, Enum):
 
 
 VM_TRANSITIONS: Final[dict[VmState, frozenset[VmState]]] = {
-    VmState.STARTING: frozenset({VmState.RUNNING, VmState.STOPPED, VmState.ERROR}),
-    VmState.RUNNING: frozenset(
-        {VmState.STOPPING, VmState.STOPPED, VmState.MIGRATING, VmState.DESTROYED}
+    VmState.STARTING: frozenset(
+        {VmState.RUNNING, VmState.STOPPED, VmState.ERROR, VmState.DESTROYED, VmState.EXPUNGING}
     ),
-    VmState.STOPPING: frozenset({VmState.STOPPED, VmState.RUNNING}),
+    VmState.RUNNING: frozenset(
+        {VmState.STOPPING, VmState.STOPPED, VmState.MIGRATING, VmState.DESTROYED,
+         VmState.EXPUNGING}
+    ),
+    VmState.STOPPING: frozenset(
+        {VmState.STOPPED, VmState.RUNNING, VmState.DESTROYED, VmState.EXPUNGING}
+    ),
     VmState.STOPPED: frozenset(
         {VmState.STARTING, VmState.DESTROYED, VmState.EXPUNGING, VmState.ERROR, VmState.RUNNING}
     ),
     VmState.DESTROYED: frozenset({VmState.STOPPED, VmState.EXPUNGING}),
-    VmState.EXPUNGING: frozenset({VmState.EXPUNGED}),
+    VmState.EXPUNGING: frozenset({VmState.EXPUNGED, VmState.ERROR}),
     VmState.EXPUNGED: frozenset(),
     VmState.MIGRATING: frozenset({VmState.RUNNING, VmState.STOPPED}),
     VmState.ERROR: frozenset({VmState.EXPUNGING, VmState.DESTROYED}),

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.errors import Unavailable
+from engine.errors import Conflict, Unavailable
 
 
 @contextmanager
@@ -29,9 +29,19 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     except (OperationalError, DBAPIError) as exc:
         if exc.connection_invalidated or _is_disconnect(exc):
             raise Unavailable("the database") from exc
+        if _is_conflict(exc):
+            raise Conflict(type(exc.orig).__name__) from exc
         raise
     finally:
         session.close()
+
+
+def _is_conflict(exc: DBAPIError) -> bool:
+    """MySQL deadlock / lock wait timeout, or SQLite's busy database."""
+    code = getattr(getattr(exc, "orig", None), "args", (None,))[0]
+    if code in (1205, 1213):
+        return True
+    return "database is locked" in str(getattr(exc, "orig", ""))
 
 
 def _is_disconnect(exc: DBAPIError) -> bool:

@@ -31,6 +31,7 @@ from flask import Blueprint, Response, current_app, request
 from engine.errors import EngineError
 from engine.principal import Principal
 from engine.runtime import Runtime
+from engine.services import Services
 from engine.services.accounts import Credentials
 from nativeapi import commands, errors, registry
 from nativeapi.commands import CsContext, Listing, Submitted, Success
@@ -117,7 +118,7 @@ def handle() -> Response:
     except EngineError as exc:  # raised outside a command (e.g. the database is down)
         rendered = render.error_from(errors.to_cloudstack(exc, show_details=False), error_key,
                                      fmt=params.fmt)
-    except Exception:  # noqa: BLE001 - never a traceback on the wire
+    except Exception:  # never a traceback on the wire
         log.exception("cloudstack request_id=%s command=%s failed", request_id, name)
         rendered = render.error_response(error_key, ApiErrorCode.INTERNAL_ERROR,
                                          CsErrorCode.CLOUD_RUNTIME, USER_ERROR_TEXT,
@@ -171,10 +172,11 @@ def _authenticate(params: CsParams, name: str) -> Principal:
 def _dispatch(cmd: Command, params: CsParams, principal: Principal, request_id: str) -> Rendered:
     runtime = _runtime()
     meta = cmd.meta
+    def run(services: Services) -> object:
+        return cmd.handler(CsContext(principal, services, cmd, request_id), params)
+
     try:
-        with runtime.unit(readonly=commands.readonly(cmd.name)) as services:
-            ctx = CsContext(principal, services, cmd, request_id)
-            result = cmd.handler(ctx, params)
+        result = runtime.call(run, readonly=commands.readonly(cmd.name))
     except EngineError as exc:
         raise errors.to_cloudstack(exc, show_details=principal.is_root_admin, params=params,
                                    meta=meta) from exc

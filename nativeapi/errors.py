@@ -47,6 +47,7 @@ CODES: Final[Mapping[type[e.EngineError], Codes]] = {
     e.Unsupported: (ApiErrorCode.UNSUPPORTED_ACTION_ERROR, CsErrorCode.CLOUD_RUNTIME),
     e.Unavailable: (ApiErrorCode.RESOURCE_UNAVAILABLE_ERROR, CsErrorCode.RESOURCE_UNAVAILABLE),
     e.DriverError: (ApiErrorCode.INTERNAL_ERROR, CsErrorCode.CLOUD_RUNTIME),
+    e.Conflict: (ApiErrorCode.INTERNAL_ERROR, CsErrorCode.CONCURRENT_OPERATION),
 }
 INTERNAL: Final[Codes] = (ApiErrorCode.INTERNAL_ERROR, CsErrorCode.CLOUD_RUNTIME)
 
@@ -80,7 +81,7 @@ _BY_NAME: Final[Mapping[str, Codes]] = {cls.__name__: codes for cls, codes in CO
 def codes_for(exc: e.EngineError) -> Codes:
     """(errorcode, cserrorcode) for an engine error (unknown kinds are 530/4250)."""
     for cls in type(exc).__mro__:
-        codes = CODES.get(cls)  # type: ignore[call-overload]
+        codes = CODES.get(cls)
         if codes is not None:
             if isinstance(exc, e.InsufficientCapacity):
                 return codes[0], CAPACITY_CODES.get(exc.resource, codes[1])

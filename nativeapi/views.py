@@ -10,25 +10,29 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from engine.errors import ResourceKind
-from engine.models import (
-    Account,
-    DiskOffering,
-    Domain,
-    Job,
-    OsType,
-    Region,
-    SecurityGroup,
-    ServiceOffering,
-    Tag,
-    Zone,
-)
+from engine.services.addresses import AddressDetail
 from engine.services.catalog import TemplateDetail
 from engine.services.instance_details import InstanceDetail, NicDetail
 from engine.states import AllocationState, JobStatus, TemplateState, VmState
 from nativeapi.spec import load_commands
+
+if TYPE_CHECKING:
+    from engine.models import (
+        Account,
+        DiskOffering,
+        Domain,
+        Job,
+        OsType,
+        Region,
+        SecurityGroup,
+        ServiceOffering,
+        Tag,
+        Zone,
+    )
+
 
 View = dict[str, Any]
 
@@ -371,6 +375,42 @@ def virtual_machine(d: InstanceDetail, *, show_admin: bool) -> View:
 def virtual_machine_gone(uuid: str) -> View:
     """What a job result shows for a VM that can no longer be read."""
     return {"id": uuid, "state": VmState.EXPUNGING.value}
+
+
+def public_ip(d: AddressDetail) -> View:
+    """A ``IPAddressResponse`` (listPublicIpAddresses item)."""
+    ip = d.ip
+    vm = d.instance
+    static_nat = vm is not None and not ip.is_source_nat
+    return {
+        "id": ip.uuid,
+        "ipaddress": ip.address,
+        "allocated": ip.allocated_at,
+        "zoneid": d.zone.uuid,
+        "zonename": d.zone.name,
+        "issourcenat": ip.is_source_nat,
+        "isstaticnat": static_nat,
+        "issystem": False,
+        "account": d.account.name,
+        "domainid": d.domain.uuid,
+        "domain": d.domain.name,
+        "domainpath": domain_path(d.domain),
+        "forvirtualnetwork": True,
+        "vlanid": ip.vlan_range_uuid,
+        "virtualmachineid": vm.uuid if vm is not None else None,
+        "virtualmachinename": vm.name if vm is not None else None,
+        "virtualmachinedisplayname": (vm.display_name or vm.name) if vm is not None else None,
+        "virtualmachinetype": "UserVm" if vm is not None else None,
+        "vmipaddress": d.nic.ip_address if d.nic is not None else None,
+        "associatednetworkid": ip.network_uuid,
+        "networkid": ip.network_uuid,
+        "state": ip.state,
+        "purpose": "StaticNat" if static_nat else None,
+        "isportable": False,
+        "fordisplay": True,
+        "hasrules": False,
+        "tags": tags(d.tags, d.account, d.domain),
+    }
 
 
 # --- jobs -----------------------------------------------------------------------------

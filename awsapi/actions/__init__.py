@@ -7,6 +7,7 @@ only translate: parse ids, call one engine service, build the view.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,10 +66,16 @@ def implemented() -> frozenset[str]:
 
 
 _loaded = False
+_load_lock = threading.Lock()
 
 
 def _load() -> None:
+    """Import the action modules once (thread-safe: the first requests may race)."""
     global _loaded
-    if not _loaded:
-        _loaded = True
-        from awsapi.actions import catalog, images, instances  # noqa: F401
+    if _loaded:
+        return
+    with _load_lock:
+        if not _loaded:
+            from awsapi.actions import catalog, images, instances  # noqa: F401
+
+            _loaded = True

@@ -123,13 +123,6 @@ def _resolve(ctx: RequestContext, instance_ids: Sequence[str]) -> list[InstanceD
     return [by_sid[s] for s in sids]
 
 
-def _changes(before: list[InstanceDetail], after: list[Any]) -> list[dict[str, Any]]:
-    return [{"InstanceId": ids.render(Kind.INSTANCE, d.instance.sid),
-             "PreviousState": views.state(prev_state),
-             "CurrentState": views.state(inst.state)}
-            for d, prev_state, inst in after]
-
-
 def _transition(ctx: RequestContext, p: Params, op: str) -> list[dict[str, Any]]:
     details = _resolve(ctx, p["InstanceIds"])
     out = []
@@ -148,8 +141,10 @@ def _transition(ctx: RequestContext, p: Params, op: str) -> list[dict[str, Any]]
                                       command="TerminateInstances", honour_protection=True)
         except NotFound as exc:
             raise NotFound(ResourceKind.INSTANCE, d.instance.sid) from exc
-        out.append((d, previous, inst))
-    return _changes(details, out)
+        out.append({"InstanceId": ids.render(Kind.INSTANCE, d.instance.sid),
+                    "PreviousState": views.state(previous),
+                    "CurrentState": views.state(inst.state)})
+    return out
 
 
 @action("StartInstances")

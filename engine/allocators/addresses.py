@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
@@ -27,27 +27,40 @@ class PublicIpAllocator:
 
     def allocate(self, zone_uuid: str, account_uuid: str, address: str | None = None) -> PublicIp:
         """Take a free address of the zone (dedicated ranges of the account first)."""
-        base = (
-            select(PublicIp.uuid)
-            .join(VlanRange, VlanRange.uuid == PublicIp.vlan_range_uuid)
-            .where(
-                PublicIp.zone_uuid == zone_uuid,
-                PublicIp.state == IpState.FREE,
+        for dedicated in (True, False):
+            ranges = select(VlanRange.uuid).where(
+                VlanRange.zone_uuid == zone_uuid,
                 VlanRange.for_virtual_network.is_(True),
                 VlanRange.removed_at.is_(None),
-                or_(VlanRange.account_uuid.is_(None), VlanRange.account_uuid == account_uuid),
+                VlanRange.account_uuid == account_uuid if dedicated
+                else VlanRange.account_uuid.is_(None),
             )
+            row = self._take(zone_uuid, account_uuid, ranges, address)
+            if row is not None:
+                return row
+        if address is not None:
+            raise InvalidParameter("address", address, "the address is not free in this zone")
+        raise InsufficientCapacity(ResourceKind.PUBLIC_IP, "no free public address in the zone")
+
+    def _take(self, zone_uuid: str, account_uuid: str, ranges: Select[tuple[str]],
+              address: str | None) -> PublicIp | None:
+        stmt = select(PublicIp.uuid).where(
+            PublicIp.zone_uuid == zone_uuid,
+            PublicIp.state == IpState.FREE,
+            PublicIp.vlan_range_uuid.in_(ranges),
         )
         if address is not None:
-            base = base.where(PublicIp.address == address)
-        base = base.order_by(VlanRange.account_uuid.is_(None), PublicIp.address)
+            stmt = stmt.where(PublicIp.address == address)
+        if self._mysql:
+            # Lock only the one row read: no ORDER BY (a sort would lock every
+            # candidate) and no join (that would lock the range row too).
+            stmt = stmt.limit(1).with_for_update(skip_locked=True, of=PublicIp)
+        else:
+            stmt = stmt.order_by(PublicIp.address).limit(1)
         for _attempt in range(20):
-            stmt = base.limit(1)
-            if self._mysql:
-                stmt = stmt.with_for_update(skip_locked=True)
             candidate = self._session.scalar(stmt)
             if candidate is None:
-                break
+                return None
             result = self._session.execute(
                 update(PublicIp)
                 .where(PublicIp.uuid == candidate, PublicIp.state == IpState.FREE)
@@ -58,9 +71,7 @@ class PublicIpAllocator:
                 row = self._session.get(PublicIp, candidate, populate_existing=True)
                 assert row is not None
                 return row
-        if address is not None:
-            raise InvalidParameter("address", address, "the address is not free in this zone")
-        raise InsufficientCapacity(ResourceKind.PUBLIC_IP, "no free public address in the zone")
+        return None
 
     def release(self, ip: PublicIp) -> None:
         """Return the address to the pool, detached from any VM."""
@@ -86,7 +97,10 @@ class PrivateIpAllocator:
         net = ipaddress.ip_network(network.cidr, strict=False)
         gateway = ipaddress.ip_address(network.gateway)
         if requested is not None:
-            ip = ipaddress.ip_address(requested)
+            try:
+                ip = ipaddress.ip_address(requested)
+            except ValueError as exc:
+                raise InvalidParameter("ipaddress", requested, "not an IP address") from exc
             if ip not in net or ip in (gateway, net.network_address, net.broadcast_address):
                 raise InvalidParameter("ipaddress", requested, f"not a usable address of {net}")
             if self._in_use(network.uuid, requested):

@@ -8,7 +8,7 @@ conditional UPDATE, safe under concurrent requests.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, case, cast, func, or_, select, update
+from sqlalchemy import Float, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientCapacity, ResourceKind
@@ -50,7 +50,11 @@ class StorageAllocator:
                 )
             )
         for tag in filter(None, (t.strip() for t in tags.split(","))):
-            stmt = stmt.where(func.concat(",", StoragePool.tags, ",").like(f"%,{tag},%"))
+            # The concatenation operator renders as || on SQLite (which has no
+            # concat() before 3.44) and as concat() on MySQL.
+            padded = literal(",").concat(StoragePool.tags).concat(",")
+            literal_tag = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(padded.like(f"%,{literal_tag},%", escape="\\"))
         stmt = stmt.order_by(StoragePool.allocated_bytes * 1.0 / StoragePool.capacity_bytes)
         for pool_uuid in self._session.scalars(stmt):
             if self.try_reserve(pool_uuid, size_bytes):

@@ -39,7 +39,7 @@ from engine.models import (
 )
 from engine.services.events import record_event
 from engine.settings import Settings
-from engine.states import VmState, VolumeKind, VolumeState
+from engine.states import VmState, VolumeKind, VolumeState, check_vm_transition
 from engine.uow import unit_of_work
 
 
@@ -128,6 +128,7 @@ def _locked_instance(session: Session, uuid: str | None) -> Instance | None:
 
 
 def _set(inst: Instance, state: VmState, reason: str = "") -> None:
+    check_vm_transition(inst.state, state, inst.uuid)
     inst.state = state
     inst.state_changed_at = inst.updated_at = utcnow()
     if reason:
@@ -179,9 +180,12 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
         access = _host_access(s, inst.host_uuid)
         ref = inst.domain_ref
     if access is not None and ref:
+        driver = ctx.drivers.get(access)
         try:
-            ctx.drivers.get(access).destroy(DomainRef(ref)) if job.kind == JobKind.SPAWN.value \
-                else ctx.drivers.get(access).stop(DomainRef(ref), timeout=0, force=True)
+            if job.kind == JobKind.SPAWN.value:
+                driver.destroy(DomainRef(ref))
+            else:
+                driver.stop(DomainRef(ref), timeout=0, force=True)
         except Exception:  # noqa: BLE001 - best effort; the reconciler finds leftovers
             pass
     with ctx.tx() as s:
@@ -297,3 +301,12 @@ HANDLERS: dict[str, tuple[Handler, Failure]] = {
     JobKind.DESTROY.value: (run_destroy, fail_destroy),
     JobKind.EXPUNGE.value: (run_destroy, fail_destroy),
 }
+
+
+def _merge_volume_handlers() -> None:
+    from engine.jobs.volume_handlers import VOLUME_HANDLERS  # volume and snapshot jobs
+
+    HANDLERS.update(VOLUME_HANDLERS)
+
+
+_merge_volume_handlers()

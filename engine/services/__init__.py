@@ -19,8 +19,10 @@ from engine.services.inventory import InventoryService
 from engine.services.jobs import JobService
 from engine.services.key_pairs import KeyPairService
 from engine.services.security_groups import SecurityGroupService
+from engine.services.snapshots import SnapshotService
 from engine.services.settings import Settings
 from engine.services.tags import TagService
+from engine.services.volumes import VolumeService
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -75,3 +77,11 @@ class Services:
     @cached_property
     def key_pairs(self) -> KeyPairService:
         return KeyPairService(self.session)
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        return VolumeService(self.session, self.settings)
+
+    @cached_property
+    def snapshots(self) -> SnapshotService:
+        return SnapshotService(self.session, self.settings)

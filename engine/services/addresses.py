@@ -13,9 +13,11 @@ exceed the account's limit.
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -53,6 +55,7 @@ from engine.services.settings import Settings
 from engine.services.tags import remove_tags
 from engine.states import AllocationState, IpState, VmState
 
+NO_PAGING = Paging()  # every match in one page
 EVENT_ASSIGN = "IP.ASSIGN"
 EVENT_RELEASE = "IP.RELEASE"
 EVENT_ASSOCIATE = "STATICNAT.ENABLE"
@@ -139,7 +142,7 @@ class AddressService:
 
     # ------------------------------------------------------------------ reads
     def list(self, principal: Principal, criteria: Sequence[Criterion] = (),
-             paging: Paging = Paging(), *, list_all: bool = True, count: bool = False,
+             paging: Paging = NO_PAGING, *, list_all: bool = True, count: bool = False,
              elastic_only: bool = False) -> ListResult:
         """Allocated addresses the principal may see, oldest allocation first.
 
@@ -175,7 +178,7 @@ class AddressService:
             raise NotFound(ResourceKind.PUBLIC_IP, value)
         return page.items[0]  # type: ignore[no-any-return]
 
-    def details(self, ips: Sequence[PublicIp]) -> list[AddressDetail]:
+    def details(self, ips: Sequence[PublicIp]) -> builtins.list[AddressDetail]:
         """Load what ``ips`` refer to with one query per relation."""
         if not ips:
             return []
@@ -187,14 +190,14 @@ class AddressService:
         instances = _by_uuid(s, Instance, inst_uuids)
         nics = {n.instance_uuid: n for n in s.scalars(select(Nic).where(
             Nic.instance_uuid.in_(inst_uuids), Nic.is_default.is_(True)))} if inst_uuids else {}
-        tags: dict[str, list[Tag]] = defaultdict(list)
+        tags: dict[str, builtins.list[Tag]] = defaultdict(list)
         for t in s.scalars(select(Tag).where(
                 Tag.resource_uuid.in_([i.uuid for i in ips]),
                 Tag.resource_kind == ResourceKind.PUBLIC_IP).order_by(Tag.key)):
             tags[t.resource_uuid].append(t)
         out = []
         for ip in ips:
-            account = accounts[ip.account_uuid]
+            account = accounts[ip.account_uuid or ""]
             out.append(AddressDetail(
                 ip=ip, zone=zones[ip.zone_uuid], account=account,
                 domain=domains[account.domain_uuid],
@@ -389,8 +392,9 @@ class AddressService:
         return ListResult(items=items, next_token=next_token, total=total)
 
 
-def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict:  # type: ignore[type-arg]
+def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict[str, Any]:
     if not uuids:
         return {}
-    return {row.uuid: row for row in session.scalars(
-        select(model).where(model.uuid.in_(uuids)))}  # type: ignore[attr-defined]
+    rows: Iterable[Any] = session.scalars(select(model).where(
+        model.uuid.in_(uuids)))  # type: ignore[attr-defined]
+    return {row.uuid: row for row in rows}

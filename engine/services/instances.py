@@ -52,6 +52,7 @@ from engine.sequences import take
 from engine.services.access import may_act as _may_act
 from engine.services.events import record_event
 from engine.services.instance_details import InstanceDetail, InstanceQuery, InstanceReader
+from engine.services.security_groups import SecurityGroupService
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags
 from engine.states import (
@@ -66,6 +67,7 @@ from engine.states import (
     VmState,
     VolumeKind,
     VolumeState,
+    check_vm_transition,
     require,
 )
 
@@ -333,6 +335,7 @@ class InstanceService:
 
     # ---------------------------------------------------------------- helpers
     def _set_state(self, inst: Instance, state: VmState) -> None:
+        check_vm_transition(inst.state, state, inst.uuid)
         inst.state = state
         inst.state_changed_at = inst.updated_at = utcnow()
 
@@ -390,15 +393,9 @@ class InstanceService:
 
     def _groups(self, principal: Principal, uuids: tuple[str, ...]) -> list[SecurityGroup]:
         if not uuids:
-            default = self._s.scalar(select(SecurityGroup).where(
-                SecurityGroup.account_uuid == principal.account_uuid,
-                SecurityGroup.is_default.is_(True)))
-            if default is None:
-                default = SecurityGroup(account_uuid=principal.account_uuid, name="default",
-                                        description="Default Security Group", is_default=True)
-                self._s.add(default)
-                self._s.flush()
-            return [default]
+            # AWS's default group: all egress, and ingress from its own members.
+            return [SecurityGroupService(self._s).ensure_default(
+                principal, open_egress=True, self_ingress=True)]
         groups = list(self._s.scalars(select(SecurityGroup).where(SecurityGroup.uuid.in_(uuids))))
         found = {g.uuid for g in groups if g.account_uuid == principal.account_uuid}
         for u in uuids:

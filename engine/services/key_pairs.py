@@ -13,6 +13,7 @@ Names are unique per account. Work happens in the caller's transaction.
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from engine.services.access import may_act
 from engine.services.events import record_event
 from engine.services.tags import apply_tags
 
+NO_PAGING = Paging()  # every match in one page
 MAX_NAME = 255
 
 KEY_PAIR_FIELDS: FieldMap = {
@@ -73,7 +75,7 @@ class KeyPairService:
 
     # ------------------------------------------------------------------ reads
     def list(self, principal: Principal, criteria: Sequence[Criterion] = (),
-             paging: Paging = Paging(), *, list_all: bool = True,
+             paging: Paging = NO_PAGING, *, list_all: bool = True,
              count: bool = False) -> ListResult:
         """Key pairs the principal may see, oldest first; items are :class:`KeyPairDetail`.
 
@@ -98,14 +100,14 @@ class KeyPairService:
         """
         return self.details([self._find(principal, name, uuid, sid, account_uuid)])[0]
 
-    def details(self, rows: Sequence[KeyPair]) -> list[KeyPairDetail]:
+    def details(self, rows: Sequence[KeyPair]) -> builtins.list[KeyPairDetail]:
         if not rows:
             return []
         accounts = {a.uuid: a for a in self._s.scalars(select(Account).where(
             Account.uuid.in_({k.account_uuid for k in rows})))}
         domains = {d.uuid: d for d in self._s.scalars(select(Domain).where(
             Domain.uuid.in_({a.domain_uuid for a in accounts.values()})))}
-        tags: dict[str, list[Tag]] = defaultdict(list)
+        tags: dict[str, builtins.list[Tag]] = defaultdict(list)
         for t in self._s.scalars(select(Tag).where(
                 Tag.resource_uuid.in_([k.uuid for k in rows]),
                 Tag.resource_kind == ResourceKind.KEY_PAIR).order_by(Tag.key)):

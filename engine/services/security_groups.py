@@ -15,10 +15,12 @@ whose rules change is locked first, so concurrent duplicate checks queue.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +61,7 @@ from engine.services.events import record_event
 from engine.services.tags import apply_tags, remove_tags
 from engine.states import RuleDirection, VmState
 
+NO_PAGING = Paging()  # every match in one page
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
 DEFAULT_GROUP = "default"
 DEFAULT_DESCRIPTION = "Default Security Group"
@@ -200,7 +203,7 @@ class SecurityGroupService:
 
     # ------------------------------------------------------------------ reads
     def list(self, principal: Principal, criteria: Sequence[Criterion] = (),
-             paging: Paging = Paging(), *, list_all: bool = True,
+             paging: Paging = NO_PAGING, *, list_all: bool = True,
              count: bool = False) -> ListResult:
         """Groups the principal may see, oldest first; items are :class:`GroupDetail`.
 
@@ -239,7 +242,7 @@ class SecurityGroupService:
         return page.items[0]  # type: ignore[no-any-return]
 
     def rules(self, principal: Principal, group_uuids: Sequence[str], *,
-              direction: RuleDirection | str | None = None) -> list[SecurityRule]:
+              direction: RuleDirection | str | None = None) -> builtins.list[SecurityRule]:
         """The rules of the given groups, oldest first; NotFound for a group the
         principal may not see."""
         groups = {g.uuid: g for g in self._s.scalars(
@@ -253,13 +256,13 @@ class SecurityGroupService:
             stmt = stmt.where(SecurityRule.direction == _direction(direction))
         return list(self._s.scalars(stmt.order_by(SecurityRule.created_at, SecurityRule.uuid)))
 
-    def details(self, groups: Sequence[SecurityGroup]) -> list[GroupDetail]:
+    def details(self, groups: Sequence[SecurityGroup]) -> builtins.list[GroupDetail]:
         """Load rules, owners, tags and referenced groups with one query per relation."""
         if not groups:
             return []
         s = self._s
         uuids = [g.uuid for g in groups]
-        rules: dict[str, list[SecurityRule]] = defaultdict(list)
+        rules: dict[str, builtins.list[SecurityRule]] = defaultdict(list)
         for r in s.scalars(select(SecurityRule).where(SecurityRule.group_uuid.in_(uuids))
                            .order_by(SecurityRule.created_at, SecurityRule.uuid)):
             rules[r.group_uuid].append(r)
@@ -269,7 +272,7 @@ class SecurityGroupService:
         accounts = _by_uuid(s, Account, {g.account_uuid for g in groups}
                             | {p.account_uuid for p in peers.values()})
         domains = _by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
-        tags: dict[str, list[Tag]] = defaultdict(list)
+        tags: dict[str, builtins.list[Tag]] = defaultdict(list)
         for t in s.scalars(select(Tag).where(
                 Tag.resource_uuid.in_(uuids),
                 Tag.resource_kind == ResourceKind.SECURITY_GROUP).order_by(Tag.key)):
@@ -347,6 +350,8 @@ class SecurityGroupService:
             raise InUse(ResourceKind.SECURITY_GROUP, group.name,
                         by=f"a rule of security group {referrer}")
         self._s.execute(delete(SecurityRule).where(SecurityRule.group_uuid == group.uuid))
+        self._s.execute(delete(InstanceSecurityGroup).where(  # links of expunged instances
+            InstanceSecurityGroup.group_uuid == group.uuid))
         remove_tags(self._s, [group.uuid], [])
         record_event(self._s, principal, "SG.DELETE", f"Deleted security group {group.name}",
                      ResourceKind.SECURITY_GROUP, group.uuid, account_uuid=group.account_uuid)
@@ -355,7 +360,7 @@ class SecurityGroupService:
 
     # ------------------------------------------------------------------ rules
     def authorize(self, principal: Principal, group_uuid: str, direction: RuleDirection | str,
-                  rules: Sequence[RuleSpec]) -> list[SecurityRule]:
+                  rules: Sequence[RuleSpec]) -> builtins.list[SecurityRule]:
         """Add rules to a group; all or none.
 
         Raises InvalidParameter / MissingParameter / ConflictingParameters for a
@@ -383,7 +388,7 @@ class SecurityGroupService:
 
     def revoke(self, principal: Principal, group_uuid: str | None,
                direction: RuleDirection | str, *, rules: Sequence[RuleSpec] = (),
-               rule_ids: Sequence[str] = ()) -> list[SecurityRule]:
+               rule_ids: Sequence[str] = ()) -> builtins.list[SecurityRule]:
         """Remove rules named by spec (needs ``group_uuid``) or by uuid or sid.
 
         A rule that does not exist, is not of ``direction``, is not in
@@ -540,8 +545,9 @@ def _check_text(name: str, value: str, *, required: bool = False) -> None:
         raise InvalidParameter(name, value[:40] + "...", f"at most {MAX_TEXT} characters")
 
 
-def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict:  # type: ignore[type-arg]
+def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict[str, Any]:
     if not uuids:
         return {}
-    return {row.uuid: row for row in session.scalars(
-        select(model).where(model.uuid.in_(uuids)))}  # type: ignore[attr-defined]
+    rows: Iterable[Any] = session.scalars(select(model).where(
+        model.uuid.in_(uuids)))  # type: ignore[attr-defined]
+    return {row.uuid: row for row in rows}

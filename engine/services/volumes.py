@@ -20,10 +20,12 @@ sid is accepted too.
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
@@ -39,6 +41,7 @@ from engine.errors import (
     NotFound,
     ResourceKind,
 )
+from engine.ids import new_uuid
 from engine.jobs.queue import JobKind, enqueue
 from engine.models import (
     Account,
@@ -77,6 +80,7 @@ from engine.states import (
     require,
 )
 
+T = TypeVar("T")
 GIB = 1024**3
 MAX_SIZE_GIB = 16 * 1024
 MAX_DEVICE_ID = 25  # vda..vdz
@@ -235,7 +239,7 @@ def pending_jobs(session: Session, uuids: Sequence[str]) -> dict[str, str]:
         .where(Job.resource_uuid.in_(uuids), Job.status.in_(UNFINISHED))
         .order_by(Job.created_at)
     ).all():
-        out.setdefault(resource_uuid, kind)
+        out.setdefault(str(resource_uuid), kind)
     return out
 
 
@@ -261,7 +265,7 @@ class VolumeService:
 
     # ------------------------------------------------------------------ reads
     def list(self, principal: Principal, criteria: tuple[Criterion, ...] = (),
-             paging: Paging = Paging(), *, list_all: bool = True,
+             paging: Paging | None = None, *, list_all: bool = True,
              count: bool = True) -> ListResult:
         """Live volumes the principal may see, as :class:`VolumeDetail` items."""
         stmt = select(Volume).where(
@@ -271,7 +275,8 @@ class VolumeService:
                               kind=ResourceKind.VOLUME)
         key = query_key("volumes", principal.account_uuid, criteria, list_all)
         page = paginate(self._s, stmt, created_column=Volume.created_at,
-                        uuid_column=Volume.uuid, paging=paging, query_key=key, count=count)
+                        uuid_column=Volume.uuid, paging=paging or Paging(), query_key=key,
+                        count=count)
         page.items = self.details(page.items)
         return page
 
@@ -283,7 +288,7 @@ class VolumeService:
             raise NotFound(ResourceKind.VOLUME, ident)
         return self.details([v])[0]
 
-    def details(self, volumes: Sequence[Volume]) -> list[VolumeDetail]:
+    def details(self, volumes: Sequence[Volume]) -> builtins.list[VolumeDetail]:
         """Load the related rows of ``volumes`` with one query per relation."""
         if not volumes:
             return []
@@ -336,8 +341,9 @@ class VolumeService:
         size_bytes = self._size(req, offering, snapshot)
         pool_uuid = self._storage.reserve(zone.uuid, size_bytes,
                                           tags=offering.storage_tags if offering else "")
+        uuid = new_uuid()
         v = Volume(
-            account_uuid=principal.account_uuid, zone_uuid=zone.uuid, pool_uuid=pool_uuid,
+            uuid=uuid, name=req.name or uuid, account_uuid=principal.account_uuid, zone_uuid=zone.uuid, pool_uuid=pool_uuid,
             kind=VolumeKind.DATADISK, size_bytes=size_bytes,
             state=VolumeState.CREATING if snapshot else VolumeState.ALLOCATED,
             disk_offering_uuid=offering.uuid if offering else None,
@@ -349,7 +355,6 @@ class VolumeService:
             v.volume_type = volume_type
         self._s.add(v)
         self._s.flush()
-        v.name = req.name or v.uuid
         if req.tags:
             apply_tags(self._s, principal, ResourceKind.VOLUME, [v.uuid], req.tags)
         record_event(self._s, principal, "VOLUME.CREATE", f"Created volume {v.name}",
@@ -423,13 +428,14 @@ class VolumeService:
         bad or taken device id, no free slot), InUse (already attached) and
         IncorrectState (instance or volume state, volume busy).
         """
+        # Rows are locked instance first, then volume, as the instance jobs do.
+        inst = self._instance(principal, instance_uuid)
         v = owned_volume(self._s, principal, volume_uuid)
         if v.kind == VolumeKind.ROOT:
             raise InvalidParameter("volume", volume_uuid, "a root volume cannot be attached")
         if v.instance_uuid is not None:
             raise InUse(ResourceKind.VOLUME, volume_uuid, by=self._instance_name(v.instance_uuid))
         require_idle(self._s, v)
-        inst = self._instance(principal, instance_uuid)
         require(inst.state, ATTACHABLE_VMS, ResourceKind.INSTANCE, inst.uuid)
         if inst.zone_uuid != v.zone_uuid:
             raise InvalidParameter("instance", instance_uuid, "the instance is in another zone")
@@ -455,15 +461,18 @@ class VolumeService:
         instance than ``instance_uuid``), IncorrectState (not attached,
         instance state, volume busy).
         """
-        v = owned_volume(self._s, principal, volume_uuid)
+        v = owned_volume(self._s, principal, volume_uuid, lock=False)
         if v.kind == VolumeKind.ROOT:
             raise InvalidParameter("volume", volume_uuid, "a root volume cannot be detached")
-        if v.instance_uuid is None:
+        inst = None
+        if v.instance_uuid is not None:
+            # Lock the instance, then the volume (the instance jobs' order), and re-check.
+            inst = self._s.scalar(select(Instance).where(Instance.uuid == v.instance_uuid)
+                                  .with_for_update())
+            self._s.refresh(v, with_for_update=True)
+        if inst is None or v.instance_uuid != inst.uuid:
             raise IncorrectState(ResourceKind.VOLUME, volume_uuid, "Detached")
         require_idle(self._s, v)
-        inst = self._s.scalar(select(Instance).where(Instance.uuid == v.instance_uuid)
-                              .with_for_update())
-        assert inst is not None
         if instance_uuid is not None and instance_uuid not in (inst.uuid, inst.sid):
             raise InvalidParameter("instance", instance_uuid,
                                    "the volume is not attached to this instance")
@@ -561,8 +570,9 @@ class VolumeService:
         return job
 
 
-def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict:  # type: ignore[type-arg]
+def _by_uuid(session: Session, model: type[T], uuids: set[str]) -> dict[str, T]:
     if not uuids:
         return {}
-    return {row.uuid: row for row in session.scalars(
-        select(model).where(model.uuid.in_(uuids)))}  # type: ignore[attr-defined]
+    rows: Sequence[T] = session.scalars(
+        select(model).where(model.uuid.in_(uuids))).all()  # type: ignore[attr-defined]
+    return {row.uuid: row for row in rows}  # type: ignore[attr-defined]

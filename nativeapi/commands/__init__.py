@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.models import Job
 from engine.principal import Principal
 from engine.querying import Paging
 from engine.services import Services
 from nativeapi.errors_wire import ApiErrorCode, CloudStackError, CsErrorCode, param_error
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import Command
+
+if TYPE_CHECKING:
+    from engine.models import Job
+
 
 MODULES = ("async_jobs", "catalog", "discovery", "network_lists", "virtual_machines")
 READONLY = re.compile(r"^(list|query|get|find)[A-Z]")
@@ -67,7 +70,6 @@ class Submitted:
 
     job: Job
     object_uuid: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def readonly(name: str) -> bool:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import NotFound, ResourceKind
-from engine.models import Account, Domain, Job
 from engine.querying import Criterion
 from engine.services.instance_details import InstanceDetail, InstanceQuery
 from engine.states import JobStatus
@@ -16,6 +15,10 @@ from nativeapi.commands import CsContext, Listing, paging
 from nativeapi.errors_wire import ApiErrorCode
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
+
+if TYPE_CHECKING:
+    from engine.models import Account, Domain, Job
+
 
 PENDING = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.errors import PermissionDenied, ResourceKind
-from engine.models import Instance, Job
 from engine.querying import Criterion
 from engine.services.instance_details import InstanceQuery
 from engine.services.instances import LaunchRequest
@@ -20,6 +21,10 @@ from nativeapi.commands import (
 from nativeapi.errors_wire import ApiErrorCode, CloudStackError, CsErrorCode
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
+
+if TYPE_CHECKING:
+    from engine.models import Instance, Job
+
 
 _STATES = {s.value.lower(): s.value for s in VmState if s is not VmState.EXPUNGED}
 

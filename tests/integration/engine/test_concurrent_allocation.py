@@ -47,7 +47,7 @@ from engine.runtime import Runtime
 from engine.sequences import take
 from engine.services.accounts import principal_of
 from engine.services.instances import LaunchRequest
-from engine.services.settings import Settings
+from engine.settings import Settings
 from engine.states import IpState, JobStatus, VmState
 
 GIB = 1024**3
@@ -86,7 +86,7 @@ def _admin(runtime: Runtime) -> Principal:
 
 
 # ------------------------------------------------------------------ the racers
-def _race(target: Target, seed: int, go: Any, out: Any) -> None:
+def _race(target: Target, seed: int, start_line: Any, out: Any) -> None:
     """One process: interleave launches and public IP allocations; report what it got."""
     try:
         runtime = Runtime(_config(target.db_url, target.simulator_dir))
@@ -94,7 +94,7 @@ def _race(target: Target, seed: int, go: Any, out: Any) -> None:
         placed: list[str] = []
         addresses: list[str] = []
         launch_failures = ip_failures = 0
-        go.wait(60)
+        start_line.wait(60)  # every racer is connected: go
         for i in range(max(LAUNCHES_PER_PROCESS, IPS_PER_PROCESS)):
             if i < LAUNCHES_PER_PROCESS:
                 request = LaunchRequest(
@@ -117,18 +117,17 @@ def _race(target: Target, seed: int, go: Any, out: Any) -> None:
         runtime.shutdown()
         out.put({"seed": seed, "placed": placed, "addresses": addresses,
                  "launch_failures": launch_failures, "ip_failures": ip_failures})
-    except BaseException:  # noqa: BLE001 - reported to the parent, which fails the test
+    except BaseException:  # reported to the parent, which fails the test
         out.put({"seed": seed, "error": traceback.format_exc()})
 
 
 def _run_racers(target: Target) -> list[dict[str, Any]]:
     ctx = mp.get_context("spawn")
-    go, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(target, n, go, out), daemon=True)
+    start_line, out = ctx.Barrier(PROCESSES), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(target, n, start_line, out), daemon=True)
              for n in range(PROCESSES)]
     for p in procs:
         p.start()
-    go.set()
     results = []
     try:
         for _ in procs:
@@ -216,9 +215,12 @@ def check_invariants(s: Session) -> dict[str, Any]:
         roots = list(s.scalars(select(Volume).where(Volume.instance_uuid == instance.uuid,
                                                     Volume.removed_at.is_(None))))
         if instance.state in (VmState.EXPUNGED, VmState.ERROR):
-            assert nics == [] and roots == [] and instance.host_uuid is None
+            assert nics == []
+            assert roots == []
+            assert instance.host_uuid is None
         else:
-            assert len(nics) == 1 and len(roots) == 1
+            assert len(nics) == 1
+            assert len(roots) == 1
     for ip in s.scalars(select(PublicIp)):
         assert (ip.state == IpState.ALLOCATED) == (ip.account_uuid is not None), ip.address
     return {
@@ -263,7 +265,8 @@ def test_concurrent_launches_never_overcommit(db_url: str, tmp_path: Path, case:
         assert sum(r["launch_failures"] for r in results) > 0
         assert Counter(addresses).most_common(1)[0][1] == 1
         assert len(addresses) == FREE_PUBLIC_IPS
-        assert sum(r["ip_failures"] for r in results) == PROCESSES * IPS_PER_PROCESS - len(addresses)
+        ip_attempts = PROCESSES * IPS_PER_PROCESS
+        assert sum(r["ip_failures"] for r in results) == ip_attempts - len(addresses)
 
         _wait_for_jobs(runtime)
         with runtime.unit(readonly=True) as services:
@@ -275,7 +278,8 @@ def test_concurrent_launches_never_overcommit(db_url: str, tmp_path: Path, case:
             nics = list(s.scalars(select(Nic)))
             net = s.get(Network, nics[0].network_uuid)
             assert len({n.ip_address for n in nics}) == capacity
-            assert net is not None and net.gateway not in {n.ip_address for n in nics}
+            assert net is not None
+            assert net.gateway not in {n.ip_address for n in nics}
             if case == "hosts-bound":
                 for host in s.scalars(select(Host)):
                     assert host.memory_allocated_bytes == host.memory_bytes * MEM_FACTOR

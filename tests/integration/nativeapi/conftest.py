@@ -7,8 +7,9 @@ build clients and look up what the bootstrap seeded.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -25,6 +26,12 @@ def cs_client(server: Any, key: str | None = None, secret: str | None = None,
     options: dict[str, Any] = {"poll_interval": 0.05, "job_timeout": 30, **kwargs}
     return CloudStack(endpoint=server.cloudstack_url, key=key or server.access_key,
                       secret=secret or server.secret_key, **options)
+
+
+@pytest.fixture
+def make_cs(server: Any) -> Callable[..., CloudStack]:
+    """``make_cs(key=None, secret=None, **options)``: a client with other keys/options."""
+    return partial(cs_client, server)
 
 
 @pytest.fixture
@@ -84,16 +91,21 @@ def catalog(server: Any) -> Catalog:
 
 
 @pytest.fixture
-def failing_spawns(server: Any) -> Iterator[None]:
-    """Every simulated host fails its next ``define`` (cleared afterwards)."""
+def fail_spawns(server: Any) -> Iterator[Callable[..., None]]:
+    """``fail_spawns(error="driver")``: every simulated host fails its next ``define``
+    with that error kind (driver, capacity or unavailable). Cleared afterwards."""
     with server.runtime.unit(readonly=True) as services:
         hosts = [HostAccess(h.uuid, h.hypervisor, h.url, h.username, h.password)
                  for h in services.session.scalars(select(Host))]
     drivers = [server.runtime.drivers.get(h) for h in hosts]
-    for driver in drivers:
-        driver.configure(**{"fail.define": 1, "fail.define.count": 1})
+
+    def arm(error: str = "driver") -> None:
+        for driver in drivers:
+            driver.configure(**{"fail.define": 1, "fail.define.count": 1,
+                                "fail.define.error": error})
+
     try:
-        yield
+        yield arm
     finally:
         for driver in drivers:
             driver.clear_settings()

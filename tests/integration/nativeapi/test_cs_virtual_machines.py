@@ -122,7 +122,8 @@ def test_tag_filter_sees_tags_set_through_ec2(server: Any, cs: CloudStack) -> No
 
 
 def test_failed_deploy_reports_error_job_and_vm(cs: CloudStack, catalog: Any,
-                                                failing_spawns: None) -> None:
+                                                fail_spawns: Any) -> None:
+    fail_spawns()
     with pytest.raises(CloudStackApiException) as err:
         _deploy(cs, catalog)
     assert err.value.error["errorcode"] == 530
@@ -133,6 +134,18 @@ def test_failed_deploy_reports_error_job_and_vm(cs: CloudStack, catalog: Any,
     vm = cs.listVirtualMachines(id=job["jobinstanceid"])["virtualmachine"][0]
     assert vm["state"] == "Error"
     cs.destroyVirtualMachine(id=vm["id"], expunge=True)
+
+
+def test_capacity_failures_hide_details_from_users(cs_user: CloudStack, catalog: Any,
+                                                   fail_spawns: Any) -> None:
+    fail_spawns("capacity")
+    with pytest.raises(CloudStackApiException) as err:
+        _deploy(cs_user, catalog)
+    assert err.value.error == {
+        "errorcode": 533,
+        "errortext": "Internal error executing command, please contact your system administrator"}
+    job = err.value.response.json()["queryasyncjobresultresponse"]
+    assert (job["jobstatus"], job["jobresultcode"]) == (2, 533)
 
 
 def test_users_see_only_their_own_vms_and_no_admin_fields(

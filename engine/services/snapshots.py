@@ -1,0 +1,205 @@
+"""Volume snapshots: take, list, get and delete.
+
+Taking a snapshot marks the volume Snapshotting and queues a job that asks
+the hypervisor for a crash-consistent copy; the snapshot goes Creating ->
+BackedUp (or Error, and the volume back to its stable state). A snapshot
+outlives its volume. Deleting one hides it at once; a job removes it from the
+hypervisor. A snapshot cannot be deleted while a volume is still to be cloned
+from it.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from engine.db import utcnow
+from engine.errors import IncorrectState, InUse, NotFound, ResourceKind
+from engine.jobs.queue import JobKind, enqueue
+from engine.models import Account, Domain, Job, Snapshot, Tag, Volume, Zone
+from engine.principal import Principal
+from engine.querying import (
+    Criterion,
+    FieldMap,
+    ListResult,
+    Paging,
+    apply_criteria,
+    owner_scope,
+    paginate,
+    query_key,
+)
+from engine.services.access import may_act
+from engine.services.events import record_event
+from engine.services.settings import Settings
+from engine.services.tags import apply_tags, remove_tags
+from engine.services.volumes import GIB, by_ident, owned_volume, require_idle
+from engine.states import SnapshotState, VolumeKind, VolumeState, require
+
+T = TypeVar("T")
+DELETABLE = frozenset({SnapshotState.BACKED_UP, SnapshotState.ERROR})
+
+
+@dataclass
+class SnapshotDetail:
+    """A snapshot and the related facts both front ends render. ``volume``
+    may be a removed row: snapshots outlive their volumes."""
+
+    snapshot: Snapshot
+    volume: Volume
+    zone: Zone
+    account: Account
+    domain: Domain
+    tags: list[Tag] = field(default_factory=list)
+
+    @property
+    def size_gib(self) -> int:
+        return -(-self.snapshot.size_bytes // GIB)
+
+
+def _volume_sid(values: Sequence[str]) -> ColumnElement[bool]:
+    return Snapshot.volume_uuid.in_(select(Volume.uuid).where(Volume.sid.in_(values)))
+
+
+SNAPSHOT_FIELDS: FieldMap = {
+    "uuid": Snapshot.uuid,
+    "sid": Snapshot.sid,
+    "name": Snapshot.name,
+    "description": Snapshot.description,
+    "state": Snapshot.state,
+    "zone_uuid": Snapshot.zone_uuid,
+    "volume_uuid": Snapshot.volume_uuid,
+    "volume_sid": _volume_sid,
+    "volume_kind": Snapshot.volume_kind,
+    "account_uuid": Snapshot.account_uuid,
+}
+
+
+class SnapshotService:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self._s = session
+        self._settings = settings
+
+    # ------------------------------------------------------------------ reads
+    def list(self, principal: Principal, criteria: tuple[Criterion, ...] = (),
+             paging: Paging | None = None, *, list_all: bool = True,
+             count: bool = True) -> ListResult:
+        """Live snapshots the principal may see, as :class:`SnapshotDetail` items."""
+        stmt = select(Snapshot).where(
+            owner_scope(Snapshot.account_uuid, principal, list_all=list_all),
+            Snapshot.removed_at.is_(None))
+        stmt = apply_criteria(stmt, SNAPSHOT_FIELDS, criteria, uuid_column=Snapshot.uuid,
+                              kind=ResourceKind.SNAPSHOT)
+        key = query_key("snapshots", principal.account_uuid, criteria, list_all)
+        page = paginate(self._s, stmt, created_column=Snapshot.created_at,
+                        uuid_column=Snapshot.uuid, paging=paging or Paging(), query_key=key,
+                        count=count)
+        page.items = self.details(page.items)
+        return page
+
+    def get(self, principal: Principal, ident: str) -> SnapshotDetail:
+        """One live snapshot (by uuid or sid) the principal may see, or NotFound."""
+        return self.details([self._visible(principal, ident)])[0]
+
+    def details(self, snapshots: Sequence[Snapshot]) -> builtins.list[SnapshotDetail]:
+        """Load the related rows of ``snapshots`` with one query per relation."""
+        if not snapshots:
+            return []
+        s = self._s
+        uuids = [x.uuid for x in snapshots]
+        volumes = _by_uuid(s, Volume, {x.volume_uuid for x in snapshots})
+        zones = _by_uuid(s, Zone, {x.zone_uuid for x in snapshots})
+        accounts = _by_uuid(s, Account, {x.account_uuid for x in snapshots})
+        domains = _by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
+        tags: dict[str, list[Tag]] = defaultdict(list)
+        for t in s.scalars(select(Tag).where(Tag.resource_uuid.in_(uuids),
+                                             Tag.resource_kind == ResourceKind.SNAPSHOT)
+                           .order_by(Tag.key)):
+            tags[t.resource_uuid].append(t)
+        out = []
+        for x in snapshots:
+            account = accounts[x.account_uuid]
+            out.append(SnapshotDetail(snapshot=x, volume=volumes[x.volume_uuid],
+                                      zone=zones[x.zone_uuid], account=account,
+                                      domain=domains[account.domain_uuid],
+                                      tags=tags.get(x.uuid, [])))
+        return out
+
+    # ---------------------------------------------------------------- create
+    def create(self, principal: Principal, volume_uuid: str, name: str | None = None,
+               description: str = "", *, tags: tuple[tuple[str, str], ...] = (),
+               command: str = "") -> tuple[Snapshot, Job]:
+        """Snapshot a volume (owned by the volume's account); the job takes it.
+
+        Raises NotFound (volume), IncorrectState (volume busy, or a root
+        volume whose disk was never created).
+        """
+        v = owned_volume(self._s, principal, volume_uuid)
+        require_idle(self._s, v)
+        if v.kind == VolumeKind.ROOT and not v.path:
+            raise IncorrectState(ResourceKind.VOLUME, v.uuid, v.state, (VolumeState.READY,))
+        now = utcnow()
+        snap = Snapshot(
+            name=(name or f"{v.name}_{_stamp(now)}")[:255], description=description[:255],
+            account_uuid=v.account_uuid, zone_uuid=v.zone_uuid, volume_uuid=v.uuid,
+            volume_kind=v.kind, size_bytes=v.size_bytes, state=SnapshotState.CREATING,
+            created_at=now,
+        )
+        self._s.add(snap)
+        v.state = VolumeState.SNAPSHOTTING
+        self._s.flush()
+        if tags:
+            apply_tags(self._s, principal, ResourceKind.SNAPSHOT, [snap.uuid], tags)
+        job = enqueue(self._s, JobKind.SNAPSHOT_VOLUME, principal,
+                      resource_kind=ResourceKind.SNAPSHOT, resource_uuid=snap.uuid,
+                      payload={"volume_uuid": v.uuid}, command=command)
+        self._s.flush()
+        return snap, job
+
+    # ---------------------------------------------------------------- delete
+    def delete(self, principal: Principal, snapshot_uuid: str, *, command: str = "") -> Job:
+        """Remove a BackedUp (or Error) snapshot at once; the job deletes it
+        from the hypervisor. Raises NotFound, IncorrectState (still being
+        taken) and InUse (a volume is still to be cloned from it)."""
+        snap = self._visible(principal, snapshot_uuid, lock=True)
+        require(snap.state, DELETABLE, ResourceKind.SNAPSHOT, snap.uuid)
+        pending = self._s.scalar(select(Volume.name).where(
+            Volume.snapshot_uuid == snap.uuid, Volume.removed_at.is_(None), Volume.path == "",
+            Volume.state != VolumeState.ERROR))
+        if pending is not None:
+            raise InUse(ResourceKind.SNAPSHOT, snapshot_uuid, by=f"volume {pending}")
+        snap.state, snap.removed_at = SnapshotState.DESTROYED, utcnow()
+        remove_tags(self._s, [snap.uuid], [])
+        record_event(self._s, principal, "SNAPSHOT.DELETE", f"Deleted snapshot {snap.name}",
+                     ResourceKind.SNAPSHOT, snap.uuid, account_uuid=snap.account_uuid)
+        job = enqueue(self._s, JobKind.DELETE_SNAPSHOT, principal,
+                      resource_kind=ResourceKind.SNAPSHOT, resource_uuid=snap.uuid,
+                      command=command)
+        self._s.flush()
+        return job
+
+    def _visible(self, principal: Principal, ident: str, *, lock: bool = False) -> Snapshot:
+        stmt = select(Snapshot).where(by_ident(Snapshot.uuid, Snapshot.sid, ident))
+        snap = self._s.scalar(stmt.with_for_update() if lock else stmt)
+        if snap is None or snap.removed_at is not None or not may_act(
+                self._s, principal, snap.account_uuid):
+            raise NotFound(ResourceKind.SNAPSHOT, ident)
+        return snap
+
+
+def _stamp(now: datetime) -> str:
+    return now.strftime("%Y%m%d%H%M%S")
+
+
+def _by_uuid(session: Session, model: type[T], uuids: set[str]) -> dict[str, T]:
+    if not uuids:
+        return {}
+    rows: Sequence[T] = session.scalars(
+        select(model).where(model.uuid.in_(uuids))).all()  # type: ignore[attr-defined]
+    return {row.uuid: row for row in rows}  # type: ignore[attr-defined]
