@@ -121,6 +121,13 @@ def _expunge_resources(session: Session, inst: Instance) -> None:
             ip.instance_uuid, ip.association_sid = None, None
 
 
+def _still_owned(session: Session, job: Job) -> bool:
+    """Fence: lock the job row and check this runner still owns it. A runner
+    whose lease was taken over must not settle or compensate anything."""
+    owner = session.scalar(select(Job.owner).where(Job.uuid == job.uuid).with_for_update())
+    return owner is not None and owner == job.owner
+
+
 def _locked_instance(session: Session, uuid: str | None) -> Instance | None:
     if uuid is None:
         return None
@@ -153,6 +160,8 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
             inst.domain_ref = ref.ref
     driver.start(ref)
     with ctx.tx() as s:
+        if not _still_owned(s, job):
+            return {"skipped": True}
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             # Destroyed while we were starting it: do not leave the domain behind.
@@ -174,6 +183,8 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
     A plain start that failed: the VM goes back to Stopped."""
     ref = None
     with ctx.tx() as s:
+        if not _still_owned(s, job):
+            return
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             return
@@ -189,6 +200,8 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
         except Exception:  # noqa: BLE001 - best effort; the reconciler finds leftovers
             pass
     with ctx.tx() as s:
+        if not _still_owned(s, job):
+            return
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             return
@@ -217,6 +230,8 @@ def run_stop(ctx: JobContext, job: Job) -> dict[str, Any]:
     if access is not None and ref:
         ctx.drivers.get(access).stop(DomainRef(ref), timeout=timeout, force=force)
     with ctx.tx() as s:
+        if not _still_owned(s, job):
+            return {"skipped": True}
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STOPPING:
             return {"skipped": True}
@@ -266,6 +281,8 @@ def run_destroy(ctx: JobContext, job: Job) -> dict[str, Any]:
     if access is not None and ref:
         ctx.drivers.get(access).destroy(DomainRef(ref))
     with ctx.tx() as s:
+        if not _still_owned(s, job):
+            return {"skipped": True}
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None:
             return {"skipped": True}

@@ -12,24 +12,41 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from engine.db import Database, utcnow
 from engine.errors import EngineError
 from engine.jobs.drivers import DriverPool
 from engine.jobs.handlers import HANDLERS, JobContext
-from engine.models import Job
+from engine.models import Job, ManagementServer
 from engine.settings import Settings
 from engine.states import JobStatus
 from engine.uow import unit_of_work
 
 log = logging.getLogger("nimbostack.jobs")
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine (zombies count as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class JobRunner:
@@ -194,7 +211,7 @@ class JobRunner:
     # ---------------------------------------------------------- maintenance
     def _maintenance_loop(self) -> None:
         next_sweep = time.monotonic()
-        while not self._stopping.wait(max(self._lease / 3, 0.2)):
+        while True:  # first pass at once: jobs of a dead predecessor are retaken on start-up
             try:
                 self.renew_leases()
                 self.reap_expired()
@@ -203,6 +220,8 @@ class JobRunner:
                     self.sweep()
             except Exception:  # noqa: BLE001 - the database may be down; keep trying
                 log.exception("job lease maintenance failed")
+            if self._stopping.wait(max(self._lease / 3, 0.2)):
+                return
 
     def sweep(self) -> None:
         """Periodic housekeeping: expunge VMs whose recovery window has passed."""
@@ -229,6 +248,7 @@ class JobRunner:
             max_attempts = Settings(s).int("job.max.attempts")
             expired = list(s.scalars(select(Job).where(
                 Job.status == JobStatus.RUNNING, Job.lease_expires_at < utcnow()).limit(50)))
+            expired += self._orphaned_on_this_host(s, exclude={j.uuid for j in expired})
             to_fail = []
             for job in expired:
                 if job.attempts < max_attempts:
@@ -250,6 +270,22 @@ class JobRunner:
         if expired:
             self._wake.set()
         return len(expired)
+
+    def _orphaned_on_this_host(self, s: Session, exclude: set[str]) -> list[Job]:
+        """Running jobs whose owner was a process on this machine that no longer
+        exists: no need to wait for their lease to run out."""
+        host = socket.gethostname()
+        live_here = {srv.uuid: srv.pid for srv in s.scalars(
+            select(ManagementServer).where(ManagementServer.name == host))}
+        out = []
+        for job in s.scalars(select(Job).where(Job.status == JobStatus.RUNNING,
+                                               Job.owner.is_not(None)).limit(200)):
+            server_uuid, _, pid_text = (job.owner or "").partition("/")
+            if job.uuid in exclude or server_uuid not in live_here or not pid_text.isdigit():
+                continue
+            if not _process_alive(int(pid_text)):
+                out.append(job)
+        return out
 
     def _hand_back(self, uuids: list[str]) -> None:
         with unit_of_work(self._db.session) as s:

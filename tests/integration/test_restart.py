@@ -58,7 +58,7 @@ class Server:
 
     def start(self) -> Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBOSTACK_")}
-        env.update(NIMBOSTACK_HOME=str(self.home), NIMBOSTACK_JOB_LEASE="2",
+        env.update(NIMBOSTACK_HOME=str(self.home), NIMBOSTACK_JOB_LEASE="10",
                    NIMBOSTACK_ADMIN_ACCESS_KEY=ACCESS_KEY, NIMBOSTACK_ADMIN_SECRET_KEY=SECRET_KEY,
                    NIMBOSTACK_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
         with (self.home / f"server-{self.port}.log").open("wb") as log:
