@@ -8,6 +8,7 @@ from awsapi.errors_wire import Ec2Error
 from awsapi.ids import Kind, render
 from engine import errors as e
 from engine.errors import ResourceKind
+from engine.services.volumes import ZoneMismatch
 
 NOT_FOUND: Final[dict[ResourceKind, str]] = {
     ResourceKind.INSTANCE: Kind.INSTANCE.not_found_code,
@@ -46,9 +47,21 @@ CAPACITY: Final[dict[ResourceKind, str]] = {
     ResourceKind.NETWORK: "InsufficientFreeAddressesInSubnet",
 }
 
+# InvalidParameter by parameter name, where EC2 has a more specific code.
+INVALID_PARAMETER: Final[dict[str, str]] = {
+    "PublicKeyMaterial": "InvalidKey.Format",
+}
+
+# IncorrectState by resource kind (default: IncorrectState).
+INCORRECT_STATE: Final[dict[ResourceKind, str]] = {
+    ResourceKind.INSTANCE: "IncorrectInstanceState",
+    ResourceKind.SECURITY_GROUP: "CannotDelete",  # the default group
+}
+
 IN_USE: Final[dict[ResourceKind, str]] = {
     ResourceKind.VOLUME: "VolumeInUse",
     ResourceKind.PUBLIC_IP: "InvalidIPAddress.InUse",
+    ResourceKind.SNAPSHOT: "InvalidSnapshot.InUse",
 }
 
 
@@ -64,13 +77,17 @@ def to_ec2(exc: e.EngineError, *, show_details: bool = False) -> Ec2Error:
             return Ec2Error("MissingParameter", exc.message)
         case e.ConflictingParameters():
             return Ec2Error("InvalidParameterCombination", exc.message)
-        case e.InvalidParameter():
-            return Ec2Error("InvalidParameterValue", exc.message)
+        case ZoneMismatch(volume=volume, instance=instance):
+            return Ec2Error("InvalidVolume.ZoneMismatch",
+                            f"The volume '{_wire_id(ResourceKind.VOLUME, volume)}' is not in "
+                            f"the same availability zone as instance "
+                            f"'{_wire_id(ResourceKind.INSTANCE, instance)}'")
+        case e.InvalidParameter(name=name):
+            return Ec2Error(INVALID_PARAMETER.get(name, "InvalidParameterValue"), exc.message)
         case e.Duplicate(kind=kind):
             return Ec2Error(DUPLICATE.get(kind, "InvalidParameterValue"), exc.message)
         case e.IncorrectState(kind=kind):
-            code = "IncorrectInstanceState" if kind is ResourceKind.INSTANCE else "IncorrectState"
-            return Ec2Error(code, exc.message)
+            return Ec2Error(INCORRECT_STATE.get(kind, "IncorrectState"), exc.message)
         case e.InUse(kind=kind):
             return Ec2Error(IN_USE.get(kind, "DependencyViolation"), exc.message)
         case e.LimitExceeded(resource=kind):
@@ -78,6 +95,8 @@ def to_ec2(exc: e.EngineError, *, show_details: bool = False) -> Ec2Error:
         case e.InsufficientCapacity(resource=kind):
             code = CAPACITY.get(kind, "InsufficientInstanceCapacity")
             return Ec2Error(code, text, status=500)
+        case e.Protected(kind=kind, operation=operation):
+            return Ec2Error("OperationNotPermitted", _protected_text(kind, operation))
         case e.PermissionDenied():
             return Ec2Error("UnauthorizedOperation",
                             "You are not authorized to perform this operation.")
@@ -98,14 +117,29 @@ WIRE_KIND: Final[dict[ResourceKind, Kind]] = {
     ResourceKind.SNAPSHOT: Kind.SNAPSHOT,
     ResourceKind.PUBLIC_IP: Kind.ADDRESS,
     ResourceKind.SECURITY_GROUP: Kind.SECURITY_GROUP,
+    ResourceKind.SECURITY_RULE: Kind.SECURITY_GROUP_RULE,
     ResourceKind.NETWORK: Kind.SUBNET,
 }
 
 
-def _not_found_text(kind: ResourceKind, ident: object) -> str:
+def _protected_text(kind: ResourceKind, operation: str) -> str:
+    if kind is ResourceKind.INSTANCE and operation == "terminate":
+        # AWS names the instance; the engine error carries its uuid, which EC2 never shows.
+        return ("The instance may not be terminated. Modify its 'disableApiTermination' "
+                "instance attribute and try again.")
+    return f"The {kind.value.replace('_', ' ')} is protected against {operation}."
+
+
+def _wire_id(kind: ResourceKind, ident: object) -> object:
+    """The EC2 id for an engine sid of ``kind``; anything else unchanged."""
     wire = WIRE_KIND.get(kind)
     if wire is not None and isinstance(ident, str) and len(ident) in (8, 17) and "-" not in ident:
-        ident = render(wire, ident)
+        return render(wire, ident)
+    return ident
+
+
+def _not_found_text(kind: ResourceKind, ident: object) -> str:
+    ident = _wire_id(kind, ident)
     match kind:
         case ResourceKind.INSTANCE:
             return f"The instance ID '{ident}' does not exist"
@@ -113,6 +147,8 @@ def _not_found_text(kind: ResourceKind, ident: object) -> str:
             return f"The image id '[{ident}]' does not exist"
         case ResourceKind.KEY_PAIR:
             return f"The key pair '{ident}' does not exist"
+        case ResourceKind.SECURITY_GROUP:
+            return f"The security group '{ident}' does not exist"
         case ResourceKind.ZONE:
             return f"Invalid availability zone: [{ident}]"
         case ResourceKind.SERVICE_OFFERING:

@@ -9,11 +9,22 @@ gets AWS's ``InvalidParameterValue`` ("The filter 'x' is invalid").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from awsapi.errors_wire import Ec2Error
 from awsapi.ids import Kind
 from awsapi.views import STATE_BY_CODE, STATE_BY_NAME
+from awsapi.views_catalog import STATES_BY_REACHABILITY, STATES_BY_STATUS
+from awsapi.views_security import PROTOCOL_IN, TAGGABLE
+from awsapi.views_storage import (
+    MODIFICATION_STATE_BY_NAME,
+    SETTLED,
+    SNAPSHOT_PROGRESS,
+    SNAPSHOT_STATE_BY_NAME,
+    VOLUME_STATUS,
+    device_slot,
+)
 from engine.querying import Criterion
 
 Transform = Callable[[Sequence[str]], tuple[str, ...]]
@@ -77,6 +88,74 @@ IMAGE_FILTERS: Final[dict[str, FilterSpec]] = {
 }
 
 
+def any_prefix(values: Sequence[str]) -> tuple[str, ...]:
+    """EC2 ids of any kind -> sids (``i-0abc`` -> ``0abc``)."""
+    return tuple(v.partition("-")[2] if "-" in v else "\x00" + v for v in values)
+
+
+def protocols(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(PROTOCOL_IN.get(v.lower(), "\x00" + v) for v in values)
+
+
+def nothing(values: Sequence[str]) -> tuple[str, ...]:
+    """For filters on features the engine lacks: match no rule."""
+    return ("\x00",)
+
+
+KEY_PAIR_FILTERS: Final[dict[str, FilterSpec]] = {
+    "key-name": ("name", same, True),
+    "key-pair-id": ("sid", strip_prefix(Kind.KEY_PAIR), True),
+    "fingerprint": ("fingerprint", same, True),
+    "key-type": ("key_type", same, False),
+}
+
+SECURITY_GROUP_FILTERS: Final[dict[str, FilterSpec]] = {
+    "group-id": ("sid", strip_prefix(Kind.SECURITY_GROUP), True),
+    "group-name": ("name", same, True),
+    "description": ("description", same, True),
+    "owner-id": ("owner_number", same, False),
+    **{f"{wire}.{name}": (f"{way}.{field}", transform, True)
+       for wire, way in (("ip-permission", "ingress"), ("egress.ip-permission", "egress"))
+       for name, field, transform in (
+           ("cidr", "cidr", same), ("ipv6-cidr", "cidr", same),
+           ("from-port", "from_port", same), ("to-port", "to_port", same),
+           ("protocol", "protocol", protocols),
+           ("group-id", "source_group_sid", strip_prefix(Kind.SECURITY_GROUP)),
+           ("group-name", "source_group_name", same),
+           ("user-id", "source_account_number", same),
+           ("prefix-list-id", "cidr", nothing))},
+}
+
+SECURITY_GROUP_RULE_FILTERS: Final[dict[str, FilterSpec]] = {
+    "group-id": ("group_sid", strip_prefix(Kind.SECURITY_GROUP), False),
+    "security-group-rule-id": ("sid", strip_prefix(Kind.SECURITY_GROUP_RULE), False),
+}
+
+TAG_FILTERS: Final[dict[str, FilterSpec]] = {
+    "key": ("key", same, True),
+    "value": ("value", same, True),
+    "resource-id": ("resource_sid", any_prefix, False),
+    "resource-type": ("resource_kind", lookup(
+        {name: (kind.value,) for kind, (_, name) in TAGGABLE.items()}), False),
+}
+
+
+def tag_table_criteria(filters: Iterable[Mapping[str, Any]] | None) -> tuple[Criterion, ...]:
+    """Criteria on tags themselves (DescribeTags): ``tag:<k>`` is key k with one
+    of the values, ``tag-key``/``tag-value`` are ``key``/``value``."""
+    plain: list[Mapping[str, Any]] = []
+    for f in filters or ():
+        name = f.get("Name") or ""
+        if name.startswith("tag:"):
+            plain += [{"Name": "key", "Values": [name[4:]]},
+                      {"Name": "value", "Values": f.get("Values") or []}]
+        elif name in ("tag-key", "tag-value"):
+            plain.append({"Name": name[4:], "Values": f.get("Values") or []})
+        else:
+            plain.append(f)
+    return criteria(plain, TAG_FILTERS)
+
+
 def criteria(filters: Iterable[Mapping[str, Any]] | None,
              table: Mapping[str, FilterSpec]) -> tuple[Criterion, ...]:
     """Engine criteria for the request's ``Filters`` member."""
@@ -95,3 +174,251 @@ def criteria(filters: Iterable[Mapping[str, Any]] | None,
         field, transform, wildcards = spec
         out.append(Criterion(field, transform(values), wildcards))
     return tuple(out)
+
+
+# --- DescribeInstanceStatus: engine criteria ----------------------------------
+_STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
+    f"{check}.{what}": ("state", lookup(table), False)
+    for check in ("instance-status", "system-status", "attached-ebs-status")
+    for what, table in (("status", STATES_BY_STATUS), ("reachability", STATES_BY_REACHABILITY))
+}
+INSTANCE_STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
+    "availability-zone": ("zone_name", same, False),
+    "instance-state-name": ("state", lookup(STATE_BY_NAME), False),
+    "instance-state-code": ("state", lookup(STATE_BY_CODE), False),
+    **_STATUS_FILTERS,
+    # No scheduled events or managed operators exist: these match nothing.
+    **{name: ("sid", nothing, False) for name in (
+        "event.code", "event.description", "event.instance-event-id", "event.not-after",
+        "event.not-before", "event.not-before-deadline", "operator.managed",
+        "operator.principal")},
+}
+
+
+# --- filters on rendered output (small in-memory catalogs) --------------------
+# Wire filter name -> path of member names in the output item. A path ending at
+# a list matches if any element does; a missing member matches nothing.
+ViewPath = tuple[str, ...]
+ViewCriterion = tuple[ViewPath, tuple[str, ...]]
+
+
+def _paths(table: Mapping[str, str]) -> dict[str, ViewPath]:
+    return {name: tuple(path.split(".")) for name, path in table.items()}
+
+
+INSTANCE_TYPE_FILTERS: Final[dict[str, ViewPath]] = _paths({
+    "auto-recovery-supported": "AutoRecoverySupported",
+    "bare-metal": "BareMetal",
+    "burstable-performance-supported": "BurstablePerformanceSupported",
+    "current-generation": "CurrentGeneration",
+    "dedicated-hosts-supported": "DedicatedHostsSupported",
+    "ebs-info.ebs-optimized-info.baseline-bandwidth-in-mbps":
+        "EbsInfo.EbsOptimizedInfo.BaselineBandwidthInMbps",
+    "ebs-info.ebs-optimized-info.baseline-iops": "EbsInfo.EbsOptimizedInfo.BaselineIops",
+    "ebs-info.ebs-optimized-info.baseline-throughput-in-mbps":
+        "EbsInfo.EbsOptimizedInfo.BaselineThroughputInMBps",
+    "ebs-info.ebs-optimized-info.maximum-bandwidth-in-mbps":
+        "EbsInfo.EbsOptimizedInfo.MaximumBandwidthInMbps",
+    "ebs-info.ebs-optimized-info.maximum-iops": "EbsInfo.EbsOptimizedInfo.MaximumIops",
+    "ebs-info.ebs-optimized-info.maximum-throughput-in-mbps":
+        "EbsInfo.EbsOptimizedInfo.MaximumThroughputInMBps",
+    "ebs-info.ebs-optimized-support": "EbsInfo.EbsOptimizedSupport",
+    "ebs-info.encryption-support": "EbsInfo.EncryptionSupport",
+    "ebs-info.nvme-support": "EbsInfo.NvmeSupport",
+    "free-tier-eligible": "FreeTierEligible",
+    "hibernation-supported": "HibernationSupported",
+    "hypervisor": "Hypervisor",
+    "instance-storage-info.disk.count": "InstanceStorageInfo.Disks.Count",
+    "instance-storage-info.disk.size-in-gb": "InstanceStorageInfo.Disks.SizeInGB",
+    "instance-storage-info.disk.type": "InstanceStorageInfo.Disks.Type",
+    "instance-storage-info.encryption-support": "InstanceStorageInfo.EncryptionSupport",
+    "instance-storage-info.nvme-support": "InstanceStorageInfo.NvmeSupport",
+    "instance-storage-info.total-size-in-gb": "InstanceStorageInfo.TotalSizeInGB",
+    "instance-storage-supported": "InstanceStorageSupported",
+    "instance-type": "InstanceType",
+    "memory-info.size-in-mib": "MemoryInfo.SizeInMiB",
+    "network-info.bandwidth-weightings": "NetworkInfo.BandwidthWeightings",
+    "network-info.efa-info.maximum-efa-interfaces": "NetworkInfo.EfaInfo.MaximumEfaInterfaces",
+    "network-info.efa-supported": "NetworkInfo.EfaSupported",
+    "network-info.ena-support": "NetworkInfo.EnaSupport",
+    "network-info.flexible-ena-queues-support": "NetworkInfo.FlexibleEnaQueuesSupport",
+    "network-info.encryption-in-transit-supported": "NetworkInfo.EncryptionInTransitSupported",
+    "network-info.ipv4-addresses-per-interface": "NetworkInfo.Ipv4AddressesPerInterface",
+    "network-info.ipv6-addresses-per-interface": "NetworkInfo.Ipv6AddressesPerInterface",
+    "network-info.ipv6-supported": "NetworkInfo.Ipv6Supported",
+    "network-info.maximum-network-cards": "NetworkInfo.MaximumNetworkCards",
+    "network-info.maximum-network-interfaces": "NetworkInfo.MaximumNetworkInterfaces",
+    "network-info.network-performance": "NetworkInfo.NetworkPerformance",
+    "nitro-enclaves-support": "NitroEnclavesSupport",
+    "nitro-tpm-support": "NitroTpmSupport",
+    "nitro-tpm-info.supported-versions": "NitroTpmInfo.SupportedVersions",
+    "phc-support": "PhcSupport",
+    "placement-group-info.supported-strategies": "PlacementGroupInfo.SupportedStrategies",
+    "processor-info.supported-architecture": "ProcessorInfo.SupportedArchitectures",
+    "processor-info.sustained-clock-speed-in-ghz": "ProcessorInfo.SustainedClockSpeedInGhz",
+    "processor-info.supported-features": "ProcessorInfo.SupportedFeatures",
+    "reboot-migration-support": "RebootMigrationSupport",
+    "supported-boot-mode": "SupportedBootModes",
+    "supported-root-device-type": "SupportedRootDeviceTypes",
+    "supported-usage-class": "SupportedUsageClasses",
+    "supported-virtualization-type": "SupportedVirtualizationTypes",
+    "vcpu-info.default-cores": "VCpuInfo.DefaultCores",
+    "vcpu-info.default-threads-per-core": "VCpuInfo.DefaultThreadsPerCore",
+    "vcpu-info.default-vcpus": "VCpuInfo.DefaultVCpus",
+    "vcpu-info.valid-cores": "VCpuInfo.ValidCores",
+    "vcpu-info.valid-threads-per-core": "VCpuInfo.ValidThreadsPerCore",
+})
+
+INSTANCE_TYPE_OFFERING_FILTERS: Final[dict[str, ViewPath]] = _paths({
+    "instance-type": "InstanceType",
+    "location": "Location",
+})
+
+
+def view_criteria(filters: Iterable[Mapping[str, Any]] | None,
+                  table: Mapping[str, ViewPath]) -> tuple[ViewCriterion, ...]:
+    """The request's ``Filters`` as (path, values); unknown names are rejected."""
+    out: list[ViewCriterion] = []
+    for f in filters or ():
+        name = f.get("Name") or ""
+        path = table.get(name)
+        if path is None:
+            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
+        out.append((path, tuple(f.get("Values") or ())))
+    return tuple(out)
+
+
+def view_matches(item: Mapping[str, Any], crit: Iterable[ViewCriterion]) -> bool:
+    """Whether ``item`` passes every criterion (values OR-ed, criteria AND-ed).
+
+    Strings match with ``*``/``?`` wildcards, booleans as ``true``/``false``,
+    numbers numerically (``2`` matches ``2.0``).
+    """
+    return all(any(_value_matches(v, w) for v in _leaves(item, path) for w in wanted)
+               for path, wanted in crit)
+
+
+def _leaves(node: Any, path: ViewPath) -> list[Any]:
+    if isinstance(node, list):
+        return [leaf for n in node for leaf in _leaves(n, path)]
+    if not path:
+        return [node]
+    if not isinstance(node, Mapping) or node.get(path[0]) is None:
+        return []
+    return _leaves(node[path[0]], path[1:])
+
+
+def _value_matches(value: Any, wanted: str) -> bool:
+    if isinstance(value, bool):
+        return wanted.lower() == ("true" if value else "false")
+    if isinstance(value, int | float):
+        try:
+            return float(wanted) == float(value)
+        except ValueError:
+            return False
+    return fnmatchcase(str(value), wanted)
+
+
+# --- volumes, snapshots, addresses --------------------------------------------
+def lookup_known(table: Mapping[str, tuple[str, ...]]) -> Transform:
+    """Like :func:`lookup`, but an unknown value simply matches nothing."""
+
+    def transform(values: Sequence[str]) -> tuple[str, ...]:
+        out: tuple[str, ...] = ()
+        for v in values:
+            out += table.get(v, ())
+        return out
+
+    return transform
+
+
+def constant(*facts: str) -> Transform:
+    """For a filter whose value is the same for every resource (``encrypted``
+    is always ``false`` here): all match if any value (a wildcard pattern)
+    matches one of ``facts``, else none. Use with the ``sid`` field, wildcards on."""
+
+    def transform(values: Sequence[str]) -> tuple[str, ...]:
+        hit = any(fnmatchcase(f, v) for v in values for f in facts)
+        return ("*",) if hit else ("\x00",)
+
+    return transform
+
+
+def device_slots(values: Sequence[str]) -> tuple[str, ...]:
+    """EC2 device names -> engine device slots (an unknown name matches nothing)."""
+    return tuple(str(slot) if slot is not None else "-1"
+                 for slot in (device_slot(v) for v in values))
+
+
+VOLUME_FILTERS: Final[dict[str, FilterSpec]] = {
+    "volume-id": ("sid", strip_prefix(Kind.VOLUME), True),
+    "status": ("state_attachment", lookup_known(VOLUME_STATUS), False),
+    "size": ("size_gib", same, False),
+    "availability-zone": ("zone_name", same, False),
+    "attachment.instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), False),
+    "attachment.device": ("device_id", device_slots, False),
+    "attachment.status": ("attachment", same, False),
+    "attachment.delete-on-termination": ("delete_on_termination", same, False),
+    "attachment.attach-time": ("attached_at", same, False),
+    "snapshot-id": ("snapshot_sid", strip_prefix(Kind.SNAPSHOT), False),
+    "volume-type": ("volume_type", same, True),
+    "create-time": ("created_at", same, False),
+    "encrypted": ("sid", constant("false"), True),
+    "multi-attach-enabled": ("sid", constant("false"), True),
+    "fast-restored": ("sid", constant("false"), True),
+    "operator.managed": ("sid", constant("false"), True),
+    "operator.principal": ("sid", nothing, False),
+}
+
+_OK: Final = tuple(s.value for s in SETTLED)
+_IMPAIRED: Final = ("Error",)
+_INITIALIZING: Final = ("Creating",)
+VOLUME_STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
+    "availability-zone": ("zone_name", same, False),
+    "volume-status.status": ("state", lookup_known({
+        "ok": _OK, "impaired": _IMPAIRED, "insufficient-data": _INITIALIZING,
+        "warning": ()}), False),
+    "volume-status.details-name": ("sid", constant("io-enabled", "io-performance"), True),
+    "volume-status.details-status": ("state", lookup_known({
+        "passed": _OK + _INITIALIZING, "failed": _IMPAIRED,
+        "not-applicable": _OK + _INITIALIZING + _IMPAIRED}), False),
+    # No volume events or scheduled actions exist: these match nothing.
+    **{name: ("sid", nothing, False) for name in (
+        "action.code", "action.description", "action.event-id", "event.description",
+        "event.event-id", "event.event-type", "event.not-after", "event.not-before")},
+}
+
+VOLUME_MODIFICATION_FILTERS: Final[dict[str, FilterSpec]] = {
+    "volume-id": ("volume_sid", strip_prefix(Kind.VOLUME), False),
+    "modification-state": ("status", lookup_known(MODIFICATION_STATE_BY_NAME), False),
+    "target-size": ("new_size_gib", same, True),
+    "original-size": ("old_size_gib", same, True),
+    "target-volume-type": ("new_volume_type", same, True),
+    "original-volume-type": ("old_volume_type", same, True),
+    "start-time": ("started_at", same, False),
+}
+
+SNAPSHOT_FILTERS: Final[dict[str, FilterSpec]] = {
+    "snapshot-id": ("sid", strip_prefix(Kind.SNAPSHOT), True),
+    "volume-id": ("volume_sid", strip_prefix(Kind.VOLUME), False),
+    "status": ("state", lookup_known(SNAPSHOT_STATE_BY_NAME), False),
+    "progress": ("state", lookup_known(SNAPSHOT_PROGRESS), False),
+    "owner-id": ("owner_number", same, False),
+    "description": ("description", same, True),
+    "volume-size": ("size_gib", same, False),
+    "start-time": ("created_at", same, False),
+    "encrypted": ("sid", constant("false"), True),
+    "storage-tier": ("sid", constant("standard"), True),
+    "transfer-type": ("sid", constant("standard"), True),
+    "owner-alias": ("sid", nothing, False),
+}
+
+ADDRESS_FILTERS: Final[dict[str, FilterSpec]] = {
+    "allocation-id": ("sid", strip_prefix(Kind.ADDRESS), True),
+    "association-id": ("association_sid", strip_prefix(Kind.ASSOCIATION), True),
+    "instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), False),
+    "public-ip": ("address", same, True),
+    "private-ip-address": ("private_ip", same, False),
+    "domain": ("sid", constant("vpc"), True),
+    "public-ipv4-pool": ("sid", constant("amazon"), True),
+}

@@ -157,6 +157,18 @@ class PermissionDenied(EngineError):
         super().__init__(f"The caller is not authorized to {action}{target}")
 
 
+class Protected(EngineError):
+    """The resource is protected against ``operation`` (e.g. termination protection);
+    the owner must lift the protection first. Not an authorization failure."""
+
+    def __init__(self, kind: ResourceKind, ident: object, operation: str) -> None:
+        self.kind, self.ident, self.operation = kind, ident, operation
+        super().__init__(
+            f"The {kind.value.replace('_', ' ')} '{ident}' is protected against {operation}; "
+            "remove the protection first"
+        )
+
+
 class Unsupported(EngineError):
     """The operation is not supported (by this driver, or at all)."""
 

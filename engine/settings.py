@@ -6,10 +6,12 @@ Names follow CloudStack's configuration keys so ``listConfigurations`` /
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidParameter, NotFound, ResourceKind
@@ -24,7 +26,11 @@ class SettingSpec:
     description: str
     category: str = "Advanced"
     choices: tuple[str, ...] = ()
+    # Hidden settings (server secrets) are never listed nor changed through an API.
+    hidden: bool = False
 
+
+SESSION_SECRET: Final = "session.signing.secret"
 
 SPECS: Final[dict[str, SettingSpec]] = {
     s.name: s
@@ -56,6 +62,11 @@ SPECS: Final[dict[str, SettingSpec]] = {
         SettingSpec("max.account.public.ips", "20", int, "Public IPs an account may hold"),
         SettingSpec("host.stop.timeout", "60", float, "Seconds a graceful stop may take"),
         SettingSpec("job.max.attempts", "3", int, "Runs a job gets before it fails for good"),
+        SettingSpec("session.timeout", "1800", int, "Seconds a login session stays valid"),
+        SettingSpec(
+            SESSION_SECRET, "", str, "Key signing login sessions (generated on first use)",
+            hidden=True,
+        ),
     )
 }
 
@@ -111,3 +122,43 @@ class Settings:
     def all(self) -> list[tuple[SettingSpec, str]]:
         values = self._load()
         return [(spec, values.get(name, spec.default)) for name, spec in SPECS.items()]
+
+    def listed(self) -> list[tuple[SettingSpec, str]]:
+        """Every setting an operator may see, with its current value (hidden ones left out)."""
+        return [(spec, value) for spec, value in self.all() if not spec.hidden]
+
+    def configure(self, name: str, value: str) -> SettingSpec:
+        """``update`` for operators: hidden settings are treated as unknown names."""
+        spec = SPECS.get(name)
+        if spec is None or spec.hidden:
+            raise InvalidParameter("name", name, "no such configuration")
+        self.update(name, value)
+        return spec
+
+    def secret(self, name: str, *, create: bool) -> str | None:
+        """A hidden secret setting shared by every server process.
+
+        With ``create`` a missing secret is generated and stored (the caller's
+        transaction must be writable; two servers racing converge on the row
+        that was committed first). Without it a missing secret is None.
+        """
+        spec = SPECS.get(name)
+        if spec is None or not spec.hidden:
+            raise NotFound(ResourceKind.SETTING, name)
+        stored = self._session.get(Setting, name)
+        if stored is not None and stored.value:
+            return stored.value
+        if not create:
+            return None
+        value = secrets.token_hex(32)
+        try:
+            with self._session.begin_nested():
+                self._session.add(Setting(name=name, value=value, category=spec.category,
+                                          description=spec.description))
+        except IntegrityError:
+            stored = self._session.get(Setting, name, populate_existing=True)
+            if stored is None or not stored.value:
+                raise
+            return stored.value
+        self._cache = None
+        return value

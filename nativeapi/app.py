@@ -3,9 +3,13 @@
 Request flow (``ApiServlet``/``ApiServer`` order):
 
 1. no ``command`` -> 432 ``errorresponse``;
-2. ``apiKey`` -> credentials (short TTL cache); unknown key, unknown command,
-   bad signature or an expired ``expires`` (signatureVersion=3) -> 401 with no
-   ``cserrorcode``;
+2. ``login``/``logout`` run without credentials (``login`` only over POST, else
+   405) and set/clear the ``JSESSIONID`` and ``sessionkey`` cookies;
+   otherwise ``apiKey`` -> credentials (short TTL cache); unknown key, unknown
+   command, bad signature or an expired ``expires`` (signatureVersion=3) -> 401
+   with no ``cserrorcode``. Without an ``apiKey`` the ``sessionkey`` parameter
+   and the cookie of that name must both be sent, be equal and name a live
+   session (CloudStack's default ``CookieAndParameter`` check), else 401;
 3. commands registered ``admin_only`` refuse other callers (531); commands in
    the table that have no handler yet -> 432;
 4. ``registry.validate`` (missing/malformed parameters, 430/431);
@@ -26,15 +30,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from engine.errors import EngineError
 from engine.principal import Principal
 from engine.runtime import Runtime
 from engine.services import Services
 from engine.services.accounts import Credentials
+from engine.states import Role
 from nativeapi import commands, errors, registry
 from nativeapi.commands import CsContext, Listing, Submitted, Success
+from nativeapi.commands.sessions import SessionClosed, SessionOpened
 from nativeapi.errors_wire import (
     USER_ERROR_TEXT,
     ApiErrorCode,
@@ -56,6 +62,12 @@ PATH = "/client/api"
 _CREDENTIAL_TTL = 5.0
 _RUNTIME_KEY = "nimbostack.runtime"
 _CACHE_KEY = "nimbostack.cloudstack.credentials"
+_SESSIONS_KEY = "nimbostack.cloudstack.sessions"
+SESSION_COOKIE = "sessionkey"
+JSESSION_COOKIE = "JSESSIONID"
+# Who runs login/logout: nobody yet (no rights, no account).
+ANONYMOUS = Principal(user_uuid="", user_name="anonymous", account_uuid="", account_name="",
+                      account_number="", domain_uuid="", domain_path="/", role=Role.USER)
 
 
 class CredentialCache:
@@ -82,11 +94,47 @@ class CredentialCache:
         return creds
 
 
+class SessionCache:
+    """Session key -> principal for a few seconds; keys logged out here are refused.
+
+    Keys are validated by the engine (signature, expiry, user and account
+    enabled), so a disabled user's session ends within the TTL.
+    """
+
+    def __init__(self, runtime: Runtime, ttl: float = _CREDENTIAL_TTL) -> None:
+        self._runtime = runtime
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self._revoked: dict[str, float] = {}
+
+    def get(self, key: str) -> Principal | None:
+        now = time.monotonic()
+        if key in self._revoked:
+            return None
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self._runtime.unit(readonly=True) as services:
+            principal = services.accounts.resume_session(key)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now + self._ttl, principal)
+        return principal
+
+    def revoke(self, key: str) -> None:
+        """Refuse ``key`` in this process from now on (kept a day, then forgotten)."""
+        now = time.monotonic()
+        self._entries.pop(key, None)
+        self._revoked = {k: t for k, t in self._revoked.items() if t > now}
+        self._revoked[key] = now + 86_400
+
+
 def init_app(app: Any, runtime: Runtime) -> None:
     """Serve the CloudStack API at ``/client/api`` of ``app`` over ``runtime``."""
     commands.load()
     app.extensions[_RUNTIME_KEY] = runtime
     app.extensions[_CACHE_KEY] = CredentialCache(runtime)
+    app.extensions[_SESSIONS_KEY] = SessionCache(runtime)
     app.register_blueprint(blueprint)
 
 
@@ -96,6 +144,10 @@ def _runtime() -> Runtime:
 
 def _credentials() -> CredentialCache:
     return current_app.extensions[_CACHE_KEY]  # type: ignore[no-any-return]
+
+
+def _sessions() -> SessionCache:
+    return current_app.extensions[_SESSIONS_KEY]  # type: ignore[no-any-return]
 
 
 def _known(name: str | None) -> bool:
@@ -127,6 +179,8 @@ def handle() -> Response:
                         content_type=rendered.content_type)
     for header, value in rendered.headers.items():
         response.headers[header] = value
+    for cookie in g.get("cs_cookies", ()):
+        response.headers.add("Set-Cookie", cookie)
     log.info("cloudstack request_id=%s command=%s status=%s ms=%.1f", request_id, name or "-",
              rendered.status, (time.perf_counter() - start) * 1000)
     return response
@@ -137,8 +191,10 @@ def _handle(params: CsParams, request_id: str) -> Rendered:
     if not name:
         # QUIRK(cloudstack): no command at all is UNSUPPORTED_ACTION, keyed errorresponse.
         raise CloudStackError(ApiErrorCode.UNSUPPORTED_ACTION_ERROR, "no command specified")
-    principal = _authenticate(params, name)
     cmd = registry.lookup(name)
+    if cmd is not None and cmd.options.get("unauthenticated", False):
+        return _dispatch_open(cmd, params, request_id)
+    principal = _authenticate(params, name)
     if cmd is None:
         raise CloudStackError(ApiErrorCode.UNSUPPORTED_ACTION_ERROR,
                               f"The API {name} is not supported by this server",
@@ -152,10 +208,10 @@ def _handle(params: CsParams, request_id: str) -> Rendered:
 
 
 def _authenticate(params: CsParams, name: str) -> Principal:
-    """The caller behind ``apiKey``; every failure is the same 401."""
+    """The caller behind ``apiKey`` (or the session); every failure is the same 401."""
     api_key = params.get("apikey")
     if not api_key:
-        raise auth_failed("no apiKey (sessions are not supported)")
+        return _session_principal(params)
     creds = _credentials().get(api_key)
     if creds is None:
         raise auth_failed("unknown or disabled apiKey")
@@ -169,18 +225,60 @@ def _authenticate(params: CsParams, name: str) -> Principal:
     return creds.principal
 
 
-def _dispatch(cmd: Command, params: CsParams, principal: Principal, request_id: str) -> Rendered:
-    runtime = _runtime()
-    meta = cmd.meta
+def _session_principal(params: CsParams) -> Principal:
+    """The session's principal: ``sessionkey`` parameter and cookie, equal and live."""
+    key = params.get("sessionkey")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not key and not cookie:
+        raise auth_failed("no apiKey and no session")
+    if not key or key != cookie:
+        raise auth_failed("sessionkey parameter and cookie missing or different")
+    principal = _sessions().get(key)
+    if principal is None:
+        raise auth_failed("unknown, expired or logged-out session")
+    return principal
+
+
+def _dispatch_open(cmd: Command, params: CsParams, request_id: str) -> Rendered:
+    """login/logout: no credentials; the result sets or clears the session cookies."""
+    if cmd.options.get("post_only", False) and request.method != "POST":
+        # QUIRK(cloudstack): login over GET is refused with 405 before anything else.
+        raise CloudStackError(ApiErrorCode.METHOD_NOT_ALLOWED,
+                              "Please use HTTP POST to authenticate using this API",
+                              CsErrorCode.SERVER_API)
+    registry.validate(params, cmd.meta)
+    result = _run(cmd, params, ANONYMOUS, request_id)
+    if isinstance(result, SessionOpened):
+        g.cs_cookies = [f"{JSESSION_COOKIE}={uuid.uuid4().hex.upper()}; Path=/client; HttpOnly",
+                        f"{SESSION_COOKIE}={result.key}; HttpOnly; SameSite=Lax"]
+        return render.flat_response(cmd.name, result.view, fmt=params.fmt)
+    if isinstance(result, SessionClosed):
+        if result.key:
+            _sessions().revoke(result.key)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            _sessions().revoke(cookie)
+        expired = "Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0"
+        g.cs_cookies = [f"{JSESSION_COOKIE}=; Path=/client; {expired}",
+                        f"{SESSION_COOKIE}=; {expired}"]
+        return render.flat_response(cmd.name, {"description": "success"}, fmt=params.fmt)
+    return _render(cmd, result, params.fmt)
+
+
+def _run(cmd: Command, params: CsParams, principal: Principal, request_id: str) -> object:
+    """Run the handler in one unit of work; engine errors become CloudStack errors."""
     def run(services: Services) -> object:
         return cmd.handler(CsContext(principal, services, cmd, request_id), params)
 
     try:
-        result = runtime.call(run, readonly=commands.readonly(cmd.name))
+        return _runtime().call(run, readonly=commands.readonly(cmd.name))
     except EngineError as exc:
         raise errors.to_cloudstack(exc, show_details=principal.is_root_admin, params=params,
-                                   meta=meta) from exc
-    return _render(cmd, result, params.fmt)
+                                   meta=cmd.meta) from exc
+
+
+def _dispatch(cmd: Command, params: CsParams, principal: Principal, request_id: str) -> Rendered:
+    return _render(cmd, _run(cmd, params, principal, request_id), params.fmt)
 
 
 def _render(cmd: Command, result: object, fmt: str) -> Rendered:

@@ -44,6 +44,9 @@ CODES: Final[Mapping[type[e.EngineError], Codes]] = {
         CsErrorCode.INSUFFICIENT_CAPACITY,
     ),
     e.PermissionDenied: (ApiErrorCode.ACCOUNT_ERROR, CsErrorCode.PERMISSION_DENIED),
+    # QUIRK(cloudstack): destroying a VM with deleteprotection set is an
+    # InvalidParameterValueException (431/4350), not a permission error.
+    e.Protected: (ApiErrorCode.PARAM_ERROR, CsErrorCode.INVALID_PARAMETER_VALUE),
     e.Unsupported: (ApiErrorCode.UNSUPPORTED_ACTION_ERROR, CsErrorCode.CLOUD_RUNTIME),
     e.Unavailable: (ApiErrorCode.RESOURCE_UNAVAILABLE_ERROR, CsErrorCode.RESOURCE_UNAVAILABLE),
     e.DriverError: (ApiErrorCode.INTERNAL_ERROR, CsErrorCode.CLOUD_RUNTIME),

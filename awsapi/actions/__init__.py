@@ -77,5 +77,8 @@ def _load() -> None:
     with _load_lock:
         if not _loaded:
             from awsapi.actions import catalog, images, instances  # noqa: F401
+            from awsapi.actions import key_pairs, security_groups, tags  # noqa: F401
+            from awsapi.actions import account, instance_attributes, instance_types  # noqa: F401
+            from awsapi.actions import addresses, snapshots, volumes  # noqa: F401
 
             _loaded = True

@@ -1,101 +1,154 @@
-"""Domains, accounts, users and their API keys; authentication lookups."""
+"""Domains, accounts, users and their API keys.
+
+Authentication and login sessions live in :mod:`engine.services.sessions`; their
+names are re-exported here and ``AccountService`` offers their methods.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.errors import Duplicate, InvalidParameter, NotFound, PermissionDenied, ResourceKind
-from engine.models import Account, Domain, User
+from engine.db import utcnow
+from engine.errors import (
+    Duplicate,
+    InUse,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    ResourceKind,
+)
+from engine.models import (
+    Account,
+    Domain,
+    Instance,
+    Network,
+    PublicIp,
+    Snapshot,
+    Template,
+    User,
+    Volume,
+)
 from engine.principal import Principal
-from engine.states import AccountState, Role
+from engine.querying import like_pattern
+from engine.services.access import may_act
+from engine.services.sessions import (
+    Authentication,
+    Credentials,
+    LoginSession,
+    check_password,
+    hash_password,
+    new_api_key,
+    new_secret_key,
+    principal_of,
+)
+from engine.states import AccountState, IpState, Role, VmState, VolumeState
+
+__all__ = [
+    "AccountDetail",
+    "AccountQuery",
+    "AccountRequest",
+    "AccountService",
+    "Authentication",
+    "Credentials",
+    "DomainDetail",
+    "LoginSession",
+    "UserDetail",
+    "UserQuery",
+    "UserRequest",
+    "check_password",
+    "hash_password",
+    "new_api_key",
+    "new_secret_key",
+    "principal_of",
+]
 
 
 @dataclass(frozen=True)
-class Credentials:
-    principal: Principal
-    secret_key: str
+class DomainDetail:
+    domain: Domain
+    parent: Domain | None
+    has_child: bool
 
 
-def new_api_key() -> str:
-    """An access key in the AWS style (20 upper-case characters, AKIA prefix)."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-    return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+@dataclass(frozen=True)
+class AccountQuery:
+    """Which accounts to list; ``domain_uuid`` None means the caller's domain."""
+
+    uuid: str | None = None
+    name: str | None = None
+    domain_uuid: str | None = None
+    recursive: bool = False
+    roles: tuple[Role, ...] = ()
+    state: AccountState | None = None
+    keyword: str | None = None
 
 
-def new_secret_key() -> str:
-    return secrets.token_urlsafe(30)[:40]
+@dataclass
+class AccountDetail:
+    account: Account
+    domain: Domain
+    users: list[User] = field(default_factory=list)
+    vm_running: int = 0
+    vm_stopped: int = 0
+    vm_total: int = 0
+    ip_total: int = 0
 
 
-def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 100_000)
-    return f"pbkdf2_sha256$100000${salt.hex()}${digest.hex()}"
+@dataclass(frozen=True)
+class AccountRequest:
+    """A new account and its first user. ``name`` defaults to ``username``."""
+
+    username: str
+    password: str
+    role: Role = Role.USER
+    name: str = ""
+    domain_uuid: str | None = None
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
 
 
-def check_password(password: str, stored: str | None) -> bool:
-    if not stored:
-        return False
-    try:
-        _, rounds, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    got = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(rounds))
-    return hmac.compare_digest(got.hex(), digest)
+@dataclass(frozen=True)
+class UserQuery:
+    uuid: str | None = None
+    username: str | None = None
+    account_name: str | None = None
+    domain_uuid: str | None = None
+    recursive: bool = False
+    roles: tuple[Role, ...] = ()
+    state: AccountState | None = None
+    keyword: str | None = None
 
 
-def principal_of(session: Session, user: User) -> Principal:
-    account = session.get(Account, user.account_uuid)
-    assert account is not None
-    domain = session.get(Domain, account.domain_uuid)
-    assert domain is not None
-    return Principal(
-        user_uuid=user.uuid, user_name=user.username, account_uuid=account.uuid,
-        account_name=account.name, account_number=account.number, domain_uuid=domain.uuid,
-        domain_path=domain.path, role=account.role,
-    )
+@dataclass(frozen=True)
+class UserRequest:
+    """Another user for the account ``account_name`` of ``domain_uuid``."""
+
+    account_name: str
+    username: str
+    password: str
+    domain_uuid: str | None = None
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
 
 
-class AccountService:
+@dataclass(frozen=True)
+class UserDetail:
+    user: User
+    account: Account
+    domain: Domain
+
+
+class AccountService(Authentication):
     def __init__(self, session: Session) -> None:
         self._s = session
-
-    # ---------------------------------------------------------- authentication
-    def credentials_for_key(self, api_key: str) -> Credentials | None:
-        """The principal and secret behind an API key, if the key is valid and
-        its user and account are enabled; None otherwise."""
-        if not api_key:
-            return None
-        row = self._s.execute(
-            select(User, Account).join(Account, Account.uuid == User.account_uuid)
-            .where(User.api_key == api_key, User.removed_at.is_(None))
-        ).first()
-        if row is None:
-            return None
-        user, account = row
-        if user.state != AccountState.ENABLED or account.state != AccountState.ENABLED:
-            return None
-        if user.secret_key is None:
-            return None
-        return Credentials(principal_of(self._s, user), user.secret_key)
-
-    def login(self, username: str, password: str, domain_path: str = "/") -> Principal:
-        user = self._s.scalar(select(User).where(User.username == username,
-                                                 User.removed_at.is_(None)))
-        if user is None or not check_password(password, user.password_hash):
-            raise PermissionDenied("log in")
-        principal = principal_of(self._s, user)
-        wanted = domain_path if domain_path.endswith("/") else domain_path + "/"
-        if wanted not in ("/", "//") and principal.domain_path != wanted.replace("/ROOT/", "/", 1):
-            raise PermissionDenied("log in")
-        return principal
 
     # ---------------------------------------------------------------- creation
     def root_domain(self) -> Domain:
@@ -147,8 +200,317 @@ class AccountService:
         user.api_key, user.secret_key = new_api_key(), new_secret_key()
         return user
 
+    def account_by_name(self, principal: Principal, name: str,
+                        domain_uuid: str | None = None) -> Account:
+        """The live account ``name`` in ``domain_uuid`` (default: the principal's
+        domain). NotFound(ACCOUNT) if there is none or the principal may not act
+        on it (same answer, so names do not leak)."""
+        domain = domain_uuid or principal.domain_uuid
+        account = self._s.scalar(select(Account).where(
+            Account.name == name, Account.domain_uuid == domain, Account.removed_at.is_(None)))
+        if account is None or not may_act(self._s, principal, account.uuid):
+            raise NotFound(ResourceKind.ACCOUNT, name)
+        return account
+
     def user_by_name(self, username: str) -> User:
         user = self._s.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFound(ResourceKind.USER, username)
         return user
+
+    # ------------------------------------------------------------ administration
+    # Domains, accounts and users as an operator manages them. Who may do what:
+    # root admins anything; domain admins within their domain subtree; users
+    # only read themselves (callers gate admin-only operations before calling).
+
+    def _may_manage(self, principal: Principal, domain_path: str) -> bool:
+        return principal.is_root_admin or (
+            principal.is_domain_admin and domain_path.startswith(principal.domain_path))
+
+    def _live_domain(self, uuid: str) -> Domain:
+        domain = self._s.get(Domain, uuid)
+        if domain is None or domain.removed_at is not None:
+            raise NotFound(ResourceKind.DOMAIN, uuid)
+        return domain
+
+    def domain_for(self, principal: Principal, uuid: str) -> Domain:
+        """A domain the principal may see (its own, or its subtree for admins)."""
+        domain = self._live_domain(uuid)
+        if domain.uuid != principal.domain_uuid and not self._may_manage(principal, domain.path):
+            raise NotFound(ResourceKind.DOMAIN, uuid)
+        return domain
+
+    def domains(self, principal: Principal, *, uuid: str | None = None,
+                name: str | None = None, level: int | None = None,
+                subtree: bool = False) -> list[DomainDetail]:
+        """Domains by path: the caller's own domain, or with ``subtree`` every
+        domain below it too (users only ever see their own domain)."""
+        top = self._live_domain(principal.domain_uuid)
+        stmt = select(Domain).where(Domain.removed_at.is_(None)).order_by(Domain.path)
+        if uuid is not None:
+            stmt = stmt.where(Domain.uuid == uuid)
+        elif subtree and (principal.is_root_admin or principal.is_domain_admin):
+            stmt = stmt.where(Domain.path.like(like_pattern(top.path) + "%", escape="\\"))
+        else:
+            stmt = stmt.where(Domain.uuid == top.uuid)
+        if name is not None:
+            stmt = stmt.where(Domain.name == name)
+        if level is not None:
+            stmt = stmt.where(Domain.level == level)
+        found = [d for d in self._s.scalars(stmt)
+                 if d.uuid == top.uuid or self._may_manage(principal, d.path)]
+        return self._domain_details(found)
+
+    def _domain_details(self, domains: list[Domain]) -> list[DomainDetail]:
+        parents = {d.uuid: d for d in self._s.scalars(select(Domain).where(
+            Domain.uuid.in_({d.parent_uuid for d in domains if d.parent_uuid})))}
+        with_children = set(self._s.scalars(select(Domain.parent_uuid).where(
+            Domain.parent_uuid.in_([d.uuid for d in domains]), Domain.removed_at.is_(None))))
+        return [DomainDetail(d, parents.get(d.parent_uuid or ""), d.uuid in with_children)
+                for d in domains]
+
+    def add_domain(self, principal: Principal, name: str,
+                   parent_uuid: str | None = None) -> DomainDetail:
+        """A child of ``parent_uuid`` (default ROOT); Duplicate for a taken sibling name."""
+        parent = self._live_domain(parent_uuid) if parent_uuid else self.root_domain()
+        if not self._may_manage(principal, parent.path):
+            raise PermissionDenied("create a domain", ResourceKind.DOMAIN, parent.uuid)
+        return self._domain_details([self.create_domain(name.strip(), parent)])[0]
+
+    def delete_domain(self, principal: Principal, uuid: str, *, cleanup: bool = False) -> None:
+        """Remove an empty domain. With ``cleanup`` its accounts (which must own
+        nothing) and subdomains are removed first; otherwise any raises InUse."""
+        domain = self._live_domain(uuid)
+        if domain.path == "/" or not self._may_manage(principal, domain.path) or (
+                domain.uuid == principal.domain_uuid):
+            raise PermissionDenied("delete the domain", ResourceKind.DOMAIN, uuid)
+        children = list(self._s.scalars(select(Domain).where(
+            Domain.parent_uuid == domain.uuid, Domain.removed_at.is_(None))))
+        accounts = list(self._s.scalars(select(Account).where(
+            Account.domain_uuid == domain.uuid, Account.removed_at.is_(None))))
+        if (children or accounts) and not cleanup:
+            raise InUse(ResourceKind.DOMAIN, domain.name,
+                        f"{len(children)} subdomains and {len(accounts)} accounts")
+        for child in children:
+            self.delete_domain(principal, child.uuid, cleanup=True)
+        for account in accounts:
+            self.delete_account(principal, account.uuid)
+        domain.removed_at = utcnow()
+        # Free the unique path; a retired path never ends in "/" so never collides.
+        domain.path = f"{domain.path}~{domain.sid}"[:255]
+
+    # ---------------------------------------------------------------- accounts
+    def _live_account(self, uuid: str) -> tuple[Account, Domain]:
+        row = self._s.execute(select(Account, Domain).join(
+            Domain, Domain.uuid == Account.domain_uuid).where(
+            Account.uuid == uuid, Account.removed_at.is_(None))).first()
+        if row is None:
+            raise NotFound(ResourceKind.ACCOUNT, uuid)
+        return row[0], row[1]
+
+    def _managed_account(self, principal: Principal, uuid: str, action: str
+                         ) -> tuple[Account, Domain]:
+        account, domain = self._live_account(uuid)
+        if not self._may_manage(principal, domain.path):
+            raise NotFound(ResourceKind.ACCOUNT, uuid)
+        if account.uuid == principal.account_uuid:
+            raise PermissionDenied(f"{action} the caller's own account", ResourceKind.ACCOUNT,
+                                   uuid)
+        return account, domain
+
+    def accounts(self, principal: Principal, query: AccountQuery) -> list[AccountDetail]:
+        """Accounts the principal may see. Users see their own account only; admins
+        see ``query.domain_uuid`` (default their own domain), and below it with
+        ``query.recursive``."""
+        stmt = (select(Account, Domain).join(Domain, Domain.uuid == Account.domain_uuid)
+                .where(Account.removed_at.is_(None)).order_by(Account.created_at, Account.uuid))
+        if not (principal.is_root_admin or principal.is_domain_admin):
+            stmt = stmt.where(Account.uuid == principal.account_uuid)
+        else:
+            top = self.domain_for(principal, query.domain_uuid or principal.domain_uuid)
+            stmt = stmt.where(Domain.path.like(like_pattern(top.path) + "%", escape="\\")
+                              if query.recursive or query.uuid else Domain.uuid == top.uuid)
+        if query.uuid:
+            stmt = stmt.where(Account.uuid == query.uuid)
+        if query.name is not None:
+            stmt = stmt.where(Account.name == query.name)
+        if query.roles:
+            stmt = stmt.where(Account.role.in_(query.roles))
+        if query.state is not None:
+            stmt = stmt.where(Account.state == query.state)
+        if query.keyword:
+            stmt = stmt.where(Account.name.contains(query.keyword, autoescape=True))
+        rows = [(a, d) for a, d in self._s.execute(stmt).all()
+                if a.uuid == principal.account_uuid or self._may_manage(principal, d.path)]
+        return self._account_details(rows)
+
+    def _account_details(self, rows: list[tuple[Account, Domain]]) -> list[AccountDetail]:
+        uuids = [a.uuid for a, _ in rows]
+        users: dict[str, list[User]] = {}
+        for u in self._s.scalars(select(User).where(User.account_uuid.in_(uuids),
+                                                    User.removed_at.is_(None))
+                                 .order_by(User.created_at)):
+            users.setdefault(u.account_uuid, []).append(u)
+        vms: dict[tuple[str, VmState], int] = {
+            (acct, state): n for acct, state, n in self._s.execute(
+                select(Instance.account_uuid, Instance.state, func.count())
+                .where(Instance.account_uuid.in_(uuids),
+                       Instance.state.not_in((VmState.EXPUNGED, VmState.EXPUNGING)))
+                .group_by(Instance.account_uuid, Instance.state)).all()}
+        ips = dict(self._s.execute(
+            select(PublicIp.account_uuid, func.count()).where(
+                PublicIp.account_uuid.in_(uuids), PublicIp.state != IpState.FREE)
+            .group_by(PublicIp.account_uuid)).all())
+        out = []
+        for account, domain in rows:
+            mine = {s: n for (a, s), n in vms.items() if a == account.uuid}
+            out.append(AccountDetail(
+                account, domain, users.get(account.uuid, []),
+                vm_running=mine.get(VmState.RUNNING, 0), vm_stopped=mine.get(VmState.STOPPED, 0),
+                vm_total=sum(mine.values()), ip_total=int(ips.get(account.uuid, 0))))
+        return out
+
+    def account_detail(self, principal: Principal, uuid: str) -> AccountDetail:
+        found = self.accounts(principal, AccountQuery(uuid=uuid, recursive=True))
+        if not found:
+            raise NotFound(ResourceKind.ACCOUNT, uuid)
+        return found[0]
+
+    def open_account(self, principal: Principal, req: AccountRequest) -> AccountDetail:
+        """An account with its first user (password login, fresh API keys)."""
+        domain = self._live_domain(req.domain_uuid) if req.domain_uuid else self.root_domain()
+        if not self._may_manage(principal, domain.path) or (
+                req.role is Role.ADMIN and not principal.is_root_admin):
+            raise PermissionDenied("create an account", ResourceKind.DOMAIN, domain.uuid)
+        if not req.password:
+            raise InvalidParameter("password", "", "a password is required")
+        self._check_username(req.username)
+        account, user = self.create_account(req.name or req.username, req.role, domain,
+                                            username=req.username, password=req.password)
+        user.first_name, user.last_name, user.email = req.first_name, req.last_name, req.email
+        return self._account_details([(account, domain)])[0]
+
+    def _check_username(self, username: str) -> None:
+        if not username or self._s.scalar(select(User.uuid).where(User.username == username)):
+            raise Duplicate(ResourceKind.USER, username)
+
+    def delete_account(self, principal: Principal, uuid: str) -> None:
+        """Remove an account that owns nothing (InUse otherwise); its users and
+        keys stop working at once."""
+        account, _domain = self._managed_account(principal, uuid, "delete")
+        owned = self._owned_resources(account.uuid)
+        if owned:
+            raise InUse(ResourceKind.ACCOUNT, account.name, ", ".join(owned))
+        now = utcnow()
+        for user in self._s.scalars(select(User).where(User.account_uuid == account.uuid,
+                                                       User.removed_at.is_(None))):
+            _retire_user(user, now)
+        account.removed_at = now
+        account.state = AccountState.DISABLED
+        account.name = f"{account.name}~{account.sid}"[:255]
+
+    def _owned_resources(self, account_uuid: str) -> list[str]:
+        checks = (
+            ("virtual machines", select(func.count()).select_from(Instance).where(
+                Instance.account_uuid == account_uuid, Instance.state != VmState.EXPUNGED)),
+            ("volumes", select(func.count()).select_from(Volume).where(
+                Volume.account_uuid == account_uuid, Volume.removed_at.is_(None),
+                Volume.state != VolumeState.EXPUNGED)),
+            ("snapshots", select(func.count()).select_from(Snapshot).where(
+                Snapshot.account_uuid == account_uuid, Snapshot.removed_at.is_(None))),
+            ("public IPs", select(func.count()).select_from(PublicIp).where(
+                PublicIp.account_uuid == account_uuid, PublicIp.state != IpState.FREE)),
+            ("templates", select(func.count()).select_from(Template).where(
+                Template.account_uuid == account_uuid, Template.removed_at.is_(None))),
+            ("networks", select(func.count()).select_from(Network).where(
+                Network.account_uuid == account_uuid, Network.removed_at.is_(None))),
+        )
+        out = []
+        for label, stmt in checks:
+            n = int(self._s.scalar(stmt) or 0)
+            if n:
+                out.append(f"{n} {label}")
+        return out
+
+    def set_account_state(self, principal: Principal, uuid: str,
+                          state: AccountState) -> AccountDetail:
+        """Enable, disable or lock an account: its users' keys and logins follow."""
+        account, domain = self._managed_account(principal, uuid, "set the state of")
+        account.state = state
+        return self._account_details([(account, domain)])[0]
+
+    # ------------------------------------------------------------------- users
+    def users(self, principal: Principal, query: UserQuery) -> list[UserDetail]:
+        """Users the principal may see: itself only for users; for admins the
+        users of the accounts ``accounts`` would show for the same scope."""
+        stmt = (select(User, Account, Domain).join(Account, Account.uuid == User.account_uuid)
+                .join(Domain, Domain.uuid == Account.domain_uuid)
+                .where(User.removed_at.is_(None), Account.removed_at.is_(None))
+                .order_by(User.created_at, User.uuid))
+        if not (principal.is_root_admin or principal.is_domain_admin):
+            stmt = stmt.where(User.uuid == principal.user_uuid)
+        else:
+            top = self.domain_for(principal, query.domain_uuid or principal.domain_uuid)
+            stmt = stmt.where(Domain.path.like(like_pattern(top.path) + "%", escape="\\")
+                              if query.recursive or query.uuid else Domain.uuid == top.uuid)
+        if query.uuid:
+            stmt = stmt.where(User.uuid == query.uuid)
+        if query.username is not None:
+            stmt = stmt.where(User.username == query.username)
+        if query.account_name is not None:
+            stmt = stmt.where(Account.name == query.account_name)
+        if query.roles:
+            stmt = stmt.where(Account.role.in_(query.roles))
+        if query.state is not None:
+            stmt = stmt.where(User.state == query.state)
+        if query.keyword:
+            stmt = stmt.where(User.username.contains(query.keyword, autoescape=True))
+        return [UserDetail(u, a, d) for u, a, d in self._s.execute(stmt).all()
+                if u.uuid == principal.user_uuid or self._may_manage(principal, d.path)]
+
+    def add_user(self, principal: Principal, req: UserRequest) -> UserDetail:
+        """Another user of an existing account (its own keys and password)."""
+        account = self.account_by_name(principal, req.account_name, req.domain_uuid)
+        account, domain = self._live_account(account.uuid)
+        if not self._may_manage(principal, domain.path):
+            raise PermissionDenied("create a user", ResourceKind.ACCOUNT, account.uuid)
+        if not req.password:
+            raise InvalidParameter("password", "", "a password is required")
+        self._check_username(req.username)
+        user = User(username=req.username, account_uuid=account.uuid,
+                    password_hash=hash_password(req.password), first_name=req.first_name,
+                    last_name=req.last_name, email=req.email, api_key=new_api_key(),
+                    secret_key=new_secret_key())
+        try:
+            with self._s.begin_nested():
+                self._s.add(user)
+        except IntegrityError as exc:
+            raise Duplicate(ResourceKind.USER, req.username) from exc
+        return UserDetail(user, account, domain)
+
+    def _user_for(self, principal: Principal, user_uuid: str) -> User:
+        row = self._s.execute(select(User, Domain).join(
+            Account, Account.uuid == User.account_uuid).join(
+            Domain, Domain.uuid == Account.domain_uuid).where(
+            User.uuid == user_uuid, User.removed_at.is_(None))).first()
+        if row is None or not (row[0].uuid == principal.user_uuid
+                               or self._may_manage(principal, row[1].path)):
+            raise NotFound(ResourceKind.USER, user_uuid)
+        return row[0]  # type: ignore[no-any-return]
+
+    def user_keys(self, principal: Principal, user_uuid: str) -> User:
+        """The user (with its keys) if it is the caller or one the caller manages."""
+        return self._user_for(principal, user_uuid)
+
+    def rotate_keys(self, principal: Principal, user_uuid: str) -> User:
+        """``register_keys`` with the same visibility rule as ``user_keys``."""
+        return self.register_keys(self._user_for(principal, user_uuid).uuid)
+
+
+def _retire_user(user: User, now: datetime) -> None:
+    """Soft-delete a user and free its unique name and key."""
+    user.removed_at = now
+    user.state = AccountState.DISABLED
+    user.api_key = None
+    user.secret_key = None
+    user.username = f"{user.username}~{user.sid}"[:255]

@@ -52,7 +52,7 @@ from engine.querying import (
 from engine.services.access import may_act
 from engine.services.events import record_event
 from engine.services.settings import Settings
-from engine.services.tags import remove_tags
+from engine.services.tags import apply_tags, remove_tags
 from engine.states import AllocationState, IpState, VmState
 
 NO_PAGING = Paging()  # every match in one page
@@ -117,6 +117,18 @@ def _zone_name(values: Sequence[str]):  # type: ignore[no-untyped-def]
     return PublicIp.zone_uuid.in_(select(Zone.uuid).where(Zone.name.in_(values)))
 
 
+def _has_instance(values: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Whether an instance holds the address (associated or assigned with it)."""
+    wanted = set()
+    for v in values:
+        if v.lower() not in ("true", "false"):
+            raise InvalidParameter("Filter", v, "has_instance takes true or false")
+        wanted.add(v.lower() == "true")
+    if len(wanted) == 2:
+        return true()
+    return PublicIp.instance_uuid.is_not(None) if wanted.pop() else PublicIp.instance_uuid.is_(None)
+
+
 ADDRESS_FIELDS: FieldMap = {
     "uuid": PublicIp.uuid,
     "sid": PublicIp.sid,
@@ -131,6 +143,7 @@ ADDRESS_FIELDS: FieldMap = {
     "vlan_range_uuid": PublicIp.vlan_range_uuid,
     "private_ip": _private_ip,
     "is_source_nat": _bool_values(PublicIp.is_source_nat, "is_source_nat"),
+    "has_instance": _has_instance,
 }
 
 
@@ -208,8 +221,9 @@ class AddressService:
 
     # ----------------------------------------------------------------- writes
     def allocate(self, principal: Principal, zone_uuid: str | None = None,
-                 address: str | None = None) -> PublicIp:
-        """Take a free address for the principal's account.
+                 address: str | None = None, *,
+                 tags: tuple[tuple[str, str], ...] = ()) -> PublicIp:
+        """Take a free address for the principal's account (tagged with ``tags``).
 
         Without ``zone_uuid`` the zone is the requested ``address``'s, or else
         the oldest enabled zone. Raises NotFound (zone), LimitExceeded (the
@@ -220,6 +234,8 @@ class AddressService:
         zone = self._zone(principal, zone_uuid, address)
         self._check_limit(principal.account_uuid)
         ip = self._allocator.allocate(zone.uuid, principal.account_uuid, address)
+        if tags:
+            apply_tags(self._s, principal, ResourceKind.PUBLIC_IP, [ip.uuid], tags)
         record_event(self._s, principal, EVENT_ASSIGN, f"Allocated public address {ip.address}",
                      ResourceKind.PUBLIC_IP, ip.uuid)
         return ip
@@ -297,9 +313,15 @@ class AddressService:
         self._detach(principal, ip)
         return ip
 
-    def release(self, principal: Principal, ip_uuid: str) -> None:
-        """Give the address back to the pool. Associated (or source NAT) -> InUse."""
+    def release(self, principal: Principal, ip_uuid: str, *, disassociate: bool = False) -> None:
+        """Give the address back to the pool. Associated (or source NAT) -> InUse.
+
+        With ``disassociate`` an address the account associated with an instance
+        is disassociated first instead (one assigned with the instance is still InUse).
+        """
         ip = self._owned(principal, ip_uuid)
+        if disassociate and ip.association_sid is not None:
+            self._detach(principal, ip)
         if ip.instance_uuid is not None:
             raise InUse(ResourceKind.PUBLIC_IP, ip.address, by=f"instance {ip.instance_uuid}")
         if ip.is_source_nat:
@@ -317,15 +339,17 @@ class AddressService:
         ip.instance_uuid = ip.association_sid = ip.network_uuid = None
 
     def _owned(self, principal: Principal, uuid: str) -> PublicIp:
-        """The allocated address row, locked, if the principal may act on it."""
+        """The allocated address row (by uuid or sid), locked, if the principal may act on it."""
         ip = self._s.scalar(select(PublicIp).where(
-            PublicIp.uuid == uuid, PublicIp.state == IpState.ALLOCATED).with_for_update())
+            or_(PublicIp.uuid == uuid, PublicIp.sid == uuid),
+            PublicIp.state == IpState.ALLOCATED).with_for_update())
         if ip is None or not may_act(self._s, principal, ip.account_uuid):
             raise NotFound(ResourceKind.PUBLIC_IP, uuid)
         return ip
 
     def _instance(self, principal: Principal, uuid: str) -> Instance:
-        inst = self._s.scalar(select(Instance).where(Instance.uuid == uuid).with_for_update())
+        inst = self._s.scalar(select(Instance).where(
+            or_(Instance.uuid == uuid, Instance.sid == uuid)).with_for_update())
         if inst is None or inst.state == VmState.EXPUNGED or not may_act(
                 self._s, principal, inst.account_uuid):
             raise NotFound(ResourceKind.INSTANCE, uuid)

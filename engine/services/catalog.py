@@ -13,6 +13,7 @@ from engine.models import (
     Account,
     DiskOffering,
     Domain,
+    Network,
     OsType,
     Region,
     ServiceOffering,
@@ -31,6 +32,7 @@ from engine.querying import (
     paginate,
     query_key,
 )
+from engine.settings import Settings
 from engine.states import AllocationState, TemplateState
 
 
@@ -52,6 +54,15 @@ class TemplateDetail:
     owner: Account
     os_type: OsType
     zones: list[tuple[Zone, TemplateZone]]
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    """What an account may use in a region. Limits of -1 mean "no limit"."""
+
+    instance_limit: int
+    public_ip_limit: int
+    default_network: Network | None  # the region's default guest network, if any
 
 
 def _template_zone(values: object) -> object:
@@ -108,6 +119,19 @@ class CatalogService:
         if z is None:
             raise NotFound(ResourceKind.ZONE, uuid or name)
         return z
+
+    def account_overview(self, principal: Principal, region_name: str) -> AccountOverview:
+        """Limits that apply to ``principal``'s account and the default guest network
+        of ``region_name`` (that of its oldest zone that has one)."""
+        settings = Settings(self._s)
+        network = self._s.scalar(
+            select(Network).join(Zone, Zone.uuid == Network.zone_uuid)
+            .join(Region, Region.uuid == Zone.region_uuid)
+            .where(Region.name == region_name, Network.is_default.is_(True),
+                   Network.removed_at.is_(None), Zone.removed_at.is_(None))
+            .order_by(Zone.created_at, Network.created_at).limit(1))
+        return AccountOverview(settings.int("max.account.user.vms"),
+                               settings.int("max.account.public.ips"), network)
 
     # -------------------------------------------------------------- offerings
     def service_offerings(self, *, names: tuple[str, ...] = (), uuids: tuple[str, ...] = (),

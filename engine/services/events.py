@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import ResourceKind
-from engine.models import Event
+from engine.errors import InvalidParameter, ResourceKind
+from engine.models import Account, Domain, Event, User
 from engine.principal import Principal
-from engine.querying import Criterion, FieldMap, ListResult, Paging, apply_criteria, owner_scope, paginate, query_key
+from engine.querying import (
+    Criterion,
+    FieldMap,
+    ListResult,
+    Paging,
+    apply_criteria,
+    owner_scope,
+    paginate,
+    query_key,
+)
+
+NO_PAGING = Paging()  # every match in one page
+
+# Event types the engine records (``types()`` adds any other type found in the table).
+KNOWN_TYPES: tuple[str, ...] = (
+    "IP.ASSIGN", "IP.RELEASE", "KEYPAIR.CREATE", "KEYPAIR.DELETE", "KEYPAIR.IMPORT",
+    "SG.AUTH.EGRESS", "SG.AUTH.INGRESS", "SG.CREATE", "SG.DELETE", "SG.REVOKE.EGRESS",
+    "SG.REVOKE.INGRESS", "SNAPSHOT.CREATE", "SNAPSHOT.DELETE", "STATICNAT.DISABLE",
+    "STATICNAT.ENABLE", "TAG.CREATE", "TAG.DELETE", "VM.CREATE", "VM.DESTROY", "VM.EXPUNGE",
+    "VM.REBOOT", "VM.START", "VM.STOP", "VOLUME.ATTACH", "VOLUME.CREATE", "VOLUME.DELETE",
+    "VOLUME.DETACH", "VOLUME.RESIZE",
+)
 
 
 def record_event(
@@ -36,12 +62,46 @@ def record_event(
     return event
 
 
+def _instant(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidParameter("date", value, "not an ISO 8601 date") from exc
+    # Stored times are naive UTC.
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _created(op: str):  # type: ignore[no-untyped-def]
+    def cond(values: Sequence[str]) -> ColumnElement[bool]:
+        bounds = [_instant(v) for v in values]
+        if op == "from":
+            return and_(*(Event.created_at >= b for b in bounds))
+        return and_(*(Event.created_at <= b for b in bounds))
+    return cond
+
+
 EVENT_FIELDS: FieldMap = {
     "uuid": Event.uuid,
     "type": Event.event_type,
     "level": Event.level,
+    "state": Event.state,
+    "description": Event.description,
     "resource_uuid": Event.resource_uuid,
+    "resource_kind": Event.resource_kind,
+    "account_uuid": Event.account_uuid,
+    "created_from": _created("from"),  # values: ISO 8601 instants, inclusive
+    "created_to": _created("to"),
 }
+
+
+@dataclass
+class EventDetail:
+    """An event with its account, domain and user (each None if unknown)."""
+
+    event: Event
+    account: Account | None
+    domain: Domain | None
+    user: User | None
 
 
 class EventService:
@@ -49,9 +109,42 @@ class EventService:
         self._s = session
 
     def list(self, principal: Principal, criteria: tuple[Criterion, ...] = (),
-             paging: Paging = Paging(), list_all: bool = True) -> ListResult:
+             paging: Paging = NO_PAGING, list_all: bool = True, *,
+             detailed: bool = False) -> ListResult:
+        """Events of accounts the principal may see, oldest first.
+
+        Items are :class:`Event` rows, or :class:`EventDetail` with ``detailed``.
+        """
         stmt = select(Event).where(owner_scope(Event.account_uuid, principal, list_all=list_all))
         stmt = apply_criteria(stmt, EVENT_FIELDS, criteria, uuid_column=Event.uuid,
                               kind=ResourceKind.EVENT)
-        return paginate(self._s, stmt, created_column=Event.created_at, uuid_column=Event.uuid,
-                        paging=paging, query_key=query_key("events", criteria), count=True)
+        page = paginate(self._s, stmt, created_column=Event.created_at, uuid_column=Event.uuid,
+                        paging=paging,
+                        query_key=query_key("events", principal.account_uuid, criteria, list_all),
+                        count=True)
+        if detailed:
+            page.items = self.details(page.items)
+        return page
+
+    def details(self, events: Sequence[Event]) -> builtins.list[EventDetail]:
+        if not events:
+            return []
+        s = self._s
+        accounts = {a.uuid: a for a in s.scalars(select(Account).where(
+            Account.uuid.in_({e.account_uuid for e in events if e.account_uuid})))}
+        domains = {d.uuid: d for d in s.scalars(select(Domain).where(
+            Domain.uuid.in_({a.domain_uuid for a in accounts.values()})))}
+        users = {u.uuid: u for u in s.scalars(select(User).where(
+            User.uuid.in_({e.user_uuid for e in events if e.user_uuid})))}
+        out = []
+        for e in events:
+            account = accounts.get(e.account_uuid or "")
+            out.append(EventDetail(e, account,
+                                   domains.get(account.domain_uuid) if account else None,
+                                   users.get(e.user_uuid or "")))
+        return out
+
+    def types(self) -> builtins.list[str]:
+        """Every event type the engine records or has recorded, sorted."""
+        seen = set(self._s.scalars(select(Event.event_type).distinct()))
+        return sorted(seen | set(KNOWN_TYPES))

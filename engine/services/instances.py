@@ -11,29 +11,35 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import timedelta
+import builtins
+import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine.allocators.addresses import PrivateIpAllocator, mac_for
 from engine.allocators.hosts import HostPlanner, PlacementRequest
 from engine.allocators.storage import StorageAllocator
 from engine.db import utcnow
-from engine.ids import new_sid, new_uuid
 from engine.errors import (
     ConflictingParameters,
+    DriverError,
     InsufficientCapacity,
     InvalidParameter,
     LimitExceeded,
     NotFound,
-    PermissionDenied,
+    Protected,
     ResourceKind,
 )
+from engine.hypervisors.base import Capability, DomainRef
+from engine.ids import new_sid, new_uuid
+from engine.jobs.drivers import HostAccess
 from engine.jobs.queue import JobKind, enqueue
 from engine.models import (
-    Account,
+    Host,
     Instance,
     InstanceSecurityGroup,
     Job,
@@ -71,8 +77,17 @@ from engine.states import (
     require,
 )
 
+if TYPE_CHECKING:
+    from engine.jobs.drivers import DriverPool
+
+log = logging.getLogger("nimbostack.instances")
+
 GIB = 1024**3
 MAX_USER_DATA = 16 * 1024
+# States in which an instance's attributes may be changed at all.
+_MODIFIABLE = frozenset({VmState.RUNNING, VmState.STOPPED, VmState.STARTING, VmState.STOPPING,
+                         VmState.MIGRATING})
+_STOPPED = frozenset({VmState.STOPPED})
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,30 @@ class LaunchRequest:
     start: bool = True
     group: str = ""
     command: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceChange:
+    """Attribute changes for :meth:`InstanceService.modify`; None leaves one as it is.
+
+    ``offering_uuid`` (a new size) and ``user_data_b64`` ("" clears it) need a
+    stopped instance; the new size is reserved by the next start, nothing before.
+    ``security_group_uuids`` replaces the instance's groups (at least one).
+    """
+
+    offering_uuid: str | None = None
+    user_data_b64: str | None = None
+    disable_api_termination: bool | None = None
+    security_group_uuids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ConsoleOutput:
+    """The tail of the guest's serial console, read at ``taken_at``; ``text`` is
+    None when there is none (never started, gone, or the driver cannot tell)."""
+
+    text: bytes | None
+    taken_at: datetime
 
 
 @dataclass
@@ -186,7 +225,7 @@ class InstanceService:
 
     def _place_one(self, principal: Principal, req: LaunchRequest, offering: ServiceOffering,
                    template: Template, zone: Zone, network: Network,
-                   groups: list[SecurityGroup], user_data: str | None, root_bytes: int,
+                   groups: builtins.list[SecurityGroup], user_data: str | None, root_bytes: int,
                    reservation_sid: str, index: int, number: int) -> Instance:
         host_uuid = None
         if req.start:
@@ -298,7 +337,7 @@ class InstanceService:
         if inst.state in GONE or (inst.state == VmState.DESTROYED and not expunge):
             return inst, None
         if honour_protection and inst.disable_api_termination:
-            raise PermissionDenied("terminate a protected instance", ResourceKind.INSTANCE, uuid)
+            raise Protected(ResourceKind.INSTANCE, uuid, "terminate")
         if inst.state == VmState.DESTROYED:
             require(inst.state, EXPUNGEABLE, ResourceKind.INSTANCE, inst.uuid)
         else:
@@ -332,6 +371,71 @@ class InstanceService:
             enqueue(self._s, JobKind.DESTROY, SYSTEM, resource_kind=ResourceKind.INSTANCE,
                     resource_uuid=inst.uuid, payload={"expunge": True}, command="expunge")
         return len(due)
+
+    # ------------------------------------------------------------- attributes
+    def modify(self, principal: Principal, uuid: str, change: InstanceChange, *,
+               command: str = "") -> InstanceDetail:
+        """Apply ``change`` at once (no job) and return the instance.
+
+        Raises IncorrectState when the instance is destroyed or gone, or when the
+        size or user data change while it is not stopped; NotFound for an unknown
+        offering or a security group of another account; InvalidParameter for bad
+        user data or an empty group list. Nothing changes unless everything can.
+        """
+        inst = self._owned(principal, uuid)
+        require(inst.state, _MODIFIABLE, ResourceKind.INSTANCE, inst.uuid)
+        if change.offering_uuid is not None or change.user_data_b64 is not None:
+            require(inst.state, _STOPPED, ResourceKind.INSTANCE, inst.uuid)
+        groups: builtins.list[SecurityGroup] | None = None
+        if change.security_group_uuids is not None:
+            groups = self._groups_of(inst, change.security_group_uuids)
+        if change.offering_uuid is not None and change.offering_uuid != inst.service_offering_uuid:
+            offering = self._s.get(ServiceOffering, change.offering_uuid)
+            if offering is None or not offering.active or offering.is_system:
+                raise NotFound(ResourceKind.SERVICE_OFFERING, change.offering_uuid)
+            inst.service_offering_uuid = offering.uuid
+            inst.cpus, inst.cpu_mhz = offering.cpus, offering.cpu_mhz
+            inst.memory_mib = offering.memory_mib
+            record_event(self._s, principal, "VM.UPGRADE",
+                         f"Changed {inst.name} to {offering.name}", ResourceKind.INSTANCE,
+                         inst.uuid)
+        if change.user_data_b64 is not None:
+            inst.user_data = _check_user_data(change.user_data_b64)
+        if change.disable_api_termination is not None:
+            inst.disable_api_termination = change.disable_api_termination
+        if groups is not None:
+            self._s.execute(delete(InstanceSecurityGroup).where(
+                InstanceSecurityGroup.instance_uuid == inst.uuid))
+            for g in groups:
+                self._s.add(InstanceSecurityGroup(instance_uuid=inst.uuid, group_uuid=g.uuid))
+        inst.updated_at = utcnow()
+        self._s.flush()
+        return self.reader.get(principal, uuid=inst.uuid)
+
+    def console_output(self, principal: Principal, drivers: DriverPool | None, *,
+                       uuid: str | None = None, sid: str | None = None) -> ConsoleOutput:
+        """What the guest last wrote to its serial console, read from its host now.
+
+        Raises NotFound if the principal may not see the instance (by ``uuid`` or
+        ``sid``). No driver pool, a driver without the capability, a domain that
+        is not defined, or a driver failure (logged) give ``text=None``; this
+        never changes any state.
+        """
+        inst = self.reader.get(principal, uuid=uuid, sid=sid).instance
+        now = utcnow()
+        host = self._s.get(Host, inst.host_uuid or inst.last_host_uuid or "")
+        if drivers is None or host is None or not inst.domain_ref or inst.state in GONE:
+            return ConsoleOutput(None, now)
+        access = HostAccess(host.uuid, host.hypervisor, host.url, host.username, host.password)
+        try:
+            driver = drivers.get(access)
+            if not driver.supports(Capability.CONSOLE_OUTPUT):
+                return ConsoleOutput(None, now)
+            text = driver.console_output(DomainRef(inst.domain_ref))
+        except DriverError as exc:
+            log.warning("console output of %s failed: %s", inst.uuid, exc.message)
+            return ConsoleOutput(None, now)
+        return ConsoleOutput(text, now)
 
     # ---------------------------------------------------------------- helpers
     def _set_state(self, inst: Instance, state: VmState) -> None:
@@ -391,7 +495,7 @@ class InstanceService:
             raise NotFound(ResourceKind.KEY_PAIR, name)
         return kp
 
-    def _groups(self, principal: Principal, uuids: tuple[str, ...]) -> list[SecurityGroup]:
+    def _groups(self, principal: Principal, uuids: tuple[str, ...]) -> builtins.list[SecurityGroup]:
         if not uuids:
             # AWS's default group: all egress, and ingress from its own members.
             return [SecurityGroupService(self._s).ensure_default(
@@ -402,6 +506,20 @@ class InstanceService:
             if u not in found:
                 raise NotFound(ResourceKind.SECURITY_GROUP, u)
         return groups
+
+    def _groups_of(self, inst: Instance,
+                   uuids: tuple[str, ...]) -> builtins.list[SecurityGroup]:
+        """The groups ``uuids`` (deduplicated), all of which must be the instance owner's."""
+        wanted = list(dict.fromkeys(uuids))
+        if not wanted:
+            raise InvalidParameter("security groups", "", "at least one group is required")
+        groups = {g.uuid: g for g in self._s.scalars(
+            select(SecurityGroup).where(SecurityGroup.uuid.in_(wanted)))}
+        for u in wanted:
+            g = groups.get(u)
+            if g is None or g.account_uuid != inst.account_uuid:
+                raise NotFound(ResourceKind.SECURITY_GROUP, u)
+        return [groups[u] for u in wanted]
 
     def _network(self, principal: Principal, zone: Zone, uuid: str | None) -> Network:
         if uuid:

@@ -41,6 +41,7 @@ from engine.models import (
     Domain,
     Instance,
     InstanceSecurityGroup,
+    Network,
     SecurityGroup,
     SecurityRule,
     Tag,
@@ -108,6 +109,7 @@ class GroupDetail:
     tags: list[Tag] = field(default_factory=list)
     peers: dict[str, SecurityGroup] = field(default_factory=dict)  # source groups by uuid
     peer_accounts: dict[str, Account] = field(default_factory=dict)  # their accounts by uuid
+    instance_uuids: list[str] = field(default_factory=list)  # members not yet expunged
 
 
 def _direction(value: RuleDirection | str) -> RuleDirection:
@@ -140,6 +142,10 @@ def _rule_field(direction: RuleDirection, what: str):  # type: ignore[no-untyped
                 c = SecurityRule.description.in_(values)
             case "source_group_uuid":
                 c = SecurityRule.source_group_uuid.in_(values)
+            case "source_account_number":
+                c = SecurityRule.source_group_uuid.in_(select(SecurityGroup.uuid).join(
+                    Account, Account.uuid == SecurityGroup.account_uuid).where(
+                    Account.number.in_(values)))
             case _:
                 src = aliased(SecurityGroup)
                 col = src.sid if what == "source_group_sid" else src.name
@@ -159,6 +165,10 @@ def _is_default(values: Sequence[str]):  # type: ignore[no-untyped-def]
     return SecurityGroup.is_default.in_(wanted)
 
 
+def _owner_number(values: Sequence[str]):  # type: ignore[no-untyped-def]
+    return SecurityGroup.account_uuid.in_(select(Account.uuid).where(Account.number.in_(values)))
+
+
 GROUP_FIELDS: FieldMap = {
     "uuid": SecurityGroup.uuid,
     "sid": SecurityGroup.sid,
@@ -167,11 +177,33 @@ GROUP_FIELDS: FieldMap = {
     "account_uuid": SecurityGroup.account_uuid,
     "is_default": _is_default,
     "instance_uuid": _instance_uuid,
+    "owner_number": _owner_number,
     **{f"{d.value}.{w}": _rule_field(d, w)
        for d in RuleDirection
        for w in ("protocol", "from_port", "to_port", "cidr", "description",
-                 "source_group_uuid", "source_group_sid", "source_group_name")},
+                 "source_group_uuid", "source_group_sid", "source_group_name",
+                 "source_account_number")},
 }
+
+RULE_FIELDS: FieldMap = {
+    "uuid": SecurityRule.uuid,
+    "sid": SecurityRule.sid,
+    "direction": SecurityRule.direction,
+    "group_uuid": SecurityRule.group_uuid,
+    "group_sid": SecurityGroup.sid,
+}
+
+
+@dataclass
+class RuleDetail:
+    """One rule with its group, the group's owner, its tags and its source group."""
+
+    rule: SecurityRule
+    group: SecurityGroup
+    account: Account
+    tags: list[Tag] = field(default_factory=list)
+    peer: SecurityGroup | None = None
+    peer_account: Account | None = None
 
 
 class SecurityGroupService:
@@ -256,6 +288,43 @@ class SecurityGroupService:
             stmt = stmt.where(SecurityRule.direction == _direction(direction))
         return list(self._s.scalars(stmt.order_by(SecurityRule.created_at, SecurityRule.uuid)))
 
+    def list_rules(self, principal: Principal, criteria: Sequence[Criterion] = (),
+                   paging: Paging = NO_PAGING, *, list_all: bool = True) -> ListResult:
+        """Rules of the groups the principal may see, oldest first; items are
+        :class:`RuleDetail`. Fields: ``RULE_FIELDS`` and the rules' own tags."""
+        criteria = tuple(criteria)
+        stmt = select(SecurityRule).join(
+            SecurityGroup, SecurityGroup.uuid == SecurityRule.group_uuid).where(
+            owner_scope(SecurityGroup.account_uuid, principal, list_all=list_all))
+        stmt = apply_criteria(stmt, RULE_FIELDS, criteria, uuid_column=SecurityRule.uuid,
+                              kind=ResourceKind.SECURITY_RULE)
+        key = query_key("security_rules", principal.account_uuid, criteria, list_all)
+        page = paginate(self._s, stmt, created_column=SecurityRule.created_at,
+                        uuid_column=SecurityRule.uuid, paging=paging, query_key=key)
+        rules: builtins.list[SecurityRule] = page.items
+        groups = _by_uuid(self._s, SecurityGroup, {r.group_uuid for r in rules}
+                          | {r.source_group_uuid for r in rules if r.source_group_uuid})
+        accounts = _by_uuid(self._s, Account, {g.account_uuid for g in groups.values()})
+        tags: dict[str, builtins.list[Tag]] = defaultdict(list)
+        for t in self._s.scalars(select(Tag).where(
+                Tag.resource_uuid.in_([r.uuid for r in rules]),
+                Tag.resource_kind == ResourceKind.SECURITY_RULE).order_by(Tag.key)):
+            tags[t.resource_uuid].append(t)
+        out = []
+        for r in rules:
+            group, peer = groups[r.group_uuid], groups.get(r.source_group_uuid or "")
+            out.append(RuleDetail(r, group, accounts[group.account_uuid], tags.get(r.uuid, []),
+                                  peer, accounts.get(peer.account_uuid) if peer else None))
+        page.items = out
+        return page
+
+    def network_sids(self) -> builtins.list[str]:
+        """Sids of the zones' default guest networks, oldest first: groups are
+        bound to no network and apply on each of them."""
+        return builtins.list(self._s.scalars(select(Network.sid).where(
+            Network.is_default.is_(True), Network.account_uuid.is_(None),
+            Network.removed_at.is_(None)).order_by(Network.created_at, Network.uuid)))
+
     def details(self, groups: Sequence[SecurityGroup]) -> builtins.list[GroupDetail]:
         """Load rules, owners, tags and referenced groups with one query per relation."""
         if not groups:
@@ -277,6 +346,14 @@ class SecurityGroupService:
                 Tag.resource_uuid.in_(uuids),
                 Tag.resource_kind == ResourceKind.SECURITY_GROUP).order_by(Tag.key)):
             tags[t.resource_uuid].append(t)
+        members: dict[str, builtins.list[str]] = defaultdict(list)
+        for group_uuid, instance_uuid in s.execute(
+                select(InstanceSecurityGroup.group_uuid, InstanceSecurityGroup.instance_uuid)
+                .join(Instance, Instance.uuid == InstanceSecurityGroup.instance_uuid)
+                .where(InstanceSecurityGroup.group_uuid.in_(uuids),
+                       Instance.state != VmState.EXPUNGED)
+                .order_by(Instance.created_at, Instance.uuid)):
+            members[group_uuid].append(instance_uuid)
         out = []
         for g in groups:
             mine = rules.get(g.uuid, [])
@@ -289,7 +366,8 @@ class SecurityGroupService:
                 tags=tags.get(g.uuid, []),
                 peers={u: peers[u] for u in used if u},
                 peer_accounts={peers[u].account_uuid: accounts[peers[u].account_uuid]
-                               for u in used if u}))
+                               for u in used if u},
+                instance_uuids=members.get(g.uuid, [])))
         return out
 
     # ----------------------------------------------------------------- groups
@@ -349,6 +427,8 @@ class SecurityGroupService:
         if referrer is not None:
             raise InUse(ResourceKind.SECURITY_GROUP, group.name,
                         by=f"a rule of security group {referrer}")
+        remove_tags(self._s, builtins.list(self._s.scalars(select(SecurityRule.uuid).where(
+            SecurityRule.group_uuid == group.uuid))), [])
         self._s.execute(delete(SecurityRule).where(SecurityRule.group_uuid == group.uuid))
         self._s.execute(delete(InstanceSecurityGroup).where(  # links of expunged instances
             InstanceSecurityGroup.group_uuid == group.uuid))
@@ -360,8 +440,9 @@ class SecurityGroupService:
 
     # ------------------------------------------------------------------ rules
     def authorize(self, principal: Principal, group_uuid: str, direction: RuleDirection | str,
-                  rules: Sequence[RuleSpec]) -> builtins.list[SecurityRule]:
-        """Add rules to a group; all or none.
+                  rules: Sequence[RuleSpec], *,
+                  tags: Sequence[tuple[str, str]] = ()) -> builtins.list[SecurityRule]:
+        """Add rules to a group; all or none. ``tags`` go on every new rule.
 
         Raises InvalidParameter / MissingParameter / ConflictingParameters for a
         bad spec, NotFound(SECURITY_GROUP) for a source group the caller may not
@@ -380,6 +461,10 @@ class SecurityGroupService:
                 raise Duplicate(ResourceKind.SECURITY_RULE, str(spec))
             seen.add(spec.key)
         created = [self._add_rule(group, way, spec) for spec in specs]
+        if tags:
+            self._s.flush()
+            apply_tags(self._s, principal, ResourceKind.SECURITY_RULE,
+                       [r.uuid for r in created], tags, account_uuid=group.account_uuid)
         record_event(self._s, principal, f"SG.AUTH.{way.name}",
                      f"Authorized {len(created)} {way.value} rule(s) in {group.name}",
                      ResourceKind.SECURITY_GROUP, group.uuid, account_uuid=group.account_uuid)
@@ -427,6 +512,8 @@ class SecurityGroupService:
                 if match is None:
                     raise NotFound(ResourceKind.SECURITY_RULE, ident)
                 doomed[match.uuid] = match
+        if doomed:
+            remove_tags(self._s, builtins.list(doomed), [])
         for row in doomed.values():
             self._s.delete(row)
         if doomed:

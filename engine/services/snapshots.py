@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
-from engine.errors import IncorrectState, InUse, NotFound, ResourceKind
+from engine.errors import IncorrectState, InUse, InvalidParameter, NotFound, ResourceKind
 from engine.jobs.queue import JobKind, enqueue
 from engine.models import Account, Domain, Job, Snapshot, Tag, Volume, Zone
 from engine.principal import Principal
@@ -39,7 +39,13 @@ from engine.services.access import may_act
 from engine.services.events import record_event
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags, remove_tags
-from engine.services.volumes import GIB, by_ident, owned_volume, require_idle
+from engine.services.volumes import (
+    GIB,
+    by_ident,
+    owned_volume,
+    require_idle,
+    timestamp_match,
+)
 from engine.states import SnapshotState, VolumeKind, VolumeState, require
 
 T = TypeVar("T")
@@ -67,6 +73,21 @@ def _volume_sid(values: Sequence[str]) -> ColumnElement[bool]:
     return Snapshot.volume_uuid.in_(select(Volume.uuid).where(Volume.sid.in_(values)))
 
 
+def _owner_number(values: Sequence[str]) -> ColumnElement[bool]:
+    return Snapshot.account_uuid.in_(select(Account.uuid).where(Account.number.in_(values)))
+
+
+def _size_gib(values: Sequence[str]) -> ColumnElement[bool]:
+    try:
+        sizes = [int(v) for v in values]
+    except ValueError as exc:
+        raise InvalidParameter("Filter", ",".join(values), "size_gib expects whole numbers") \
+            from exc
+    # Sizes are shown rounded up to whole GiB; match the same way.
+    return or_(false(), *(and_(Snapshot.size_bytes > (n - 1) * GIB,
+                               Snapshot.size_bytes <= n * GIB) for n in sizes))
+
+
 SNAPSHOT_FIELDS: FieldMap = {
     "uuid": Snapshot.uuid,
     "sid": Snapshot.sid,
@@ -78,6 +99,9 @@ SNAPSHOT_FIELDS: FieldMap = {
     "volume_sid": _volume_sid,
     "volume_kind": Snapshot.volume_kind,
     "account_uuid": Snapshot.account_uuid,
+    "owner_number": _owner_number,
+    "size_gib": _size_gib,
+    "created_at": timestamp_match(Snapshot.created_at, "created_at"),
 }
 
 
@@ -161,6 +185,28 @@ class SnapshotService:
                       payload={"volume_uuid": v.uuid}, command=command)
         self._s.flush()
         return snap, job
+
+    def copy(self, principal: Principal, snapshot_uuid: str, description: str | None = None,
+             *, tags: tuple[tuple[str, str], ...] = (),
+             command: str = "") -> tuple[Snapshot, Job]:
+        """A new snapshot with the content of a BackedUp one, in the same zone.
+
+        The copy is taken from the source's volume, which must still live and
+        be idle: no driver can copy a stored snapshot yet, so the copy equals
+        the source only while that volume is unchanged. Raises NotFound
+        (snapshot), IncorrectState (source not BackedUp; volume busy) and
+        InvalidParameter (the source's volume was deleted).
+        """
+        source = self._visible(principal, snapshot_uuid)
+        require(source.state, frozenset({SnapshotState.BACKED_UP}), ResourceKind.SNAPSHOT,
+                source.sid)
+        volume = self._s.get(Volume, source.volume_uuid)
+        if volume is None or volume.removed_at is not None:
+            raise InvalidParameter("snapshot", source.sid,
+                                   "the snapshot's volume was deleted, so it cannot be copied")
+        text = source.description if description is None else description
+        return self.create(principal, volume.uuid, description=text, tags=tags,
+                           command=command)
 
     # ---------------------------------------------------------------- delete
     def delete(self, principal: Principal, snapshot_uuid: str, *, command: str = "") -> Job:

@@ -1,17 +1,56 @@
-"""Tags on any resource: key/value pairs in their own table."""
+"""Tags on any resource: key/value pairs in their own table.
+
+A tag belongs to the account that owns the tagged resource (so the owner sees
+tags an admin put on its resources). :class:`TagService` resolves the tagged
+resources itself; the module functions are for services that already did.
+"""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidParameter, LimitExceeded, ResourceKind
-from engine.models import Tag
+from engine.errors import (
+    InvalidParameter,
+    LimitExceeded,
+    MissingParameter,
+    NotFound,
+    ResourceKind,
+)
+from engine.models import (
+    Account,
+    Domain,
+    Instance,
+    KeyPair,
+    PublicIp,
+    SecurityGroup,
+    SecurityRule,
+    Snapshot,
+    Tag,
+    Template,
+    Volume,
+)
 from engine.principal import Principal
-from engine.querying import Criterion, FieldMap, ListResult, Paging, apply_criteria, owner_scope, paginate, query_key
+from engine.querying import (
+    Criterion,
+    FieldMap,
+    ListResult,
+    Paging,
+    apply_criteria,
+    owner_scope,
+    paginate,
+    query_key,
+)
+from engine.services.access import may_act
+from engine.services.events import record_event
+from engine.states import IpState, VmState
 
+NO_PAGING = Paging()  # every match in one page
 MAX_TAGS_PER_RESOURCE = 50
 RESERVED_PREFIX = "aws:"
 
@@ -22,9 +61,12 @@ def apply_tags(
     kind: ResourceKind,
     resource_uuids: Sequence[str],
     tags: Iterable[tuple[str, str]],
+    *,
+    account_uuid: str | None = None,
 ) -> None:
     """Create or overwrite tags on resources the caller already resolved.
 
+    New tags belong to ``account_uuid`` (default: the principal's account).
     Raises InvalidParameter for an empty/reserved/too long key, LimitExceeded
     past 50 tags on one resource.
     """
@@ -36,9 +78,9 @@ def apply_tags(
             raise InvalidParameter("Tag.Key", key, "Tag keys starting with 'aws:' are reserved")
         if len(value) > 256:
             raise InvalidParameter("Tag.Value", value, "Tag values may be 256 characters at most")
+    owner = account_uuid or principal.account_uuid
     for uuid in resource_uuids:
         existing = {t.key: t for t in session.scalars(select(Tag).where(Tag.resource_uuid == uuid))}
-        owner = principal.account_uuid
         for key, value in pairs:
             row = existing.get(key)
             if row is None:
@@ -67,12 +109,55 @@ def remove_tags(
         session.execute(stmt)
 
 
+def _sid_models() -> dict[ResourceKind, Any]:
+    """Models whose rows carry tags and a sid, by kind."""
+    return {**{k: t.model for k, t in TAGGABLE.items()}, ResourceKind.SECURITY_RULE: SecurityRule}
+
+
+def _resource_sid(values: Sequence[str]) -> ColumnElement[bool]:
+    """Tags of the resources, of any kind, having one of these sids."""
+    return or_(*(Tag.resource_uuid.in_(select(m.uuid).where(m.sid.in_(values)))
+                 for m in _sid_models().values()))
+
+
 TAG_FIELDS: FieldMap = {
     "key": Tag.key,
     "value": Tag.value,
     "resource_uuid": Tag.resource_uuid,
+    "resource_sid": _resource_sid,
     "resource_kind": Tag.resource_kind,
+    "account_uuid": Tag.account_uuid,
 }
+
+
+@dataclass(frozen=True)
+class _Taggable:
+    """How to find a live resource of one kind by uuid or sid."""
+
+    model: Any
+    live: Any  # a function of the model -> SQL condition, or None
+
+    def condition(self) -> ColumnElement[bool] | None:
+        return self.live(self.model) if self.live is not None else None
+
+
+TAGGABLE: dict[ResourceKind, _Taggable] = {
+    ResourceKind.INSTANCE: _Taggable(Instance, lambda m: m.state.not_in(
+        (VmState.EXPUNGED, VmState.EXPUNGING))),
+    ResourceKind.VOLUME: _Taggable(Volume, lambda m: m.removed_at.is_(None)),
+    ResourceKind.SNAPSHOT: _Taggable(Snapshot, lambda m: m.removed_at.is_(None)),
+    ResourceKind.SECURITY_GROUP: _Taggable(SecurityGroup, None),
+    ResourceKind.PUBLIC_IP: _Taggable(PublicIp, lambda m: m.state == IpState.ALLOCATED),
+    ResourceKind.TEMPLATE: _Taggable(Template, lambda m: m.removed_at.is_(None)),
+    ResourceKind.KEY_PAIR: _Taggable(KeyPair, None),
+}
+
+
+@dataclass
+class TagDetail:
+    tag: Tag
+    account: Account
+    domain: Domain
 
 
 class TagService:
@@ -80,9 +165,102 @@ class TagService:
         self._s = session
 
     def list(self, principal: Principal, criteria: tuple[Criterion, ...] = (),
-             paging: Paging = Paging(), list_all: bool = True) -> ListResult:
+             paging: Paging = NO_PAGING, list_all: bool = True, *,
+             detailed: bool = False) -> ListResult:
+        """Tags the principal may see (by the tag's account), oldest first.
+
+        Items are :class:`Tag` rows, or :class:`TagDetail` with ``detailed``.
+        """
         stmt = select(Tag).where(owner_scope(Tag.account_uuid, principal, list_all=list_all))
         stmt = apply_criteria(stmt, TAG_FIELDS, criteria, uuid_column=Tag.uuid,
                               kind=ResourceKind.TAG)
-        return paginate(self._s, stmt, created_column=Tag.created_at, uuid_column=Tag.uuid,
-                        paging=paging, query_key=query_key("tags", criteria), count=True)
+        page = paginate(self._s, stmt, created_column=Tag.created_at, uuid_column=Tag.uuid,
+                        paging=paging,
+                        query_key=query_key("tags", principal.account_uuid, criteria, list_all),
+                        count=True)
+        if detailed:
+            page.items = self.details(page.items)
+        return page
+
+    def details(self, tags: Sequence[Tag]) -> builtins.list[TagDetail]:
+        accounts = {a.uuid: a for a in self._s.scalars(select(Account).where(
+            Account.uuid.in_({t.account_uuid for t in tags})))} if tags else {}
+        domains = {d.uuid: d for d in self._s.scalars(select(Domain).where(
+            Domain.uuid.in_({a.domain_uuid for a in accounts.values()})))} if tags else {}
+        return [TagDetail(t, accounts[t.account_uuid],
+                          domains[accounts[t.account_uuid].domain_uuid]) for t in tags]
+
+    def create(self, principal: Principal, kind: ResourceKind, idents: Sequence[str],
+               tags: Sequence[tuple[str, str]]) -> builtins.list[str]:
+        """Tag resources of one kind named by uuid or sid; return their uuids.
+
+        All or none: raises MissingParameter (no resource, no tag), InvalidParameter
+        (a kind that cannot be tagged, a bad key or value), NotFound(kind, ident)
+        for a resource that does not exist or that the caller may not act on, and
+        LimitExceeded past the per-resource limit. Each tag belongs to the
+        resource's owner; an existing key is overwritten.
+        """
+        if not tags:
+            raise MissingParameter("tags")
+        owners = self._resolve(principal, kind, idents)
+        for uuid, owner in owners.items():
+            apply_tags(self._s, principal, kind, [uuid], tags, account_uuid=owner)
+            record_event(self._s, principal, "TAG.CREATE",
+                         f"Tagged {kind.value.replace('_', ' ')} {uuid}", kind, uuid,
+                         account_uuid=owner)
+        self._s.flush()
+        return builtins.list(owners)
+
+    def delete(self, principal: Principal, kind: ResourceKind, idents: Sequence[str],
+               tags: Sequence[tuple[str, str | None]] = ()) -> builtins.list[str]:
+        """Remove tags (all of them when ``tags`` is empty; a None value removes
+        the key whatever its value) from resources named by uuid or sid.
+
+        Raises as :meth:`create` for the resources; tags that are not there are
+        ignored. Returns the resources' uuids.
+        """
+        owners = self._resolve(principal, kind, idents)
+        remove_tags(self._s, builtins.list(owners), tags)
+        for uuid, owner in owners.items():
+            record_event(self._s, principal, "TAG.DELETE",
+                         f"Removed tags of {kind.value.replace('_', ' ')} {uuid}", kind, uuid,
+                         account_uuid=owner)
+        self._s.flush()
+        return builtins.list(owners)
+
+    def _resolve(self, principal: Principal, kind: ResourceKind,
+                 idents: Sequence[str]) -> dict[str, str]:
+        """uuid -> owning account of each named resource, in the given order."""
+        spec = TAGGABLE.get(kind)
+        if spec is None:
+            raise InvalidParameter("resource type", kind.value, "cannot be tagged")
+        wanted = [i for i in dict.fromkeys(idents) if i]
+        if not wanted:
+            raise MissingParameter("resources")
+        m = spec.model
+        stmt = select(m).where(or_(m.uuid.in_(wanted), m.sid.in_(wanted)))
+        live = spec.condition()
+        if live is not None:
+            stmt = stmt.where(live)
+        rows = builtins.list(self._s.scalars(stmt))
+        out: dict[str, str] = {}
+        for ident in wanted:
+            row = next((r for r in rows if ident in (r.uuid, r.sid)), None)
+            if row is None or not may_act(self._s, principal, row.account_uuid):
+                raise NotFound(kind, ident)
+            out[row.uuid] = row.account_uuid
+        return out
+
+    def resource_sids(self, tags: Sequence[Tag]) -> dict[str, str]:
+        """Resource uuid -> sid for the tagged resources that still exist."""
+        wanted: dict[ResourceKind, set[str]] = {}
+        for t in tags:
+            wanted.setdefault(t.resource_kind, set()).add(t.resource_uuid)
+        models = _sid_models()
+        out: dict[str, str] = {}
+        for kind, uuids in wanted.items():
+            m = models.get(kind)
+            if m is not None:
+                out.update({u: sid for u, sid in self._s.execute(
+                    select(m.uuid, m.sid).where(m.uuid.in_(uuids)))})
+        return out

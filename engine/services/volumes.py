@@ -21,13 +21,16 @@ sid is accepted too.
 from __future__ import annotations
 
 import builtins
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import Enum
+from fnmatch import fnmatchcase
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from engine.allocators.storage import StorageAllocator
@@ -63,6 +66,9 @@ from engine.querying import (
     ListResult,
     Paging,
     apply_criteria,
+    decode_token,
+    encode_token,
+    match_values,
     owner_scope,
     paginate,
     query_key,
@@ -107,6 +113,14 @@ class AttachmentState(str, Enum):
     ATTACHING = "attaching"
     ATTACHED = "attached"
     DETACHING = "detaching"
+
+
+class ZoneMismatch(InvalidParameter):
+    """The volume and the instance it should be attached to are in different zones."""
+
+    def __init__(self, volume: str, instance: str) -> None:
+        super().__init__("instance", instance, "the instance is in another zone")
+        self.volume, self.instance = volume, instance
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,59 @@ class VolumeDetail:
         return AttachmentState.ATTACHED
 
 
+@dataclass(frozen=True)
+class VolumeModification:
+    """One change of a volume's size and/or type (one resize job) and how far it got."""
+
+    volume_uuid: str
+    volume_sid: str
+    old_size_bytes: int
+    new_size_bytes: int
+    old_volume_type: str
+    new_volume_type: str
+    status: JobStatus
+    started_at: datetime
+    completed_at: datetime | None = None
+    message: str = ""
+
+    @property
+    def old_size_gib(self) -> int:
+        return -(-self.old_size_bytes // GIB)
+
+    @property
+    def new_size_gib(self) -> int:
+        return -(-self.new_size_bytes // GIB)
+
+
+def _modification(job: Job, v: Volume) -> VolumeModification:
+    p = json.loads(job.payload or "{}")
+    return VolumeModification(
+        volume_uuid=v.uuid, volume_sid=v.sid,
+        old_size_bytes=int(p.get("old_size_bytes", v.size_bytes)),
+        new_size_bytes=int(p.get("new_size_bytes", v.size_bytes)),
+        old_volume_type=str(p.get("old_volume_type", v.volume_type)),
+        new_volume_type=str(p.get("new_volume_type", v.volume_type)),
+        status=job.status, started_at=job.created_at, completed_at=job.completed_at,
+        message=job.error_message or "")
+
+
+# Modification fields matched in Python (they live in the job's payload).
+_MODIFICATION_VALUES = {
+    "status": lambda m: m.status.value,
+    "old_size_gib": lambda m: str(m.old_size_gib),
+    "new_size_gib": lambda m: str(m.new_size_gib),
+    "old_volume_type": lambda m: m.old_volume_type,
+    "new_volume_type": lambda m: m.new_volume_type,
+}
+
+
+def _modification_matches(m: VolumeModification, crit: Criterion) -> bool:
+    value = _MODIFICATION_VALUES[crit.field](m)
+    if crit.wildcards:
+        return any(fnmatchcase(value, pattern) for pattern in crit.values)
+    return value in crit.values
+
+
 # ------------------------------------------------------------------ list fields
 def _ints(name: str, values: Sequence[str], scale: int = 1) -> list[int]:
     try:
@@ -190,6 +257,78 @@ def _attached(values: Sequence[str]) -> ColumnElement[bool]:
     return or_(*conds) if conds else false()
 
 
+def _unfinished(kind: JobKind) -> ColumnElement[bool]:
+    return Volume.uuid.in_(select(Job.resource_uuid).where(
+        Job.kind == kind.value, Job.status.in_(UNFINISHED)))
+
+
+def _attachment(values: Sequence[str]) -> ColumnElement[bool]:
+    """Volumes in any of the given :class:`AttachmentState` values."""
+    attaching, detaching = _unfinished(JobKind.ATTACH_VOLUME), _unfinished(JobKind.DETACH_VOLUME)
+    conds = []
+    for v in values:
+        if v == AttachmentState.ATTACHING.value:
+            conds.append(attaching)
+        elif v == AttachmentState.DETACHING.value:
+            conds.append(detaching)
+        elif v == AttachmentState.ATTACHED.value:
+            conds.append(and_(Volume.instance_uuid.is_not(None), ~attaching, ~detaching))
+        elif v == AttachmentState.DETACHED.value:
+            conds.append(Volume.instance_uuid.is_(None))
+        else:
+            raise InvalidParameter("Filter", v, "not an attachment state")
+    return or_(*conds) if conds else false()
+
+
+def _state_attachment(values: Sequence[str]) -> ColumnElement[bool]:
+    """``<VolumeState>/attached`` or ``<VolumeState>/detached`` pairs."""
+    conds = []
+    for v in values:
+        state, _, attached = v.partition("/")
+        try:
+            wanted = VolumeState(state)
+        except ValueError as exc:
+            raise InvalidParameter("Filter", v, "not a volume state") from exc
+        if attached not in ("attached", "detached"):
+            raise InvalidParameter("Filter", v, "expects <state>/attached or <state>/detached")
+        holder = (Volume.instance_uuid.is_not(None) if attached == "attached"
+                  else Volume.instance_uuid.is_(None))
+        conds.append(and_(Volume.state == wanted, holder))
+    return or_(*conds) if conds else false()
+
+
+def _delete_on_termination(values: Sequence[str]) -> ColumnElement[bool]:
+    """Attached volumes whose flag is any of ``values`` (true/false)."""
+    conds = []
+    for v in values:
+        if v.lower() not in ("true", "false"):
+            raise InvalidParameter("Filter", v, "expects true or false")
+        conds.append(Volume.delete_on_termination.is_(v.lower() == "true"))
+    return and_(Volume.instance_uuid.is_not(None), or_(*conds)) if conds else false()
+
+
+def timestamp_match(column: ColumnLike, name: str):  # type: ignore[no-untyped-def]
+    """A field matching ISO 8601 timestamps at the precision they are written
+    in: ``2026-01-02T03:04:05Z`` matches that whole second, ``...05.250Z``
+    that millisecond. Raises InvalidParameter for text that is no timestamp."""
+
+    def cond(values: Sequence[str]) -> ColumnElement[bool]:
+        conds = []
+        for v in values:
+            text = v.strip().replace("Z", "+00:00").replace("z", "+00:00")
+            try:
+                when = datetime.fromisoformat(text)
+            except ValueError as exc:
+                raise InvalidParameter("Filter", v, f"{name} expects an ISO 8601 time") from exc
+            if when.tzinfo is not None:
+                when = when.replace(tzinfo=None) - (when.utcoffset() or timedelta())
+            step = timedelta(milliseconds=1) if "." in text else timedelta(seconds=1)
+            conds.append(and_(column >= when, column < when + step))
+        return or_(*conds) if conds else false()
+
+    return cond
+
+
 VOLUME_FIELDS: FieldMap = {
     "uuid": Volume.uuid,
     "sid": Volume.sid,
@@ -210,6 +349,11 @@ VOLUME_FIELDS: FieldMap = {
     "volume_type": Volume.volume_type,
     "size_bytes": lambda vs: Volume.size_bytes.in_(_ints("size_bytes", vs)),
     "size_gib": lambda vs: Volume.size_bytes.in_(_ints("size_gib", vs, GIB)),
+    "attachment": _attachment,
+    "state_attachment": _state_attachment,
+    "delete_on_termination": _delete_on_termination,
+    "created_at": timestamp_match(Volume.created_at, "created_at"),
+    "attached_at": timestamp_match(Volume.attached_at, "attached_at"),
 }
 
 
@@ -438,7 +582,7 @@ class VolumeService:
         require_idle(self._s, v)
         require(inst.state, ATTACHABLE_VMS, ResourceKind.INSTANCE, inst.uuid)
         if inst.zone_uuid != v.zone_uuid:
-            raise InvalidParameter("instance", instance_uuid, "the instance is in another zone")
+            raise ZoneMismatch(volume_uuid, instance_uuid)
         if inst.account_uuid != v.account_uuid:
             raise InvalidParameter("instance", instance_uuid,
                                    "the volume and the instance belong to different accounts")
@@ -542,6 +686,84 @@ class VolumeService:
                       payload=payload, command=command)
         self._s.flush()
         return job
+
+    def modify(self, principal: Principal, volume_uuid: str, *, size_gib: int | None = None,
+               volume_type: str | None = None,
+               command: str = "") -> tuple[VolumeModification, Job]:
+        """Grow a volume and/or relabel its type, as one resize job.
+
+        Like :meth:`resize`, extra capacity is reserved on the volume's pool
+        now and the job grows the disk (giving the extra back if that fails).
+        The type is only a label to the engine and changes at once; a
+        type-only change runs the same job, a no-op on the hypervisor. The
+        job payload records old and new size and type for
+        :meth:`modifications`. Raises NotFound, InvalidParameter (smaller,
+        too large, nothing changes), IncorrectState (busy) and
+        InsufficientCapacity.
+        """
+        v = owned_volume(self._s, principal, volume_uuid)
+        require_idle(self._s, v)
+        if size_gib is not None and not 0 < size_gib <= MAX_SIZE_GIB:
+            raise InvalidParameter("size", size_gib, f"must be 1 to {MAX_SIZE_GIB} GiB")
+        new_bytes = v.size_bytes if size_gib is None else size_gib * GIB
+        if new_bytes < v.size_bytes:
+            raise InvalidParameter("size", size_gib, "a volume can only grow")
+        new_type = volume_type or v.volume_type
+        if new_bytes == v.size_bytes and new_type == v.volume_type:
+            raise InvalidParameter("size", size_gib,
+                                   "the new size or type must differ from the current one")
+        delta = new_bytes - v.size_bytes
+        if delta and (v.pool_uuid is None or not self._storage.try_reserve(v.pool_uuid, delta)):
+            raise InsufficientCapacity(ResourceKind.STORAGE_POOL,
+                                       f"pool {v.pool_uuid} cannot take {delta} more bytes")
+        payload = {"old_size_bytes": v.size_bytes, "new_size_bytes": new_bytes,
+                   "old_volume_type": v.volume_type, "new_volume_type": new_type}
+        v.size_bytes, v.volume_type, v.state = new_bytes, new_type, VolumeState.RESIZING
+        job = enqueue(self._s, JobKind.RESIZE_VOLUME, principal,
+                      resource_kind=ResourceKind.VOLUME, resource_uuid=v.uuid,
+                      payload=payload, command=command)
+        self._s.flush()
+        return _modification(job, v), job
+
+    def modifications(self, principal: Principal, criteria: Sequence[Criterion] = (),
+                      paging: Paging | None = None) -> ListResult:
+        """Size/type changes (resize jobs) of live volumes the principal may
+        see, oldest first, as :class:`VolumeModification` items.
+
+        Criterion fields: ``volume_sid``, ``volume_uuid``, ``started_at``
+        (ISO times, see :func:`timestamp_match`), ``status`` (job status
+        values), ``old_size_gib``, ``new_size_gib``, ``old_volume_type``,
+        ``new_volume_type``. Paging tokens are keyset tokens as elsewhere.
+        """
+        paging = paging or Paging()
+        stmt = select(Job, Volume).join(Volume, Volume.uuid == Job.resource_uuid).where(
+            Job.kind == JobKind.RESIZE_VOLUME.value, Volume.removed_at.is_(None),
+            owner_scope(Volume.account_uuid, principal)).order_by(Job.created_at, Job.uuid)
+        in_python = []
+        for c in criteria:
+            if c.field in ("volume_sid", "volume_uuid"):
+                column = Volume.sid if c.field == "volume_sid" else Volume.uuid
+                stmt = stmt.where(match_values(column, c.values, c.wildcards))
+            elif c.field == "started_at":
+                stmt = stmt.where(timestamp_match(Job.created_at, "started_at")(c.values))
+            elif c.field in _MODIFICATION_VALUES:
+                in_python.append(c)
+            else:
+                raise InvalidParameter("Filter", c.field, f"The filter '{c.field}' is invalid")
+        key = query_key("volume-modifications", principal.account_uuid, tuple(criteria))
+        after = decode_token(paging.token, key) if paging.token else None
+        rows: builtins.list[tuple[Job, VolumeModification]] = []
+        for job, v in self._s.execute(stmt).all():
+            if after is not None and (job.created_at, job.uuid) <= after:
+                continue
+            m = _modification(job, v)
+            if all(_modification_matches(m, c) for c in in_python):
+                rows.append((job, m))
+        next_token = None
+        if paging.limit is not None and len(rows) > paging.limit:
+            rows = rows[:paging.limit]
+            next_token = encode_token(rows[-1][0].created_at, rows[-1][0].uuid, key)
+        return ListResult(items=[m for _, m in rows], next_token=next_token)
 
     def delete(self, principal: Principal, volume_uuid: str, *,
                command: str = "") -> Job | None:

@@ -17,7 +17,7 @@ who are not root admins (531).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from engine.models import Job
 
 
-MODULES = ("async_jobs", "catalog", "discovery", "network_lists", "virtual_machines")
+MODULES = ("async_jobs", "catalog", "discovery", "network_lists", "virtual_machines",
+           "volumes", "snapshots", "addresses", "security_groups", "ssh_keys", "tags", "events",
+           "infrastructure", "accounts", "configurations", "sessions")
 READONLY = re.compile(r"^(list|query|get|find)[A-Z]")
 
 
@@ -80,6 +82,22 @@ def readonly(name: str) -> bool:
 def may_call(command: Command, principal: Principal) -> bool:
     """Role check before dispatch: admin-only commands need a root admin."""
     return principal.is_root_admin or not command.options.get("admin_only", False)
+
+
+JobResultView = Callable[[CsContext, "Job"], "dict[str, Any] | None"]
+JOB_RESULTS: dict[str, JobResultView] = {}
+
+
+def job_result(itemkey: str) -> Callable[[JobResultView], JobResultView]:
+    """Register the view of a successful async job whose command's item key is
+    ``itemkey`` (e.g. "volume"): ``fn(ctx, job)`` returns the object (None: the
+    default ``{"success": true}``); queryAsyncJobResult shows ``{itemkey: object}``."""
+
+    def register(fn: JobResultView) -> JobResultView:
+        JOB_RESULTS[itemkey] = fn
+        return fn
+
+    return register
 
 
 _loaded = False

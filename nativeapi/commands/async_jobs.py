@@ -11,7 +11,7 @@ from engine.querying import Criterion
 from engine.services.instance_details import InstanceDetail, InstanceQuery
 from engine.states import JobStatus
 from nativeapi import errors, registry, views
-from nativeapi.commands import CsContext, Listing, paging
+from nativeapi.commands import JOB_RESULTS, CsContext, Listing, paging
 from nativeapi.errors_wire import ApiErrorCode
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
@@ -49,7 +49,7 @@ def _result(ctx: CsContext, job: Job, vms: dict[str, InstanceDetail]
         return None, 0
     if job.status is JobStatus.SUCCEEDED:
         if not _returns_vm(job):
-            return {"success": True}, 0
+            return _object_result(ctx, job) or {"success": True}, 0
         detail = vms.get(job.resource_uuid or "")
         vm = (views.virtual_machine(detail, show_admin=ctx.is_admin) if detail is not None
               else views.virtual_machine_gone(job.resource_uuid or ""))
@@ -60,6 +60,15 @@ def _result(ctx: CsContext, job: Job, vms: dict[str, InstanceDetail]
         code, text = errors.job_error(job.error_kind, job.error_message,
                                       show_details=ctx.is_admin)
     return {"errorcode": code, "errortext": text}, code
+
+
+def _object_result(ctx: CsContext, job: Job) -> dict[str, Any] | None:
+    """``{itemkey: object}`` for a job of a command registered in ``JOB_RESULTS``."""
+    cmd = registry.lookup(job.command) if job.command else None
+    itemkey = cmd.meta.itemkey if cmd is not None else None
+    view = JOB_RESULTS.get(itemkey) if itemkey else None
+    obj = view(ctx, job) if view is not None else None
+    return {itemkey: obj} if obj is not None and itemkey else None
 
 
 class _Owners:

@@ -1,7 +1,8 @@
 """SIGKILL the real server during 50 concurrent launches, restart it, and audit.
 
 The server runs as ``python -m nimbostack.cli serve`` (gunicorn, two workers,
-each with its own job runner) with a 2-second job lease. The simulated host
+each with its own job runner) with a 10-second job lease; the restarted server
+retakes the dead processes' jobs at once because their pids are gone. The host
 that takes the VMs starts each domain slowly, so spawn jobs are in flight when
 the whole process group is killed. Before the restart the host is told to fail
 its next two domain starts, so the recovery also goes through the spawn
@@ -13,11 +14,7 @@ address and hypervisor domain accounted for.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,21 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import requests
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import func, select
 
-from engine.config import Config
 from engine.hypervisors.base import HostConnection
 from engine.hypervisors.simulator import SimulatorDriver
 from engine.models import Host, Instance, Job, Nic, PublicIp, StoragePool, Volume
 from engine.runtime import Runtime
 from engine.states import IpState, JobStatus, VmState
+from tests.integration.serverproc import ServerProcess, observer_runtime
 
-ROOT = Path(__file__).resolve().parents[2]
 ACCESS_KEY, SECRET_KEY = "AKIACRASHTEST0000001", "crash-test-secret-key-0000000000000000000"
 LAUNCHES = 50
 KILL_AFTER = 20  # accepted RunInstances
@@ -51,62 +44,8 @@ MIB = 1024 * 1024
 
 
 # ------------------------------------------------------------------ the server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    """``nimbostack serve`` in its own process group."""
-
-    db_url: str
-    home: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ServerProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBOSTACK_")}
-        env.update(NIMBOSTACK_HOME=str(self.home), NIMBOSTACK_JOB_LEASE="10",
-                   NIMBOSTACK_ADMIN_ACCESS_KEY=ACCESS_KEY, NIMBOSTACK_ADMIN_SECRET_KEY=SECRET_KEY,
-                   NIMBOSTACK_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
-        log = (self.home / f"server-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nimbostack.cli", "serve", "--port", str(self.port),
-             "--db-url", self.db_url],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log()
-            try:
-                if requests.get(self.url + "/", timeout=1).status_code in (400, 401, 403):
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"the server did not answer within 60 s\n{self.log()}")
-
-    def log(self) -> str:
-        return (self.home / f"server-{self.port}.log").read_text(errors="replace")[-4000:]
-
-    def signal(self, sig: signal.Signals, timeout: float = 40) -> None:
-        assert self.proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, sig)
-        self.proc.wait(timeout)
-
-    def ec2(self) -> Any:
-        return boto3.client(
-            "ec2", endpoint_url=self.url, region_name="us-east-1",
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-            config=BotoConfig(retries={"total_max_attempts": 1}, connect_timeout=5,
-                              read_timeout=60))
+def _serve(db_url: str, home: Path) -> ServerProcess:
+    return ServerProcess(db_url, home, ACCESS_KEY, SECRET_KEY, connect_timeout=5).start()
 
 
 @pytest.fixture
@@ -117,11 +56,8 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def runtime(db_url: str, home: Path) -> Iterator[Runtime]:
     """The test's own view of the database (no job runner)."""
-    cfg = Config(db_url=db_url)
-    cfg.simulator_dir = home / "simulator"
-    rt = Runtime(cfg)
-    yield rt
-    rt.shutdown()
+    with observer_runtime(db_url, home) as rt:
+        yield rt
 
 
 # ------------------------------------------------------------------ the storm
@@ -264,7 +200,7 @@ def _audit(runtime: Runtime, home: Path, storm: Storm) -> Counter[VmState]:
 # ------------------------------------------------------------------ the test
 def test_sigkill_during_concurrent_launches_leaves_nothing_half_made(
         db_url: str, home: Path, runtime: Runtime) -> None:
-    server = ServerProcess(db_url, home).start()
+    server = _serve(db_url, home)
     try:
         ec2 = server.ec2()
         image_id = next(i["ImageId"] for i in ec2.describe_images()["Images"]
@@ -287,18 +223,17 @@ def test_sigkill_during_concurrent_launches_leaves_nothing_half_made(
 
         storm, pool = _launch_storm(server, image_id)
         assert storm.enough.wait(120), f"only {len(storm.accepted)} launches accepted"
-        server.signal(signal.SIGKILL)
+        server.stop(signal.SIGKILL, timeout=40)
         pool.shutdown(wait=True)
         assert storm.refused == {}, storm.refused
         assert len(storm.accepted) + len(storm.lost) == LAUNCHES
         assert len(storm.accepted) < LAUNCHES
 
         slow_host.configure(**{"fail.start": 1, "fail.start.count": FAILED_STARTS})
-        server = ServerProcess(db_url, home).start()
+        server = _serve(db_url, home)
         _wait_quiet(runtime, server)
         states = _audit(runtime, home, storm)
         assert states[VmState.ERROR] == FAILED_STARTS
         assert states[VmState.RUNNING] >= len(storm.accepted) + 1 - FAILED_STARTS
     finally:
-        if server.proc is not None and server.proc.poll() is None:
-            server.signal(signal.SIGKILL)
+        server.kill_if_running()

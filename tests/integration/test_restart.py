@@ -8,98 +8,34 @@ controllable: stop, start and terminate all work after the restart.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import requests
-from botocore.config import Config as BotoConfig
 from sqlalchemy import select
 
-from engine.config import Config
 from engine.hypervisors.base import HostConnection
 from engine.hypervisors.simulator import SimulatorDriver
 from engine.models import Host
 from engine.runtime import Runtime
 from engine.services.accounts import principal_of
+from tests.integration.serverproc import ServerProcess, observer_runtime
 
-ROOT = Path(__file__).resolve().parents[2]
 ACCESS_KEY, SECRET_KEY = "AKIARESTARTTEST00001", "restart-test-secret-key-000000000000000"
 IMAGE = "amzn2-ami-hvm-2.0-x86_64-gp2"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """``nimbostack serve`` (gunicorn) in its own process group."""
-
-    db_url: str
-    home: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBOSTACK_")}
-        env.update(NIMBOSTACK_HOME=str(self.home), NIMBOSTACK_JOB_LEASE="10",
-                   NIMBOSTACK_ADMIN_ACCESS_KEY=ACCESS_KEY, NIMBOSTACK_ADMIN_SECRET_KEY=SECRET_KEY,
-                   NIMBOSTACK_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
-        with (self.home / f"server-{self.port}.log").open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nimbostack.cli", "serve", "--port", str(self.port),
-                 "--db-url", self.db_url],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log()
-            try:
-                if requests.get(self.url + "/", timeout=1).status_code in (400, 401, 403):
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"the server did not answer within 60 s\n{self.log()}")
-
-    def log(self) -> str:
-        return (self.home / f"server-{self.port}.log").read_text(errors="replace")[-4000:]
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 45) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-        return self.proc.wait(timeout)
-
-    def ec2(self) -> Any:
-        return boto3.client(
-            "ec2", endpoint_url=self.url, region_name="us-east-1",
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-            config=BotoConfig(retries={"total_max_attempts": 1}, read_timeout=60))
-
-
 @pytest.fixture
 def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    cfg = Config(db_url=db_url)
-    cfg.simulator_dir = tmp_path / "simulator"
-    rt = Runtime(cfg)
-    yield rt
-    rt.shutdown()
+    with observer_runtime(db_url, tmp_path) as rt:
+        yield rt
+
+
+def _serve(db_url: str, home: Path) -> ServerProcess:
+    return ServerProcess(db_url, home, ACCESS_KEY, SECRET_KEY).start()
 
 
 def _instance(ec2: Any, instance_id: str) -> dict[str, Any]:
@@ -123,7 +59,7 @@ def _tags(inst: dict[str, Any]) -> dict[str, str]:
 
 def test_state_survives_a_graceful_restart(db_url: str, tmp_path: Path,
                                            runtime: Runtime) -> None:
-    server = Server(db_url, tmp_path).start()
+    server = _serve(db_url, tmp_path)
     try:
         # A key pair (the EC2 key pair actions are not wired yet: made through the engine).
         with runtime.unit() as services:
@@ -155,7 +91,7 @@ def test_state_survives_a_graceful_restart(db_url: str, tmp_path: Path,
             SimulatorDriver(HostConnection(url=url, extra={
                 "state_dir": str(tmp_path / "simulator")})).configure(**{"delay.start": None})
 
-        server = Server(db_url, tmp_path).start()
+        server = _serve(db_url, tmp_path)
         ec2 = server.ec2()
         after = _instance(ec2, instance_id)
         assert after["State"]["Name"] == "running"
@@ -182,5 +118,4 @@ def test_state_survives_a_graceful_restart(db_url: str, tmp_path: Path,
         _wait_state(ec2, instance_id, "terminated")
         _wait_state(ec2, slow_id, "terminated")
     finally:
-        if server.proc is not None and server.proc.poll() is None:
-            server.stop(signal.SIGKILL)
+        server.kill_if_running()

@@ -72,9 +72,9 @@ def test_user_data_round_trips_into_the_simulated_guest(server, ec2) -> None:  #
                             UserData="marker-4711")
     iid = run["Instances"][0]["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
-    from engine.services.instance_details import InstanceQuery
     from engine.querying import Criterion
     from engine.services.accounts import principal_of
+    from engine.services.instance_details import InstanceQuery
 
     with server.runtime.unit(readonly=True) as services:
         admin = principal_of(services.session, services.accounts.user_by_name("admin"))

@@ -75,8 +75,8 @@ def test_unsigned_and_unknown_actions_get_xml_errors(server, ec2) -> None:  # ty
     assert "<Code>MissingAuthenticationToken</Code>" in r.text
     assert re.search(r"<RequestID>[0-9a-f-]{36}</RequestID>", r.text)
 
-    from botocore.awsrequest import AWSRequest
     from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
     def signed(action: str) -> requests.Response:

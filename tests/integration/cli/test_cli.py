@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import new_database_url
+from tests.support import new_database_url
 
 
 def _run(args: list[str], home: Path, db_url: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -38,9 +38,10 @@ def test_init_is_idempotent_and_keys_come_from_the_environment(tmp_path: Path) -
     for proc in (first, again, keys):
         assert env["NIMBOSTACK_ADMIN_SECRET_KEY"] not in proc.stderr
 
-    from engine.db import connect
     from sqlalchemy import func, select
-    from engine.models import Host, Zone, ServiceOffering
+
+    from engine.db import connect
+    from engine.models import Host, ServiceOffering, Zone
     db = connect(url)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Zone)) == 1

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
@@ -24,43 +21,13 @@ from engine.errors import (
     NotFound,
     ResourceKind,
 )
-from engine.models import Event, Instance, PublicIp, ServiceOffering, Template, Zone
+from engine.models import Event, Instance, PublicIp
 from engine.principal import Principal
 from engine.querying import Criterion, Paging
-from engine.runtime import Runtime
-from engine.services.accounts import principal_of
 from engine.services.instances import LaunchRequest
 from engine.services.tags import apply_tags
-from engine.states import IpState, Role, VmState
-from tests.conftest import BACKEND, make_config
-
-
-@dataclass
-class World:
-    runtime: Runtime
-    admin: Principal
-    alice: Principal
-    bob: Principal
-    zone_uuid: str
-    template_uuid: str
-    offering_uuid: str
-
-
-@pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
-    runtime = Runtime(make_config(db_url, tmp_path))
-    runtime.prepare()
-    with runtime.unit() as sv:
-        s = sv.session
-        admin = principal_of(s, sv.accounts.user_by_name("admin"))
-        alice = principal_of(s, sv.accounts.create_account("alice", Role.USER)[1])
-        bob = principal_of(s, sv.accounts.create_account("bob", Role.USER)[1])
-        zone = s.scalar(select(Zone.uuid))
-        template = s.scalar(select(Template.uuid).order_by(Template.created_at))
-        offering = s.scalar(select(ServiceOffering.uuid).order_by(ServiceOffering.created_at))
-    assert zone and template and offering
-    yield World(runtime, admin, alice, bob, zone, template, offering)
-    runtime.shutdown()
+from engine.states import IpState, VmState
+from tests.integration.engine.worlds import World
 
 
 def _launch(w: World, who: Principal, name: str = "vm") -> str:

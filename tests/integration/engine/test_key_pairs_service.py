@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -16,33 +13,8 @@ from sqlalchemy import select
 
 from engine.errors import Duplicate, InvalidParameter, MissingParameter, NotFound, ResourceKind
 from engine.models import Event, KeyPair, Tag
-from engine.principal import Principal
 from engine.querying import Criterion, Paging
-from engine.runtime import Runtime
-from engine.services.accounts import principal_of
-from engine.states import Role
-from tests.conftest import make_config
-
-
-@dataclass
-class World:
-    runtime: Runtime
-    admin: Principal
-    alice: Principal
-    bob: Principal
-
-
-@pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
-    runtime = Runtime(make_config(db_url, tmp_path))
-    runtime.prepare()
-    with runtime.unit() as sv:
-        s = sv.session
-        admin = principal_of(s, sv.accounts.user_by_name("admin"))
-        alice = principal_of(s, sv.accounts.create_account("alice", Role.USER)[1])
-        bob = principal_of(s, sv.accounts.create_account("bob", Role.USER)[1])
-    yield World(runtime, admin, alice, bob)
-    runtime.shutdown()
+from tests.integration.engine.worlds import World
 
 
 def _colon(digest: bytes) -> str:

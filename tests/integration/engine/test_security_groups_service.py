@@ -3,10 +3,6 @@ listing and tenant isolation, on SQLite or MariaDB (see tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
@@ -20,41 +16,13 @@ from engine.errors import (
     NotFound,
     ResourceKind,
 )
-from engine.models import Event, Instance, SecurityRule, ServiceOffering, Tag, Template
+from engine.models import Event, Instance, SecurityRule, Tag
 from engine.principal import Principal
 from engine.querying import Criterion
-from engine.runtime import Runtime
-from engine.services.accounts import principal_of
 from engine.services.instances import LaunchRequest
 from engine.services.security_groups import RuleSpec
-from engine.states import Role, RuleDirection, VmState
-from tests.conftest import make_config
-
-
-@dataclass
-class World:
-    runtime: Runtime
-    admin: Principal
-    alice: Principal
-    bob: Principal
-    template_uuid: str
-    offering_uuid: str
-
-
-@pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
-    runtime = Runtime(make_config(db_url, tmp_path))
-    runtime.prepare()
-    with runtime.unit() as sv:
-        s = sv.session
-        admin = principal_of(s, sv.accounts.user_by_name("admin"))
-        alice = principal_of(s, sv.accounts.create_account("alice", Role.USER)[1])
-        bob = principal_of(s, sv.accounts.create_account("bob", Role.USER)[1])
-        template = s.scalar(select(Template.uuid).order_by(Template.created_at))
-        offering = s.scalar(select(ServiceOffering.uuid).order_by(ServiceOffering.created_at))
-    assert template and offering
-    yield World(runtime, admin, alice, bob, template, offering)
-    runtime.shutdown()
+from engine.states import RuleDirection, VmState
+from tests.integration.engine.worlds import World
 
 
 def _create(w: World, who: Principal, name: str, **kw: object) -> str:

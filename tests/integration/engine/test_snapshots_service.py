@@ -11,9 +11,7 @@ from engine.models import Snapshot, Volume
 from engine.querying import Criterion
 from engine.services.volumes import VolumeRequest
 from engine.states import JobStatus, SnapshotState, VolumeKind, VolumeState
-from tests.integration.engine.test_volumes_service import GIB, Cloud, cloud, disk_of
-
-__all__ = ["cloud"]  # the fixture, shared with the volume tests
+from tests.integration.engine.worlds import GIB, Cloud, disk_of
 
 
 def snapshot(c: Cloud, volume_uuid: str, name: str | None = None, **kw: object) -> Snapshot:

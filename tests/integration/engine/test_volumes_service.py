@@ -5,12 +5,8 @@ tests/conftest.py). Pool accounting is checked after every step that moves it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.errors import (
     IncorrectState,
@@ -21,145 +17,12 @@ from engine.errors import (
     NotFound,
 )
 from engine.hypervisors.base import DomainRef
-from engine.hypervisors.simulator import SimulatorDriver
-from engine.jobs.drivers import HostAccess
-from engine.jobs.runner import JobRunner
-from engine.models import (
-    DiskOffering,
-    Event,
-    Host,
-    Instance,
-    Job,
-    ServiceOffering,
-    StoragePool,
-    Template,
-    Volume,
-    Zone,
-)
+from engine.models import DiskOffering, StoragePool, Volume
 from engine.principal import Principal
 from engine.querying import Criterion, Paging
-from engine.runtime import Runtime
-from engine.services.accounts import principal_of
-from engine.services.instances import LaunchRequest
-from engine.services.volumes import AttachmentState, VolumeRequest
-from engine.states import JobStatus, Role, VmState, VolumeKind, VolumeState
-from tests.conftest import make_config
-
-GIB = 1024**3
-
-
-@dataclass
-class Cloud:
-    """A bootstrapped cloud whose jobs run when the test calls :meth:`drain`."""
-
-    runtime: Runtime
-    admin: Principal
-    alice: Principal
-    zone_uuid: str
-    template_uuid: str
-    offering_uuid: str
-    pool_uuid: str
-
-    def drain(self) -> None:
-        assert self.runtime.runner is not None
-        assert self.runtime.runner.drain(timeout=60)
-
-    def launch(self, who: Principal | None = None, *, start: bool = True,
-               name: str = "vm") -> str:
-        with self.runtime.unit() as sv:
-            launch = sv.instances.launch(who or self.admin, LaunchRequest(
-                template_uuid=self.template_uuid, offering_uuid=self.offering_uuid,
-                name=name, start=start))
-            uuid = launch.instances[0].instance.uuid
-        self.drain()
-        return uuid
-
-    def volume(self, uuid: str) -> Volume:
-        with self.runtime.unit(readonly=True) as sv:
-            v = sv.session.get(Volume, uuid)
-            assert v is not None
-            return v
-
-    def instance(self, uuid: str) -> Instance:
-        with self.runtime.unit(readonly=True) as sv:
-            inst = sv.session.get(Instance, uuid)
-            assert inst is not None
-            return inst
-
-    def job(self, uuid: str) -> Job:
-        with self.runtime.unit(readonly=True) as sv:
-            job = sv.session.get(Job, uuid)
-            assert job is not None
-            return job
-
-    def allocated(self) -> int:
-        """The pool's allocated bytes, checked against the volumes holding it."""
-        with self.runtime.unit(readonly=True) as sv:
-            s = sv.session
-            pool = s.get(StoragePool, self.pool_uuid)
-            held = s.scalar(select(func.coalesce(func.sum(Volume.size_bytes), 0)).where(
-                Volume.pool_uuid == self.pool_uuid, Volume.removed_at.is_(None)))
-            assert pool is not None and pool.allocated_bytes == held
-            return pool.allocated_bytes
-
-    def drivers(self) -> list[SimulatorDriver]:
-        """The simulator driver of every host (for faults and assertions)."""
-        with self.runtime.unit(readonly=True) as sv:
-            hosts = list(sv.session.scalars(select(Host).order_by(Host.created_at)))
-        out = []
-        for h in hosts:
-            d = self.runtime.drivers.get(HostAccess(h.uuid, h.hypervisor, h.url, None, None))
-            assert isinstance(d, SimulatorDriver)
-            out.append(d)
-        return out
-
-    def fault(self, op: str, on: bool = True) -> None:
-        for d in self.drivers():
-            d.configure(**{f"fail.{op}": 1 if on else None})
-
-    def events(self, event_type: str, resource_uuid: str) -> list[str]:
-        with self.runtime.unit(readonly=True) as sv:
-            return list(sv.session.scalars(select(Event.level).where(
-                Event.event_type == event_type, Event.resource_uuid == resource_uuid)))
-
-    def create(self, size_gib: int | None = 10, who: Principal | None = None,
-               **kw: object) -> Volume:
-        with self.runtime.unit() as sv:
-            v, job = sv.volumes.create(who or self.admin, VolumeRequest(
-                zone_uuid=kw.pop("zone_uuid", self.zone_uuid), size_gib=size_gib,  # type: ignore[arg-type]
-                **kw))  # type: ignore[arg-type]
-        if job is not None:
-            self.drain()
-        return v
-
-    def attach(self, volume_uuid: str, instance_uuid: str, device_id: int | None = None) -> Job:
-        with self.runtime.unit() as sv:
-            job = sv.volumes.attach(self.admin, volume_uuid, instance_uuid, device_id)
-        self.drain()
-        return self.job(job.uuid)
-
-
-@pytest.fixture
-def cloud(db_url: str, tmp_path: Path) -> Iterator[Cloud]:
-    runtime = Runtime(make_config(db_url, tmp_path))
-    runtime.prepare()
-    runtime.runner = JobRunner(runtime.db, runtime.drivers, "test-runner")
-    with runtime.unit() as sv:
-        s = sv.session
-        admin = principal_of(s, sv.accounts.user_by_name("admin"))
-        alice = principal_of(s, sv.accounts.create_account("alice", Role.USER)[1])
-        zone = s.scalar(select(Zone.uuid))
-        template = s.scalar(select(Template.uuid).where(
-            Template.name == "amzn2-ami-hvm-2.0-x86_64-gp2"))
-        offering = s.scalar(select(ServiceOffering.uuid).where(ServiceOffering.name == "t2.micro"))
-        pool = s.scalar(select(StoragePool.uuid))
-    assert zone and template and offering and pool
-    yield Cloud(runtime, admin, alice, zone, template, offering, pool)
-    runtime.shutdown()
-
-
-def disk_of(cloud: Cloud, volume: Volume):  # type: ignore[no-untyped-def]
-    return cloud.drivers()[0].disk_info(volume.sid)
+from engine.services.volumes import AttachmentState
+from engine.states import JobStatus, VmState, VolumeKind, VolumeState
+from tests.integration.engine.worlds import GIB, Cloud, disk_of
 
 
 # ------------------------------------------------------------------ create

@@ -1,0 +1,90 @@
+"""EBS snapshots: create, describe, copy, delete."""
+
+from __future__ import annotations
+
+import re
+
+from awsapi import ids
+from awsapi import views_storage as views
+from awsapi.actions import Params, RequestContext, Result, action
+from awsapi.actions.volumes import paging, require_found, tag_specs
+from awsapi.errors_wire import Ec2Error
+from awsapi.filters import SNAPSHOT_FILTERS, criteria
+from awsapi.ids import Kind
+from engine.querying import Criterion
+
+_ACCOUNT_NUMBER = re.compile(r"[0-9]{12}")
+# Owner aliases of snapshots this cloud never has.
+_ALIASES = frozenset({"amazon", "aws-marketplace", "aws-backup"})
+
+
+def _owners(ctx: RequestContext, p: Params) -> Criterion | None:
+    """``OwnerIds`` as one criterion on the owner's account number."""
+    owners = p.get("OwnerIds") or []
+    if not owners:
+        return None
+    numbers: list[str] = []
+    for owner in owners:
+        if owner == "self":
+            numbers.append(ctx.principal.account_number)
+        elif _ACCOUNT_NUMBER.fullmatch(owner):
+            numbers.append(owner)
+        elif owner in _ALIASES:
+            numbers.append("\x00" + owner)
+        else:
+            raise Ec2Error("InvalidUserID.Malformed", f'Invalid user id: "{owner}"')
+    return Criterion("owner_number", tuple(numbers), False)
+
+
+@action("CreateSnapshot")
+def create_snapshot(ctx: RequestContext, p: Params) -> Result:
+    svc = ctx.services.snapshots
+    snap, _ = svc.create(ctx.principal, ids.parse(p["VolumeId"], Kind.VOLUME),
+                         description=p.get("Description") or "",
+                         tags=tag_specs(p, "snapshot"), command="CreateSnapshot")
+    return views.snapshot(svc.get(ctx.principal, snap.uuid))
+
+
+@action("DescribeSnapshots", readonly=True)
+def describe_snapshots(ctx: RequestContext, p: Params) -> Result:
+    wire_ids = p.get("SnapshotIds") or []
+    sids = [ids.parse(s, Kind.SNAPSHOT) for s in wire_ids]
+    crit = list(criteria(p.get("Filters"), SNAPSHOT_FILTERS))
+    owners = _owners(ctx, p)
+    if owners is not None:
+        crit.append(owners)
+    if sids:
+        crit.append(Criterion("sid", tuple(sids), False))
+    page = ctx.services.snapshots.list(ctx.principal, tuple(crit),
+                                       paging(p, maximum=1000), count=False)
+    if sids and owners is None and not p.get("Filters") and not p.get("NextToken"):
+        require_found(wire_ids, sids, {d.snapshot.sid for d in page.items}, Kind.SNAPSHOT,
+                      "snapshot")
+    return {"Snapshots": [views.snapshot(d) for d in page.items],
+            "NextToken": page.next_token}
+
+
+@action("DeleteSnapshot")
+def delete_snapshot(ctx: RequestContext, p: Params) -> Result:
+    ctx.services.snapshots.delete(ctx.principal, ids.parse(p["SnapshotId"], Kind.SNAPSHOT),
+                                  command="DeleteSnapshot")
+    return {}
+
+
+@action("CopySnapshot")
+def copy_snapshot(ctx: RequestContext, p: Params) -> Result:
+    source = ids.parse(p["SourceSnapshotId"], Kind.SNAPSHOT)
+    for param in ("SourceRegion", "DestinationRegion"):
+        region = p.get(param)
+        if region and region != ctx.region:
+            raise Ec2Error("UnsupportedOperation",
+                           f"Copying snapshots between regions is not supported "
+                           f"({param} {region}).")
+    if p.get("Encrypted") or p.get("KmsKeyId"):
+        raise Ec2Error("UnsupportedOperation", "Encrypted snapshots are not supported.")
+    tags = tag_specs(p, "snapshot")
+    snap, _ = ctx.services.snapshots.copy(ctx.principal, source,
+                                          description=p.get("Description"), tags=tags,
+                                          command="CopySnapshot")
+    return {"SnapshotId": ids.render(Kind.SNAPSHOT, snap.sid),
+            "Tags": [{"Key": k, "Value": v} for k, v in tags] or None}
