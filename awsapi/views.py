@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from awsapi.devices import device_name
 from awsapi.ids import Kind, render
 from engine.states import VmState, VolumeKind
 
@@ -147,8 +148,8 @@ def _state_reason(d: InstanceDetail) -> dict[str, str] | None:
 def _block_devices(d: InstanceDetail) -> list[dict[str, Any]]:
     out = []
     for v in d.volumes:
-        name = d.template.root_device_name if v.kind == VolumeKind.ROOT else \
-            f"/dev/sd{chr(ord('f') + max((v.device_id or 1) - 1, 0))}"
+        name = (d.template.root_device_name if v.kind == VolumeKind.ROOT
+                else device_name(v.device_id, v.kind))
         out.append({"DeviceName": name, "Ebs": {
             "AttachTime": aware(v.attached_at or v.created_at),
             "DeleteOnTermination": v.delete_on_termination,

@@ -7,14 +7,14 @@ each volume type.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from awsapi.devices import ROOT_DEVICE, device_name, device_slot  # noqa: F401
 from awsapi.errors_wire import Ec2Error
 from awsapi.ids import Kind, render
 from awsapi.views import aware, tags, zone_id
-from engine.states import JobStatus, SnapshotState, VolumeKind, VolumeState
+from engine.states import JobStatus, SnapshotState, VolumeState
 
 if TYPE_CHECKING:
     from engine.services.addresses import AddressDetail
@@ -25,29 +25,6 @@ if TYPE_CHECKING:
 # Engine data-disk slots are 1..25 except 3 (the CD-ROM); slot 0 is the root
 # disk. EC2 names data devices /dev/sdf .. /dev/sdz; letter n takes the n-th
 # free slot, so every letter has one.
-DEVICE_LETTERS: Final = "fghijklmnopqrstuvwxyz"
-DATA_SLOTS: Final = tuple(s for s in range(1, 26) if s != 3)[:len(DEVICE_LETTERS)]
-ROOT_DEVICE: Final = "/dev/xvda"
-ROOT_DEVICES: Final = frozenset({"/dev/xvda", "/dev/sda1", "/dev/sda"})
-_DEVICE_RE: Final = re.compile(r"/dev/(?:sd|xvd)([f-z])")
-
-
-def device_name(slot: int | None, kind: VolumeKind = VolumeKind.DATADISK) -> str:
-    """The EC2 device name of an engine slot (``/dev/sdf`` for slot 1)."""
-    if kind == VolumeKind.ROOT or not slot:
-        return ROOT_DEVICE
-    if slot in DATA_SLOTS:
-        return f"/dev/sd{DEVICE_LETTERS[DATA_SLOTS.index(slot)]}"
-    return f"/dev/sd{slot}"
-
-
-def device_slot(name: str) -> int | None:
-    """The engine slot for an EC2 device name; 0 for a root device name,
-    None for a name EC2 would not accept for an EBS volume."""
-    if name in ROOT_DEVICES:
-        return 0
-    m = _DEVICE_RE.fullmatch(name)
-    return DATA_SLOTS[DEVICE_LETTERS.index(m.group(1))] if m else None
 
 
 def require_device_slot(name: str) -> int:

@@ -76,9 +76,19 @@ def _load() -> None:
         return
     with _load_lock:
         if not _loaded:
-            from awsapi.actions import catalog, images, instances  # noqa: F401
-            from awsapi.actions import key_pairs, security_groups, tags  # noqa: F401
-            from awsapi.actions import account, instance_attributes, instance_types  # noqa: F401
-            from awsapi.actions import addresses, snapshots, volumes  # noqa: F401
+            from awsapi.actions import (  # noqa: F401  # noqa: F401  # noqa: F401  # noqa: F401
+                account,
+                addresses,
+                catalog,
+                images,
+                instance_attributes,
+                instance_types,
+                instances,
+                key_pairs,
+                security_groups,
+                snapshots,
+                tags,
+                volumes,
+            )
 
             _loaded = True

@@ -182,10 +182,8 @@ def modify_instance_attribute(ctx: RequestContext, p: Params) -> Result:
 # ------------------------------------------------------ console and password
 @action("GetConsoleOutput", readonly=True)
 def get_console_output(ctx: RequestContext, p: Params) -> Result:
-    runtime = ctx.services.runtime
     out = ctx.services.instances.console_output(
-        ctx.principal, runtime.drivers if runtime is not None else None,
-        sid=ids.parse(p["InstanceId"], Kind.INSTANCE))
+        ctx.principal, sid=ids.parse(p["InstanceId"], Kind.INSTANCE))
     return {"InstanceId": p["InstanceId"],
             "Output": base64.b64encode(out.text).decode() if out.text else None,
             "Timestamp": out.taken_at.replace(tzinfo=UTC)}

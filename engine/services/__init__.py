@@ -19,8 +19,8 @@ from engine.services.inventory import InventoryService
 from engine.services.jobs import JobService
 from engine.services.key_pairs import KeyPairService
 from engine.services.security_groups import SecurityGroupService
-from engine.services.snapshots import SnapshotService
 from engine.services.settings import Settings
+from engine.services.snapshots import SnapshotService
 from engine.services.tags import TagService
 from engine.services.volumes import VolumeService
 
@@ -47,7 +47,8 @@ class Services:
 
     @cached_property
     def instances(self) -> InstanceService:
-        return InstanceService(self.session, self.settings)
+        drivers = self.runtime.drivers if self.runtime is not None else None
+        return InstanceService(self.session, self.settings, drivers)
 
     @cached_property
     def inventory(self) -> InventoryService:

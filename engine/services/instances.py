@@ -149,9 +149,11 @@ class Launch:
 
 
 class InstanceService:
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, session: Session, settings: Settings,
+                 drivers: DriverPool | None = None) -> None:
         self._s = session
         self._settings = settings
+        self._drivers = drivers
         self.reader = InstanceReader(session, settings)
         self._planner = HostPlanner(session, settings)
         self._storage = StorageAllocator(session, settings)
@@ -412,17 +414,18 @@ class InstanceService:
         self._s.flush()
         return self.reader.get(principal, uuid=inst.uuid)
 
-    def console_output(self, principal: Principal, drivers: DriverPool | None, *,
-                       uuid: str | None = None, sid: str | None = None) -> ConsoleOutput:
+    def console_output(self, principal: Principal, *, uuid: str | None = None,
+                       sid: str | None = None) -> ConsoleOutput:
         """What the guest last wrote to its serial console, read from its host now.
 
         Raises NotFound if the principal may not see the instance (by ``uuid`` or
-        ``sid``). No driver pool, a driver without the capability, a domain that
+        ``sid``). No driver pool (a service built without one), a driver without the capability, a domain that
         is not defined, or a driver failure (logged) give ``text=None``; this
         never changes any state.
         """
         inst = self.reader.get(principal, uuid=uuid, sid=sid).instance
         now = utcnow()
+        drivers = self._drivers
         host = self._s.get(Host, inst.host_uuid or inst.last_host_uuid or "")
         if drivers is None or host is None or not inst.domain_ref or inst.state in GONE:
             return ConsoleOutput(None, now)

@@ -1,13 +1,11 @@
-"""Security groups and their rules.
+"""Security groups.
 
 A group belongs to one account and has a unique name there. Each account has
 one default group (``is_default``, named ``default``), created on demand by
-:meth:`SecurityGroupService.ensure_default` and never deletable. Rules are
-ingress or egress, for protocol ``tcp``, ``udp``, ``icmp`` or ``all``, and
-allow either a CIDR or the members of a source group.
-
-Ports: tcp/udp rules keep a port range 0..65535 in ``start_port``/``end_port``;
-icmp rules keep the ICMP type and code there (-1: any); ``all`` rules keep none.
+:meth:`SecurityGroupService.ensure_default` and never deletable. The rule
+methods (authorize, revoke, rules, list_rules) come from
+:class:`engine.services.security_rules.SecurityRules`, whose names are
+re-exported here.
 
 Every method works in the caller's transaction and never commits; a group
 whose rules change is locked first, so concurrent duplicate checks queue.
@@ -16,26 +14,16 @@ whose rules change is locked first, so concurrent duplicate checks queue.
 from __future__ import annotations
 
 import builtins
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from engine.errors import (
-    ConflictingParameters,
-    Duplicate,
-    IncorrectState,
-    InUse,
-    InvalidParameter,
-    MissingParameter,
-    NotFound,
-    ResourceKind,
-)
+from engine.errors import Duplicate, IncorrectState, InUse, InvalidParameter, NotFound, ResourceKind
 from engine.models import (
     Account,
     Domain,
@@ -59,42 +47,30 @@ from engine.querying import (
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
+from engine.services.security_rules import (  # re-exported: callers import them from here
+    MAX_TEXT,
+    NO_PAGING,
+    PROTOCOLS,
+    RULE_FIELDS,
+    RuleDetail,
+    RuleSpec,
+    SecurityRules,
+    check_text,
+    owned_group,
+    spec_of,
+)
 from engine.services.tags import apply_tags, remove_tags
 from engine.states import RuleDirection, VmState
 
-NO_PAGING = Paging()  # every match in one page
-PROTOCOLS = ("tcp", "udp", "icmp", "all")
+__all__ = [
+    "ANYWHERE", "DEFAULT_DESCRIPTION", "DEFAULT_GROUP", "GROUP_FIELDS", "MAX_TEXT",
+    "NO_PAGING", "PROTOCOLS", "RULE_FIELDS", "GroupDetail", "RuleDetail", "RuleSpec",
+    "SecurityGroupService", "spec_of",
+]
+
 DEFAULT_GROUP = "default"
 DEFAULT_DESCRIPTION = "Default Security Group"
 ANYWHERE = "0.0.0.0/0"
-MAX_TEXT = 255
-
-
-@dataclass(frozen=True)
-class RuleSpec:
-    """One rule as callers describe it; exactly one of ``cidr``/``source_group_uuid``."""
-
-    protocol: str
-    from_port: int | None = None
-    to_port: int | None = None
-    cidr: str | None = None
-    source_group_uuid: str | None = None
-    description: str = ""
-
-    @property
-    def key(self) -> tuple[object, ...]:
-        """What makes two rules the same (the description does not)."""
-        return (self.protocol, self.from_port, self.to_port, self.cidr, self.source_group_uuid)
-
-    def __str__(self) -> str:
-        peer = self.cidr or f"group {self.source_group_uuid}"
-        ports = "" if self.from_port is None else f" {self.from_port}-{self.to_port}"
-        return f"{self.protocol}{ports} {peer}"
-
-
-def spec_of(rule: SecurityRule) -> RuleSpec:
-    return RuleSpec(rule.protocol, rule.start_port, rule.end_port, rule.cidr,
-                    rule.source_group_uuid, rule.description)
 
 
 @dataclass
@@ -110,13 +86,6 @@ class GroupDetail:
     peers: dict[str, SecurityGroup] = field(default_factory=dict)  # source groups by uuid
     peer_accounts: dict[str, Account] = field(default_factory=dict)  # their accounts by uuid
     instance_uuids: list[str] = field(default_factory=list)  # members not yet expunged
-
-
-def _direction(value: RuleDirection | str) -> RuleDirection:
-    try:
-        return RuleDirection(value)
-    except ValueError as exc:
-        raise InvalidParameter("direction", value, "ingress or egress") from exc
 
 
 def _ints(values: Sequence[str]) -> list[int]:
@@ -185,28 +154,8 @@ GROUP_FIELDS: FieldMap = {
                  "source_account_number")},
 }
 
-RULE_FIELDS: FieldMap = {
-    "uuid": SecurityRule.uuid,
-    "sid": SecurityRule.sid,
-    "direction": SecurityRule.direction,
-    "group_uuid": SecurityRule.group_uuid,
-    "group_sid": SecurityGroup.sid,
-}
 
-
-@dataclass
-class RuleDetail:
-    """One rule with its group, the group's owner, its tags and its source group."""
-
-    rule: SecurityRule
-    group: SecurityGroup
-    account: Account
-    tags: list[Tag] = field(default_factory=list)
-    peer: SecurityGroup | None = None
-    peer_account: Account | None = None
-
-
-class SecurityGroupService:
+class SecurityGroupService(SecurityRules):
     def __init__(self, session: Session) -> None:
         self._s = session
 
@@ -273,51 +222,6 @@ class SecurityGroupService:
             raise NotFound(ResourceKind.SECURITY_GROUP, uuid or sid)
         return page.items[0]  # type: ignore[no-any-return]
 
-    def rules(self, principal: Principal, group_uuids: Sequence[str], *,
-              direction: RuleDirection | str | None = None) -> builtins.list[SecurityRule]:
-        """The rules of the given groups, oldest first; NotFound for a group the
-        principal may not see."""
-        groups = {g.uuid: g for g in self._s.scalars(
-            select(SecurityGroup).where(SecurityGroup.uuid.in_(group_uuids)))}
-        for u in group_uuids:
-            g = groups.get(u)
-            if g is None or not may_act(self._s, principal, g.account_uuid):
-                raise NotFound(ResourceKind.SECURITY_GROUP, u)
-        stmt = select(SecurityRule).where(SecurityRule.group_uuid.in_(group_uuids))
-        if direction is not None:
-            stmt = stmt.where(SecurityRule.direction == _direction(direction))
-        return list(self._s.scalars(stmt.order_by(SecurityRule.created_at, SecurityRule.uuid)))
-
-    def list_rules(self, principal: Principal, criteria: Sequence[Criterion] = (),
-                   paging: Paging = NO_PAGING, *, list_all: bool = True) -> ListResult:
-        """Rules of the groups the principal may see, oldest first; items are
-        :class:`RuleDetail`. Fields: ``RULE_FIELDS`` and the rules' own tags."""
-        criteria = tuple(criteria)
-        stmt = select(SecurityRule).join(
-            SecurityGroup, SecurityGroup.uuid == SecurityRule.group_uuid).where(
-            owner_scope(SecurityGroup.account_uuid, principal, list_all=list_all))
-        stmt = apply_criteria(stmt, RULE_FIELDS, criteria, uuid_column=SecurityRule.uuid,
-                              kind=ResourceKind.SECURITY_RULE)
-        key = query_key("security_rules", principal.account_uuid, criteria, list_all)
-        page = paginate(self._s, stmt, created_column=SecurityRule.created_at,
-                        uuid_column=SecurityRule.uuid, paging=paging, query_key=key)
-        rules: builtins.list[SecurityRule] = page.items
-        groups = _by_uuid(self._s, SecurityGroup, {r.group_uuid for r in rules}
-                          | {r.source_group_uuid for r in rules if r.source_group_uuid})
-        accounts = _by_uuid(self._s, Account, {g.account_uuid for g in groups.values()})
-        tags: dict[str, builtins.list[Tag]] = defaultdict(list)
-        for t in self._s.scalars(select(Tag).where(
-                Tag.resource_uuid.in_([r.uuid for r in rules]),
-                Tag.resource_kind == ResourceKind.SECURITY_RULE).order_by(Tag.key)):
-            tags[t.resource_uuid].append(t)
-        out = []
-        for r in rules:
-            group, peer = groups[r.group_uuid], groups.get(r.source_group_uuid or "")
-            out.append(RuleDetail(r, group, accounts[group.account_uuid], tags.get(r.uuid, []),
-                                  peer, accounts.get(peer.account_uuid) if peer else None))
-        page.items = out
-        return page
-
     def network_sids(self) -> builtins.list[str]:
         """Sids of the zones' default guest networks, oldest first: groups are
         bound to no network and apply on each of them."""
@@ -382,8 +286,8 @@ class SecurityGroupService:
         InvalidParameter for an empty or overlong name or description.
         """
         owner = self._owner(principal, account_uuid)
-        _check_text("name", name, required=True)
-        _check_text("description", description)
+        check_text("name", name, required=True)
+        check_text("description", description)
         group = None
         if name != DEFAULT_GROUP:  # the default group is only ever made by ensure_default
             group = self._insert(principal, owner, name, description, False, open_egress, False)
@@ -412,7 +316,7 @@ class SecurityGroupService:
         by a not yet expunged instance, or named as the source of another group's
         rule, raises InUse.
         """
-        group = self._owned(principal, group_uuid)
+        group = owned_group(self._s, principal, group_uuid)
         if group.is_default:
             raise IncorrectState(ResourceKind.SECURITY_GROUP, group.name, "default")
         user = self._s.scalar(select(Instance.uuid).join(
@@ -438,141 +342,7 @@ class SecurityGroupService:
         self._s.delete(group)
         self._s.flush()
 
-    # ------------------------------------------------------------------ rules
-    def authorize(self, principal: Principal, group_uuid: str, direction: RuleDirection | str,
-                  rules: Sequence[RuleSpec], *,
-                  tags: Sequence[tuple[str, str]] = ()) -> builtins.list[SecurityRule]:
-        """Add rules to a group; all or none. ``tags`` go on every new rule.
-
-        Raises InvalidParameter / MissingParameter / ConflictingParameters for a
-        bad spec, NotFound(SECURITY_GROUP) for a source group the caller may not
-        see, Duplicate(SECURITY_RULE) for a rule the group already has (or one
-        given twice).
-        """
-        group = self._owned(principal, group_uuid)
-        way = _direction(direction)
-        if not rules:
-            raise MissingParameter("rules")
-        specs = [self._normalize(principal, r, check_source=True) for r in rules]
-        seen = {spec_of(r).key for r in self._s.scalars(select(SecurityRule).where(
-            SecurityRule.group_uuid == group.uuid, SecurityRule.direction == way))}
-        for spec in specs:
-            if spec.key in seen:
-                raise Duplicate(ResourceKind.SECURITY_RULE, str(spec))
-            seen.add(spec.key)
-        created = [self._add_rule(group, way, spec) for spec in specs]
-        if tags:
-            self._s.flush()
-            apply_tags(self._s, principal, ResourceKind.SECURITY_RULE,
-                       [r.uuid for r in created], tags, account_uuid=group.account_uuid)
-        record_event(self._s, principal, f"SG.AUTH.{way.name}",
-                     f"Authorized {len(created)} {way.value} rule(s) in {group.name}",
-                     ResourceKind.SECURITY_GROUP, group.uuid, account_uuid=group.account_uuid)
-        self._s.flush()
-        return created
-
-    def revoke(self, principal: Principal, group_uuid: str | None,
-               direction: RuleDirection | str, *, rules: Sequence[RuleSpec] = (),
-               rule_ids: Sequence[str] = ()) -> builtins.list[SecurityRule]:
-        """Remove rules named by spec (needs ``group_uuid``) or by uuid or sid.
-
-        A rule that does not exist, is not of ``direction``, is not in
-        ``group_uuid`` (when given) or is not the caller's raises
-        NotFound(SECURITY_RULE). All or none are removed; the removed rows are
-        returned.
-        """
-        way = _direction(direction)
-        if not rules and not rule_ids:
-            raise MissingParameter("rules")
-        group = None
-        if group_uuid is not None:
-            group = self._owned(principal, group_uuid)
-        elif rules:
-            raise MissingParameter("group")
-        doomed: dict[str, SecurityRule] = {}
-        if rules:
-            assert group is not None
-            existing = {spec_of(r).key: r for r in self._s.scalars(select(SecurityRule).where(
-                SecurityRule.group_uuid == group.uuid, SecurityRule.direction == way))}
-            for r in rules:
-                spec = self._normalize(principal, r, check_source=False)
-                row = existing.get(spec.key)
-                if row is None:
-                    raise NotFound(ResourceKind.SECURITY_RULE, str(spec))
-                doomed[row.uuid] = row
-        if rule_ids:
-            found = list(self._s.execute(select(SecurityRule, SecurityGroup).join(
-                SecurityGroup, SecurityGroup.uuid == SecurityRule.group_uuid).where(
-                or_(SecurityRule.uuid.in_(rule_ids), SecurityRule.sid.in_(rule_ids)))).all())
-            for ident in rule_ids:
-                match = next((row for row, g in found if ident in (row.uuid, row.sid)
-                              and row.direction == way
-                              and (group is None or g.uuid == group.uuid)
-                              and may_act(self._s, principal, g.account_uuid)), None)
-                if match is None:
-                    raise NotFound(ResourceKind.SECURITY_RULE, ident)
-                doomed[match.uuid] = match
-        if doomed:
-            remove_tags(self._s, builtins.list(doomed), [])
-        for row in doomed.values():
-            self._s.delete(row)
-        if doomed:
-            first = next(iter(doomed.values()))
-            record_event(self._s, principal, f"SG.REVOKE.{way.name}",
-                         f"Revoked {len(doomed)} {way.value} rule(s)",
-                         ResourceKind.SECURITY_GROUP, first.group_uuid)
-        self._s.flush()
-        return list(doomed.values())
-
     # ---------------------------------------------------------------- helpers
-    def _normalize(self, principal: Principal, spec: RuleSpec, *,
-                   check_source: bool) -> RuleSpec:
-        """Validate ``spec``; return it in stored form (lower-case protocol,
-        canonical CIDR, ports as stored)."""
-        proto = (spec.protocol or "").lower()
-        if proto not in PROTOCOLS:
-            raise InvalidParameter("protocol", spec.protocol, f"one of {', '.join(PROTOCOLS)}")
-        lo, hi = spec.from_port, spec.to_port
-        if proto in ("tcp", "udp"):
-            if lo is None or hi is None:
-                raise MissingParameter("from_port" if lo is None else "to_port")
-            if not (0 <= lo <= 65535 and 0 <= hi <= 65535) or lo > hi:
-                raise InvalidParameter("port range", f"{lo}-{hi}",
-                                       "ports are 0 to 65535 and from_port <= to_port")
-        elif proto == "icmp":
-            lo = -1 if lo is None else lo
-            hi = -1 if hi is None else hi
-            if not (-1 <= lo <= 255 and -1 <= hi <= 255):
-                raise InvalidParameter("icmp type/code", f"{lo}/{hi}", "-1 to 255")
-            if lo == -1 and hi != -1:
-                raise InvalidParameter("icmp code", hi, "any type (-1) takes any code (-1)")
-        else:
-            lo = hi = None
-        if spec.cidr is not None and spec.source_group_uuid is not None:
-            raise ConflictingParameters(("cidr", "source_group"))
-        cidr = spec.cidr
-        if cidr is not None:
-            try:
-                cidr = str(ipaddress.ip_network(cidr.strip(), strict=True))
-            except ValueError as exc:
-                raise InvalidParameter("cidr", spec.cidr, "not a valid CIDR block") from exc
-        elif spec.source_group_uuid is None:
-            raise MissingParameter("cidr")
-        elif check_source:
-            src = self._s.get(SecurityGroup, spec.source_group_uuid)
-            if src is None or not may_act(self._s, principal, src.account_uuid):
-                raise NotFound(ResourceKind.SECURITY_GROUP, spec.source_group_uuid)
-        _check_text("description", spec.description)
-        return replace(spec, protocol=proto, from_port=lo, to_port=hi, cidr=cidr)
-
-    def _add_rule(self, group: SecurityGroup, way: RuleDirection, spec: RuleSpec) -> SecurityRule:
-        rule = SecurityRule(group_uuid=group.uuid, direction=way, protocol=spec.protocol,
-                            start_port=spec.from_port, end_port=spec.to_port, cidr=spec.cidr,
-                            source_group_uuid=spec.source_group_uuid,
-                            description=spec.description)
-        self._s.add(rule)
-        return rule
-
     def _insert(self, principal: Principal, owner: str, name: str, description: str,
                 is_default: bool, open_egress: bool, self_ingress: bool) -> SecurityGroup | None:
         """Insert a group (and its first rules); None if the name is taken."""
@@ -607,14 +377,6 @@ class SecurityGroupService:
                 return made
         raise Duplicate(ResourceKind.SECURITY_GROUP, DEFAULT_GROUP)  # pragma: no cover
 
-    def _owned(self, principal: Principal, uuid: str) -> SecurityGroup:
-        """The group row, locked, if the principal may act on it."""
-        group = self._s.scalar(select(SecurityGroup).where(SecurityGroup.uuid == uuid)
-                               .with_for_update())
-        if group is None or not may_act(self._s, principal, group.account_uuid):
-            raise NotFound(ResourceKind.SECURITY_GROUP, uuid)
-        return group
-
     def _owner(self, principal: Principal, account_uuid: str | None) -> str:
         if account_uuid is None or account_uuid == principal.account_uuid:
             return principal.account_uuid
@@ -623,13 +385,6 @@ class SecurityGroupService:
                 self._s, principal, account_uuid):
             raise NotFound(ResourceKind.ACCOUNT, account_uuid)
         return account_uuid
-
-
-def _check_text(name: str, value: str, *, required: bool = False) -> None:
-    if required and not (value or "").strip():
-        raise MissingParameter(name)
-    if len(value or "") > MAX_TEXT:
-        raise InvalidParameter(name, value[:40] + "...", f"at most {MAX_TEXT} characters")
 
 
 def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict[str, Any]:

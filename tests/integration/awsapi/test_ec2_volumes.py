@@ -192,6 +192,9 @@ def test_attach_detach_cycle(ec2: Any) -> None:
     # The freed slot can be taken again, and by another name for the same slot.
     ec2.attach_volume(VolumeId=other, InstanceId=iid, Device="/dev/xvdh")
     ec2.get_waiter("volume_in_use").wait(VolumeIds=[other], WaiterConfig=WAIT)
+    # in-use comes with the request; detaching must wait until the attachment settles
+    # (AWS also refuses to detach an "attaching" volume with IncorrectState).
+    _until(lambda: _volume(ec2, other)["Attachments"][0]["State"] == "attached")
     assert _volume(ec2, other)["Attachments"][0]["Device"] == "/dev/sdh"
     ec2.detach_volume(VolumeId=other, Force=True)
     ec2.get_waiter("volume_available").wait(VolumeIds=[other], WaiterConfig=WAIT)
