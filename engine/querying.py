@@ -211,3 +211,30 @@ def paginate(
 def query_key(*parts: object) -> str:
     """A stable text form of a query's parameters, to bind tokens to it."""
     return json.dumps(parts, sort_keys=True, default=str)
+
+
+def list_owned(
+    session: Session,
+    model: Any,
+    principal: Principal,
+    *,
+    kind: ResourceKind,
+    fields: FieldMap,
+    criteria: Iterable[Criterion] = (),
+    paging: Paging | None = None,
+    list_all: bool = True,
+    count: bool = True,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> ListResult:
+    """Rows of ``model`` (which has ``uuid``, ``account_uuid``, ``created_at``)
+    that the principal may see, matching ``criteria`` and ``where``, one page.
+
+    The page token is bound to the model, the caller's account and the query.
+    """
+    crit = tuple(criteria)
+    stmt = select(model).where(
+        owner_scope(model.account_uuid, principal, list_all=list_all), *where)
+    stmt = apply_criteria(stmt, fields, crit, uuid_column=model.uuid, kind=kind)
+    key = query_key(model.__tablename__, principal.account_uuid, crit, list_all)
+    return paginate(session, stmt, created_column=model.created_at, uuid_column=model.uuid,
+                    paging=paging or Paging(), query_key=key, count=count)

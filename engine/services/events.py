@@ -18,10 +18,7 @@ from engine.querying import (
     FieldMap,
     ListResult,
     Paging,
-    apply_criteria,
-    owner_scope,
-    paginate,
-    query_key,
+    list_owned,
 )
 
 NO_PAGING = Paging()  # every match in one page
@@ -115,13 +112,9 @@ class EventService:
 
         Items are :class:`Event` rows, or :class:`EventDetail` with ``detailed``.
         """
-        stmt = select(Event).where(owner_scope(Event.account_uuid, principal, list_all=list_all))
-        stmt = apply_criteria(stmt, EVENT_FIELDS, criteria, uuid_column=Event.uuid,
-                              kind=ResourceKind.EVENT)
-        page = paginate(self._s, stmt, created_column=Event.created_at, uuid_column=Event.uuid,
-                        paging=paging,
-                        query_key=query_key("events", principal.account_uuid, criteria, list_all),
-                        count=True)
+        page = list_owned(self._s, Event, principal, kind=ResourceKind.EVENT,
+                          fields=EVENT_FIELDS, criteria=criteria, paging=paging,
+                          list_all=list_all)
         if detailed:
             page.items = self.details(page.items)
         return page

@@ -124,12 +124,15 @@ class InstanceChange:
     ``offering_uuid`` (a new size) and ``user_data_b64`` ("" clears it) need a
     stopped instance; the new size is reserved by the next start, nothing before.
     ``security_group_uuids`` replaces the instance's groups (at least one).
+    ``display_name`` ("" resets it to the name) and ``group`` ("" clears it) are labels.
     """
 
     offering_uuid: str | None = None
     user_data_b64: str | None = None
     disable_api_termination: bool | None = None
     security_group_uuids: tuple[str, ...] | None = None
+    display_name: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -405,12 +408,36 @@ class InstanceService:
             inst.user_data = _check_user_data(change.user_data_b64)
         if change.disable_api_termination is not None:
             inst.disable_api_termination = change.disable_api_termination
+        if change.display_name is not None:
+            inst.display_name = change.display_name or inst.name
+        if change.group is not None:
+            inst.group_name = change.group
         if groups is not None:
             self._s.execute(delete(InstanceSecurityGroup).where(
                 InstanceSecurityGroup.instance_uuid == inst.uuid))
             for g in groups:
                 self._s.add(InstanceSecurityGroup(instance_uuid=inst.uuid, group_uuid=g.uuid))
         inst.updated_at = utcnow()
+        self._s.flush()
+        return self.reader.get(principal, uuid=inst.uuid)
+
+    def set_key_pair(self, principal: Principal, uuid: str, key_name: str) -> InstanceDetail:
+        """Give the stopped instance the key pair ``key_name`` of its owner's account.
+
+        Raises IncorrectState unless the instance is stopped; NotFound (kind
+        KEY_PAIR, ident ``key_name``) when the owner has no such key pair. The
+        guest receives the key at its next start (through its metadata).
+        """
+        inst = self._owned(principal, uuid)
+        require(inst.state, _STOPPED, ResourceKind.INSTANCE, inst.uuid)
+        kp = self._s.scalar(select(KeyPair).where(KeyPair.account_uuid == inst.account_uuid,
+                                                  KeyPair.name == key_name))
+        if kp is None:
+            raise NotFound(ResourceKind.KEY_PAIR, key_name)
+        inst.key_pair_name = kp.name
+        inst.updated_at = utcnow()
+        record_event(self._s, principal, "VM.RESETSSHKEY", f"Set key pair of {inst.name}",
+                     ResourceKind.INSTANCE, inst.uuid)
         self._s.flush()
         return self.reader.get(principal, uuid=inst.uuid)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, case, delete, func, insert, literal, or_, select
 
 from engine.db import utcnow
 from engine.errors import Duplicate, InvalidParameter, NotFound, PermissionDenied, ResourceKind
@@ -22,12 +23,23 @@ from engine.models import (
     Nic,
     Pod,
     PublicIp,
+    Region,
     StoragePool,
+    Tag,
     VlanRange,
     Zone,
 )
 from engine.principal import Principal
-from engine.querying import owner_scope
+from engine.querying import (
+    Criterion,
+    FieldMap,
+    ListResult,
+    Paging,
+    apply_criteria,
+    owner_scope,
+    paginate,
+    query_key,
+)
 from engine.services.inventory_base import _filters, _ip_range
 from engine.services.inventory_compute import ComputeInventory
 from engine.settings import Settings
@@ -99,6 +111,47 @@ class NetworkDetail:
     zone: Zone
     account: Account | None
     domain: Domain | None
+
+
+@dataclass
+class VisibleNetwork:
+    """A guest network as its users see it. ``used_addresses`` counts its NIC
+    rows (what the private-IP allocator treats as taken); ``account`` is None
+    for a shared network."""
+
+    network: Network
+    zone: Zone
+    region: Region
+    account: Account | None
+    used_addresses: int
+    tags: list[Tag] = field(default_factory=list)
+
+    @property
+    def free_addresses(self) -> int:
+        """Host addresses the allocator can still hand out: the CIDR less its
+        network and broadcast addresses, the gateway and the used ones."""
+        net = ipaddress.IPv4Network(self.network.cidr, strict=False)
+        gateway_inside = ipaddress.IPv4Address(self.network.gateway) in net
+        return max(0, net.num_addresses - 2 - int(gateway_inside) - self.used_addresses)
+
+
+def _is_default(values: Sequence[str]) -> ColumnElement[bool]:
+    wanted = {v.lower() in ("1", "true") for v in values}
+    return Network.is_default.in_(sorted(wanted))
+
+
+def _visible_network_fields(principal: Principal) -> FieldMap:
+    """Fields of :meth:`NetworkInventory.networks_visible`. ``owner_number`` of a
+    shared network is the caller's own account number."""
+    return {
+        "uuid": Network.uuid,
+        "sid": Network.sid,
+        "name": Network.name,
+        "cidr": Network.cidr,
+        "zone_name": Zone.name,
+        "is_default": _is_default,
+        "owner_number": func.coalesce(Account.number, literal(principal.account_number)),
+    }
 
 
 class NetworkInventory(ComputeInventory):
@@ -299,6 +352,44 @@ class NetworkInventory(ComputeInventory):
             stmt = stmt.where(Network.account_uuid.is_(None) if shared
                               else Network.account_uuid.is_not(None))
         return [NetworkDetail(*row) for row in self._s.execute(stmt).all()]
+
+    def networks_visible(self, principal: Principal, criteria: Sequence[Criterion] = (),
+                         paging: Paging | None = None) -> ListResult:
+        """Shared networks plus those of the accounts the principal may see,
+        oldest first, as :class:`VisibleNetwork` items; NIC counts come from SQL.
+
+        Fields: ``uuid``, ``sid``, ``name``, ``cidr``, ``zone_name``,
+        ``is_default`` (values ``1``/``0`` or ``true``/``false``), ``owner_number``
+        and tags (``ResourceKind.NETWORK``). Keyset paging; unknown fields raise
+        InvalidParameter.
+        """
+        criteria = tuple(criteria)
+        used = (select(Nic.network_uuid.label("network_uuid"), func.count().label("n"))
+                .group_by(Nic.network_uuid).subquery())
+        stmt = (select(Network, Zone, Region, Account, func.coalesce(used.c.n, 0))
+                .join(Zone, Zone.uuid == Network.zone_uuid)
+                .join(Region, Region.uuid == Zone.region_uuid)
+                .outerjoin(Account, Account.uuid == Network.account_uuid)
+                .outerjoin(used, used.c.network_uuid == Network.uuid)
+                .where(Network.removed_at.is_(None),
+                       or_(Network.account_uuid.is_(None),
+                           owner_scope(Network.account_uuid, principal))))
+        stmt = apply_criteria(stmt, _visible_network_fields(principal), criteria,
+                              uuid_column=Network.uuid, kind=ResourceKind.NETWORK)
+        key = query_key("networks_visible", principal.account_uuid, criteria)
+        page = paginate(self._s, stmt, created_column=Network.created_at,
+                        uuid_column=Network.uuid, paging=paging or Paging(), query_key=key)
+        rows = [VisibleNetwork(n, z, r, a, int(used_n)) for n, z, r, a, used_n in page.items]
+        tags: dict[str, list[Tag]] = {}
+        if rows:
+            for t in self._s.scalars(select(Tag).where(
+                    Tag.resource_kind == ResourceKind.NETWORK,
+                    Tag.resource_uuid.in_([v.network.uuid for v in rows])).order_by(Tag.key)):
+                tags.setdefault(t.resource_uuid, []).append(t)
+        for v in rows:
+            v.tags = tags.get(v.network.uuid, [])
+        page.items = rows
+        return page
 
     def delete_network(self, principal: Principal, uuid: str) -> None:
         """Remove a guest network no NIC uses (InUse otherwise)."""

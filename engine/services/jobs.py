@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, ResourceKind
 from engine.jobs import queue
 from engine.models import Job
 from engine.principal import Principal
-from engine.querying import ListResult, Paging, owner_scope, paginate, query_key
+from engine.querying import ListResult, Paging, list_owned
 from engine.services.access import may_act
 
 
@@ -37,9 +36,8 @@ class JobService:
         return job
 
     def list(self, principal: Principal, paging: Paging = Paging(), list_all: bool = True) -> ListResult:
-        stmt = select(Job).where(owner_scope(Job.account_uuid, principal, list_all=list_all))
-        return paginate(self._s, stmt, created_column=Job.created_at, uuid_column=Job.uuid,
-                        paging=paging, query_key=query_key("jobs"), count=True)
+        return list_owned(self._s, Job, principal, kind=ResourceKind.JOB, fields={},
+                          paging=paging, list_all=list_all)
 
 
 def result_of(job: Job) -> dict[str, Any]:

@@ -30,10 +30,7 @@ from engine.querying import (
     FieldMap,
     ListResult,
     Paging,
-    apply_criteria,
-    owner_scope,
-    paginate,
-    query_key,
+    list_owned,
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
@@ -115,15 +112,10 @@ class SnapshotService:
              paging: Paging | None = None, *, list_all: bool = True,
              count: bool = True) -> ListResult:
         """Live snapshots the principal may see, as :class:`SnapshotDetail` items."""
-        stmt = select(Snapshot).where(
-            owner_scope(Snapshot.account_uuid, principal, list_all=list_all),
-            Snapshot.removed_at.is_(None))
-        stmt = apply_criteria(stmt, SNAPSHOT_FIELDS, criteria, uuid_column=Snapshot.uuid,
-                              kind=ResourceKind.SNAPSHOT)
-        key = query_key("snapshots", principal.account_uuid, criteria, list_all)
-        page = paginate(self._s, stmt, created_column=Snapshot.created_at,
-                        uuid_column=Snapshot.uuid, paging=paging or Paging(), query_key=key,
-                        count=count)
+        page = list_owned(self._s, Snapshot, principal, kind=ResourceKind.SNAPSHOT,
+                          fields=SNAPSHOT_FIELDS, criteria=criteria, paging=paging,
+                          list_all=list_all, count=count,
+                          where=(Snapshot.removed_at.is_(None),))
         page.items = self.details(page.items)
         return page
 

@@ -41,10 +41,7 @@ from engine.querying import (
     FieldMap,
     ListResult,
     Paging,
-    apply_criteria,
-    owner_scope,
-    paginate,
-    query_key,
+    list_owned,
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
@@ -171,13 +168,8 @@ class TagService:
 
         Items are :class:`Tag` rows, or :class:`TagDetail` with ``detailed``.
         """
-        stmt = select(Tag).where(owner_scope(Tag.account_uuid, principal, list_all=list_all))
-        stmt = apply_criteria(stmt, TAG_FIELDS, criteria, uuid_column=Tag.uuid,
-                              kind=ResourceKind.TAG)
-        page = paginate(self._s, stmt, created_column=Tag.created_at, uuid_column=Tag.uuid,
-                        paging=paging,
-                        query_key=query_key("tags", principal.account_uuid, criteria, list_all),
-                        count=True)
+        page = list_owned(self._s, Tag, principal, kind=ResourceKind.TAG, fields=TAG_FIELDS,
+                          criteria=criteria, paging=paging, list_all=list_all)
         if detailed:
             page.items = self.details(page.items)
         return page

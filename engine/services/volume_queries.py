@@ -42,12 +42,11 @@ from engine.querying import (
     FieldMap,
     ListResult,
     Paging,
-    apply_criteria,
     decode_token,
     encode_token,
+    list_owned,
     match_values,
     owner_scope,
-    paginate,
     query_key,
 )
 from engine.services.access import may_act
@@ -314,15 +313,9 @@ class VolumeQueries:
              paging: Paging | None = None, *, list_all: bool = True,
              count: bool = True) -> ListResult:
         """Live volumes the principal may see, as :class:`VolumeDetail` items."""
-        stmt = select(Volume).where(
-            owner_scope(Volume.account_uuid, principal, list_all=list_all),
-            Volume.removed_at.is_(None))
-        stmt = apply_criteria(stmt, VOLUME_FIELDS, criteria, uuid_column=Volume.uuid,
-                              kind=ResourceKind.VOLUME)
-        key = query_key("volumes", principal.account_uuid, criteria, list_all)
-        page = paginate(self._s, stmt, created_column=Volume.created_at,
-                        uuid_column=Volume.uuid, paging=paging or Paging(), query_key=key,
-                        count=count)
+        page = list_owned(self._s, Volume, principal, kind=ResourceKind.VOLUME,
+                          fields=VOLUME_FIELDS, criteria=criteria, paging=paging,
+                          list_all=list_all, count=count, where=(Volume.removed_at.is_(None),))
         page.items = self.details(page.items)
         return page
 
