@@ -422,3 +422,35 @@ ADDRESS_FILTERS: Final[dict[str, FilterSpec]] = {
     "domain": ("sid", constant("vpc"), True),
     "public-ipv4-pool": ("sid", constant("amazon"), True),
 }
+
+# --- VPCs, subnets, internet gateways (guest networks) -------------------------
+VPC_FILTERS: Final[dict[str, FilterSpec]] = {
+    "vpc-id": ("sid", strip_prefix(Kind.VPC), True),
+    "cidr": ("cidr", same, True),
+    "cidr-block-association.cidr-block": ("cidr", same, True),
+    "cidr-block-association.state": ("sid", constant("associated"), True),
+    "dhcp-options-id": ("sid", constant("default"), True),
+    "is-default": ("is_default", booleans, False),
+    "state": ("sid", constant("available"), True),
+    "owner-id": ("owner_number", same, False),
+}
+
+SUBNET_FILTERS: Final[dict[str, FilterSpec]] = {
+    "subnet-id": ("sid", strip_prefix(Kind.SUBNET), True),
+    "vpc-id": ("sid", strip_prefix(Kind.VPC), True),
+    "availability-zone": ("zone_name", same, True),
+    "default-for-az": ("is_default", booleans, False),
+    "cidr-block": ("cidr", same, True),
+    "cidr": ("cidr", same, True),
+    "cidrBlock": ("cidr", same, True),
+    "state": ("sid", constant("available"), True),
+    "owner-id": ("owner_number", same, False),
+    "map-public-ip-on-launch": ("sid", constant("false"), True),
+}
+
+INTERNET_GATEWAY_FILTERS: Final[dict[str, FilterSpec]] = {
+    "internet-gateway-id": ("sid", strip_prefix(Kind.INTERNET_GATEWAY), True),
+    "attachment.vpc-id": ("sid", strip_prefix(Kind.VPC), True),
+    "attachment.state": ("sid", constant("available"), True),
+    "owner-id": ("owner_number", same, False),
+}

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engine.errors import InvalidParameter, ResourceKind
@@ -203,7 +204,7 @@ def paginate(
     if paging.limit is not None and len(items) > paging.limit:
         items = items[: paging.limit]
         last = items[-1]
-        obj = last[0] if isinstance(last, tuple) else last
+        obj = last[0] if isinstance(last, (tuple, Row)) else last  # a multi-entity row
         next_token = encode_token(obj.created_at, obj.uuid, query_key)
     return ListResult(items=items, next_token=next_token, total=total)
 

@@ -85,6 +85,7 @@ def _load() -> None:
                 instance_types,
                 instances,
                 key_pairs,
+                networking,
                 security_groups,
                 snapshots,
                 tags,

@@ -364,13 +364,9 @@ class NetworkInventory(ComputeInventory):
         InvalidParameter.
         """
         criteria = tuple(criteria)
-        used = (select(Nic.network_uuid.label("network_uuid"), func.count().label("n"))
-                .group_by(Nic.network_uuid).subquery())
-        stmt = (select(Network, Zone, Region, Account, func.coalesce(used.c.n, 0))
+        stmt = (select(Network)
                 .join(Zone, Zone.uuid == Network.zone_uuid)
-                .join(Region, Region.uuid == Zone.region_uuid)
                 .outerjoin(Account, Account.uuid == Network.account_uuid)
-                .outerjoin(used, used.c.network_uuid == Network.uuid)
                 .where(Network.removed_at.is_(None),
                        or_(Network.account_uuid.is_(None),
                            owner_scope(Network.account_uuid, principal))))
@@ -379,7 +375,18 @@ class NetworkInventory(ComputeInventory):
         key = query_key("networks_visible", principal.account_uuid, criteria)
         page = paginate(self._s, stmt, created_column=Network.created_at,
                         uuid_column=Network.uuid, paging=paging or Paging(), query_key=key)
-        rows = [VisibleNetwork(n, z, r, a, int(used_n)) for n, z, r, a, used_n in page.items]
+        wanted = [n.uuid for n in page.items]
+        used = (select(Nic.network_uuid.label("network_uuid"), func.count().label("n"))
+                .where(Nic.network_uuid.in_(wanted)).group_by(Nic.network_uuid).subquery())
+        found = {n.uuid: VisibleNetwork(n, z, r, a, int(used_n)) for n, z, r, a, used_n in
+                 self._s.execute(
+                     select(Network, Zone, Region, Account, func.coalesce(used.c.n, 0))
+                     .join(Zone, Zone.uuid == Network.zone_uuid)
+                     .join(Region, Region.uuid == Zone.region_uuid)
+                     .outerjoin(Account, Account.uuid == Network.account_uuid)
+                     .outerjoin(used, used.c.network_uuid == Network.uuid)
+                     .where(Network.uuid.in_(wanted))).all()} if wanted else {}
+        rows = [found[u] for u in wanted]
         tags: dict[str, list[Tag]] = {}
         if rows:
             for t in self._s.scalars(select(Tag).where(

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 MODULES = ("async_jobs", "catalog", "discovery", "network_lists", "virtual_machines",
            "volumes", "snapshots", "addresses", "security_groups", "ssh_keys", "tags", "events",
-           "infrastructure", "accounts", "configurations", "sessions")
+           "infrastructure", "accounts", "configurations", "sessions", "vm_operations")
 READONLY = re.compile(r"^(list|query|get|find)[A-Z]")
 
 

@@ -170,7 +170,7 @@ def destroy_virtual_machine(ctx: CsContext, p: CsParams) -> Submitted:
         raise PermissionDenied("expunge a virtual machine")
     return _submitted(ctx, ctx.services.instances.destroy(
         ctx.principal, p.uuid("id", required=True) or "", expunge=expunge,
-        command=ctx.command.name))
+        command=ctx.command.name, honour_protection=True))
 
 
 @command("recoverVirtualMachine", admin_only=True)

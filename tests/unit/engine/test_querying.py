@@ -323,3 +323,27 @@ def test_offset_paging_and_total(world: World) -> None:
     assert [k.name for k in rest.items] == ["bob-key", "carol-key", "dave-key"]
     assert rest.next_token is None
     assert rest.total is None
+
+
+def test_paging_over_rows_of_several_entities(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A page of (Zone, Region) rows is cut by the first entity's key."""
+    import engine.models as m
+    from engine.db import Base, connect
+
+    db = connect(f"sqlite:///{tmp_path / 'multi.db'}")
+    Base.metadata.create_all(db.engine)
+    with db.session() as s:
+        region = m.Region(name="r1")
+        s.add(region)
+        s.flush()
+        for i in range(3):
+            s.add(m.Zone(region_uuid=region.uuid, name=f"z{i}"))
+        s.flush()
+        stmt = select(m.Zone, m.Region).join(m.Region, m.Region.uuid == m.Zone.region_uuid)
+        first = paginate(s, stmt, created_column=m.Zone.created_at, uuid_column=m.Zone.uuid,
+                         paging=Paging(limit=2), query_key="zones")
+        rest = paginate(s, stmt, created_column=m.Zone.created_at, uuid_column=m.Zone.uuid,
+                        paging=Paging(limit=2, token=first.next_token), query_key="zones")
+    names = [z.name for z, _ in first.items] + [z.name for z, _ in rest.items]
+    assert sorted(names) == ["z0", "z1", "z2"] and rest.next_token is None
+    db.dispose()
