@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.engine import Row
@@ -30,6 +30,7 @@ from engine.errors import InvalidParameter, ResourceKind
 from engine.models import Account, Domain, Tag
 from engine.principal import Principal
 
+T = TypeVar("T")
 ColumnLike = ColumnElement[Any] | InstrumentedAttribute[Any]
 FieldMap = Mapping[str, ColumnLike | Callable[[Sequence[str]], ColumnElement[bool]]]
 
@@ -239,3 +240,12 @@ def list_owned(
     key = query_key(model.__tablename__, principal.account_uuid, crit, list_all)
     return paginate(session, stmt, created_column=model.created_at, uuid_column=model.uuid,
                     paging=paging or Paging(), query_key=key, count=count)
+
+
+def rows_by_uuid(session: Session, model: type[T], uuids: Iterable[str | None]) -> dict[str, T]:
+    """Rows of ``model`` with these uuids (None entries ignored), keyed by uuid: one query."""
+    wanted = {u for u in uuids if u}
+    if not wanted:
+        return {}
+    column: Any = model.uuid  # type: ignore[attr-defined]
+    return {row.uuid: row for row in session.scalars(select(model).where(column.in_(wanted)))}  # type: ignore[attr-defined]

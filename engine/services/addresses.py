@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import builtins
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -48,6 +47,7 @@ from engine.querying import (
     encode_token,
     owner_scope,
     query_key,
+    rows_by_uuid,
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
@@ -196,11 +196,11 @@ class AddressService:
         if not ips:
             return []
         s = self._s
-        zones = _by_uuid(s, Zone, {i.zone_uuid for i in ips})
-        accounts = _by_uuid(s, Account, {i.account_uuid for i in ips if i.account_uuid})
-        domains = _by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
+        zones = rows_by_uuid(s, Zone, {i.zone_uuid for i in ips})
+        accounts = rows_by_uuid(s, Account, {i.account_uuid for i in ips if i.account_uuid})
+        domains = rows_by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
         inst_uuids = {i.instance_uuid for i in ips if i.instance_uuid}
-        instances = _by_uuid(s, Instance, inst_uuids)
+        instances = rows_by_uuid(s, Instance, inst_uuids)
         nics = {n.instance_uuid: n for n in s.scalars(select(Nic).where(
             Nic.instance_uuid.in_(inst_uuids), Nic.is_default.is_(True)))} if inst_uuids else {}
         tags: dict[str, builtins.list[Tag]] = defaultdict(list)
@@ -414,11 +414,3 @@ class AddressService:
             assert last.allocated_at is not None
             next_token = encode_token(last.allocated_at, last.uuid, key)
         return ListResult(items=items, next_token=next_token, total=total)
-
-
-def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict[str, Any]:
-    if not uuids:
-        return {}
-    rows: Iterable[Any] = session.scalars(select(model).where(
-        model.uuid.in_(uuids)))  # type: ignore[attr-defined]
-    return {row.uuid: row for row in rows}

@@ -38,6 +38,7 @@ from engine.querying import (
     owner_scope,
     paginate,
     query_key,
+    rows_by_uuid,
 )
 from engine.services.settings import Settings
 from engine.states import VmState
@@ -193,15 +194,15 @@ class InstanceReader:
             return []
         s = self._session
         uuids = [i.uuid for i in instances]
-        zones = _by_uuid(s, Zone, {i.zone_uuid for i in instances})
-        offerings = _by_uuid(s, ServiceOffering, {i.service_offering_uuid for i in instances})
-        templates = _by_uuid(s, Template, {i.template_uuid for i in instances})
-        accounts = _by_uuid(s, Account, {i.account_uuid for i in instances})
-        domains = _by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
-        hosts = _by_uuid(s, Host, {i.host_uuid for i in instances if i.host_uuid})
+        zones = rows_by_uuid(s, Zone, {i.zone_uuid for i in instances})
+        offerings = rows_by_uuid(s, ServiceOffering, {i.service_offering_uuid for i in instances})
+        templates = rows_by_uuid(s, Template, {i.template_uuid for i in instances})
+        accounts = rows_by_uuid(s, Account, {i.account_uuid for i in instances})
+        domains = rows_by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
+        hosts = rows_by_uuid(s, Host, {i.host_uuid for i in instances if i.host_uuid})
         nics: dict[str, list[NicDetail]] = defaultdict(list)
         nic_rows = list(s.scalars(select(Nic).where(Nic.instance_uuid.in_(uuids))))
-        networks = _by_uuid(s, Network, {n.network_uuid for n in nic_rows})
+        networks = rows_by_uuid(s, Network, {n.network_uuid for n in nic_rows})
         public = {
             p.instance_uuid: p
             for p in s.scalars(select(PublicIp).where(PublicIp.instance_uuid.in_(uuids)))
@@ -248,12 +249,3 @@ class InstanceReader:
                 )
             )
         return out
-
-
-def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict:  # type: ignore[type-arg]
-    if not uuids:
-        return {}
-    return {
-        row.uuid: row
-        for row in session.scalars(select(model).where(model.uuid.in_(uuids)))  # type: ignore[attr-defined]
-    }

@@ -43,7 +43,7 @@ from engine.querying import (
     paginate,
     query_key,
 )
-from engine.services.access import may_act
+from engine.services.access import may_act, owner_account
 from engine.services.events import record_event
 from engine.services.tags import apply_tags
 
@@ -125,7 +125,7 @@ class KeyPairService:
         Raises InvalidParameter (name, ``key_type`` not rsa/ed25519, ``fmt`` not
         pem) and Duplicate(KEY_PAIR) for a name the account already uses.
         """
-        owner = self._owner(principal, account_uuid)
+        owner = owner_account(self._s, principal, account_uuid)
         _check_name(name)
         generated = ssh_keys.generate(key_type, fmt)
         fingerprint = (generated.fingerprint_sha1 if generated.key_type == "rsa"
@@ -143,7 +143,7 @@ class KeyPairService:
         the account already uses raises Duplicate(KEY_PAIR). The stored public
         key is the normalised OpenSSH line, with the key's comment if it had one.
         """
-        owner = self._owner(principal, account_uuid)
+        owner = owner_account(self._s, principal, account_uuid)
         _check_name(name)
         parsed = ssh_keys.parse_public(public_material)
         fingerprint = (parsed.fingerprint_spki_md5 if parsed.key_type == "rsa"
@@ -216,14 +216,6 @@ class KeyPairService:
             raise NotFound(ResourceKind.KEY_PAIR, given[0])
         return row
 
-    def _owner(self, principal: Principal, account_uuid: str | None) -> str:
-        if account_uuid is None or account_uuid == principal.account_uuid:
-            return principal.account_uuid
-        account = self._s.get(Account, account_uuid)
-        if account is None or account.removed_at is not None or not may_act(
-                self._s, principal, account_uuid):
-            raise NotFound(ResourceKind.ACCOUNT, account_uuid)
-        return account_uuid
 
 
 def _check_name(name: str) -> None:

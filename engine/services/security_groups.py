@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import builtins
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -44,8 +43,9 @@ from engine.querying import (
     owner_scope,
     paginate,
     query_key,
+    rows_by_uuid,
 )
-from engine.services.access import may_act
+from engine.services.access import may_act, owner_account
 from engine.services.events import record_event
 from engine.services.security_rules import (  # re-exported: callers import them from here
     MAX_TEXT,
@@ -241,10 +241,10 @@ class SecurityGroupService(SecurityRules):
             rules[r.group_uuid].append(r)
         peer_uuids = {r.source_group_uuid for rs in rules.values() for r in rs
                       if r.source_group_uuid}
-        peers = _by_uuid(s, SecurityGroup, peer_uuids)
-        accounts = _by_uuid(s, Account, {g.account_uuid for g in groups}
+        peers = rows_by_uuid(s, SecurityGroup, peer_uuids)
+        accounts = rows_by_uuid(s, Account, {g.account_uuid for g in groups}
                             | {p.account_uuid for p in peers.values()})
-        domains = _by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
+        domains = rows_by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
         tags: dict[str, builtins.list[Tag]] = defaultdict(list)
         for t in s.scalars(select(Tag).where(
                 Tag.resource_uuid.in_(uuids),
@@ -285,7 +285,7 @@ class SecurityGroupService(SecurityRules):
         when the account has a group of that name (``default`` included) and
         InvalidParameter for an empty or overlong name or description.
         """
-        owner = self._owner(principal, account_uuid)
+        owner = owner_account(self._s, principal, account_uuid)
         check_text("name", name, required=True)
         check_text("description", description)
         group = None
@@ -305,7 +305,7 @@ class SecurityGroupService(SecurityRules):
         all-protocols egress rule to 0.0.0.0/0, ``self_ingress`` an all-protocols
         ingress rule from the group's own members.
         """
-        owner = self._owner(principal, account_uuid)
+        owner = owner_account(self._s, principal, account_uuid)
         return self._ensure_default(principal, owner, open_egress=open_egress,
                                     self_ingress=self_ingress)
 
@@ -377,19 +377,3 @@ class SecurityGroupService(SecurityRules):
                 return made
         raise Duplicate(ResourceKind.SECURITY_GROUP, DEFAULT_GROUP)  # pragma: no cover
 
-    def _owner(self, principal: Principal, account_uuid: str | None) -> str:
-        if account_uuid is None or account_uuid == principal.account_uuid:
-            return principal.account_uuid
-        account = self._s.get(Account, account_uuid)
-        if account is None or account.removed_at is not None or not may_act(
-                self._s, principal, account_uuid):
-            raise NotFound(ResourceKind.ACCOUNT, account_uuid)
-        return account_uuid
-
-
-def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict[str, Any]:
-    if not uuids:
-        return {}
-    rows: Iterable[Any] = session.scalars(select(model).where(
-        model.uuid.in_(uuids)))  # type: ignore[attr-defined]
-    return {row.uuid: row for row in rows}

@@ -19,9 +19,8 @@ from __future__ import annotations
 import builtins
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -45,6 +44,7 @@ from engine.querying import (
     owner_scope,
     paginate,
     query_key,
+    rows_by_uuid,
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
@@ -162,9 +162,9 @@ class SecurityRules:
         page = paginate(self._s, stmt, created_column=SecurityRule.created_at,
                         uuid_column=SecurityRule.uuid, paging=paging, query_key=key)
         rules: builtins.list[SecurityRule] = page.items
-        groups = _by_uuid(self._s, SecurityGroup, {r.group_uuid for r in rules}
+        groups = rows_by_uuid(self._s, SecurityGroup, {r.group_uuid for r in rules}
                           | {r.source_group_uuid for r in rules if r.source_group_uuid})
-        accounts = _by_uuid(self._s, Account, {g.account_uuid for g in groups.values()})
+        accounts = rows_by_uuid(self._s, Account, {g.account_uuid for g in groups.values()})
         tags: dict[str, builtins.list[Tag]] = defaultdict(list)
         for t in self._s.scalars(select(Tag).where(
                 Tag.resource_uuid.in_([r.uuid for r in rules]),
@@ -310,11 +310,3 @@ class SecurityRules:
                             description=spec.description)
         self._s.add(rule)
         return rule
-
-
-def _by_uuid(session: Session, model: type, uuids: set[str]) -> dict[str, Any]:
-    if not uuids:
-        return {}
-    rows: Iterable[Any] = session.scalars(select(model).where(
-        model.uuid.in_(uuids)))  # type: ignore[attr-defined]
-    return {row.uuid: row for row in rows}

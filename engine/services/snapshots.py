@@ -31,6 +31,7 @@ from engine.querying import (
     ListResult,
     Paging,
     list_owned,
+    rows_by_uuid,
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
@@ -129,10 +130,10 @@ class SnapshotService:
             return []
         s = self._s
         uuids = [x.uuid for x in snapshots]
-        volumes = _by_uuid(s, Volume, {x.volume_uuid for x in snapshots})
-        zones = _by_uuid(s, Zone, {x.zone_uuid for x in snapshots})
-        accounts = _by_uuid(s, Account, {x.account_uuid for x in snapshots})
-        domains = _by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
+        volumes = rows_by_uuid(s, Volume, {x.volume_uuid for x in snapshots})
+        zones = rows_by_uuid(s, Zone, {x.zone_uuid for x in snapshots})
+        accounts = rows_by_uuid(s, Account, {x.account_uuid for x in snapshots})
+        domains = rows_by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
         tags: dict[str, list[Tag]] = defaultdict(list)
         for t in s.scalars(select(Tag).where(Tag.resource_uuid.in_(uuids),
                                              Tag.resource_kind == ResourceKind.SNAPSHOT)
@@ -233,11 +234,3 @@ class SnapshotService:
 
 def _stamp(now: datetime) -> str:
     return now.strftime("%Y%m%d%H%M%S")
-
-
-def _by_uuid(session: Session, model: type[T], uuids: set[str]) -> dict[str, T]:
-    if not uuids:
-        return {}
-    rows: Sequence[T] = session.scalars(
-        select(model).where(model.uuid.in_(uuids))).all()  # type: ignore[attr-defined]
-    return {row.uuid: row for row in rows}  # type: ignore[attr-defined]

@@ -48,6 +48,7 @@ from engine.querying import (
     match_values,
     owner_scope,
     query_key,
+    rows_by_uuid,
 )
 from engine.services.access import may_act
 from engine.states import JobStatus, VolumeState
@@ -333,14 +334,14 @@ class VolumeQueries:
             return []
         s = self._s
         uuids = [v.uuid for v in volumes]
-        zones = _by_uuid(s, Zone, {v.zone_uuid for v in volumes})
-        accounts = _by_uuid(s, Account, {v.account_uuid for v in volumes})
-        domains = _by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
-        instances = _by_uuid(s, Instance, {v.instance_uuid for v in volumes if v.instance_uuid})
-        pools = _by_uuid(s, StoragePool, {v.pool_uuid for v in volumes if v.pool_uuid})
-        offerings = _by_uuid(s, DiskOffering,
+        zones = rows_by_uuid(s, Zone, {v.zone_uuid for v in volumes})
+        accounts = rows_by_uuid(s, Account, {v.account_uuid for v in volumes})
+        domains = rows_by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
+        instances = rows_by_uuid(s, Instance, {v.instance_uuid for v in volumes if v.instance_uuid})
+        pools = rows_by_uuid(s, StoragePool, {v.pool_uuid for v in volumes if v.pool_uuid})
+        offerings = rows_by_uuid(s, DiskOffering,
                              {v.disk_offering_uuid for v in volumes if v.disk_offering_uuid})
-        snapshots = _by_uuid(s, Snapshot, {v.snapshot_uuid for v in volumes if v.snapshot_uuid})
+        snapshots = rows_by_uuid(s, Snapshot, {v.snapshot_uuid for v in volumes if v.snapshot_uuid})
         tags: dict[str, list[Tag]] = defaultdict(list)
         for t in s.scalars(select(Tag).where(Tag.resource_uuid.in_(uuids),
                                              Tag.resource_kind == ResourceKind.VOLUME)
@@ -400,11 +401,3 @@ class VolumeQueries:
             rows = rows[:paging.limit]
             next_token = encode_token(rows[-1][0].created_at, rows[-1][0].uuid, key)
         return ListResult(items=[m for _, m in rows], next_token=next_token)
-
-
-def _by_uuid(session: Session, model: type[T], uuids: set[str]) -> dict[str, T]:
-    if not uuids:
-        return {}
-    rows: Sequence[T] = session.scalars(
-        select(model).where(model.uuid.in_(uuids))).all()  # type: ignore[attr-defined]
-    return {row.uuid: row for row in rows}  # type: ignore[attr-defined]
