@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import ResourceKind
 from engine.principal import Principal
 from engine.querying import Paging
 from engine.services import Services
@@ -113,6 +114,12 @@ def load() -> None:
 
 
 # --- list helpers ---------------------------------------------------------------------
+
+
+def finished(ctx: CsContext, kind: ResourceKind, resource_uuid: str) -> Job:
+    """An already-completed job for an async command whose work was done in the request."""
+    return ctx.services.jobs.completed(ctx.principal, kind, resource_uuid,
+                                       command=ctx.command.name)
 
 
 def paging(ctx: CsContext, p: CsParams) -> Paging:

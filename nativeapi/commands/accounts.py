@@ -23,6 +23,7 @@ from nativeapi.commands import (
     CsContext,
     Listing,
     Submitted,
+    finished,
     invalid_value,
     job_result,
     page_slice,
@@ -83,8 +84,7 @@ def delete_domain(ctx: CsContext, p: CsParams) -> Submitted:
     uuid = p.uuid("id", required=True) or ""
     ctx.services.accounts.delete_domain(ctx.principal, uuid,
                                         cleanup=bool(p.boolean("cleanup", False)))
-    return Submitted(ctx.services.jobs.completed(ctx.principal, ResourceKind.DOMAIN, uuid,
-                                                 command=ctx.command.name))
+    return Submitted(finished(ctx, ResourceKind.DOMAIN, uuid))
 
 
 # --- accounts -------------------------------------------------------------------------
@@ -152,8 +152,7 @@ def list_accounts(ctx: CsContext, p: CsParams) -> Listing:
 
 
 def _account_job(ctx: CsContext, uuid: str) -> Submitted:
-    return Submitted(ctx.services.jobs.completed(ctx.principal, ResourceKind.ACCOUNT, uuid,
-                                                 command=ctx.command.name))
+    return Submitted(finished(ctx, ResourceKind.ACCOUNT, uuid))
 
 
 @command("deleteAccount", is_async=True, admin_only=True)

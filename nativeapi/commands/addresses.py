@@ -16,6 +16,7 @@ from nativeapi.commands import (
     Listing,
     Submitted,
     Success,
+    finished,
     invalid_value,
     job_result,
     paging,
@@ -28,10 +29,6 @@ from nativeapi.registry import command
 if TYPE_CHECKING:
     from engine.models import Job
 
-
-def _finished(ctx: CsContext, ip_uuid: str) -> Job:
-    return ctx.services.jobs.completed(ctx.principal, ResourceKind.PUBLIC_IP, ip_uuid,
-                                       command=ctx.command.name)
 
 
 @job_result("ipaddress")
@@ -52,7 +49,7 @@ def associate_ip_address(ctx: CsContext, p: CsParams) -> Submitted:
         raise invalid_value("Acquiring an address for another account is not supported")
     ip = ctx.services.addresses.allocate(ctx.principal, p.uuid("zoneid"),
                                          p.get("ipaddress") or None)
-    return Submitted(_finished(ctx, ip.uuid), object_uuid=ip.uuid)
+    return Submitted(finished(ctx, ResourceKind.PUBLIC_IP, ip.uuid), object_uuid=ip.uuid)
 
 
 @command("disassociateIpAddress", is_async=True)
@@ -66,7 +63,7 @@ def disassociate_ip_address(ctx: CsContext, p: CsParams) -> Submitted:
         uuid = ctx.services.addresses.get(ctx.principal, address=address).ip.uuid
     # QUIRK(cloudstack): releasing an address also ends its static NAT.
     ctx.services.addresses.release(ctx.principal, uuid, disassociate=True)
-    return Submitted(_finished(ctx, uuid))
+    return Submitted(finished(ctx, ResourceKind.PUBLIC_IP, uuid))
 
 
 @command("listPublicIpAddresses")
@@ -113,4 +110,4 @@ def enable_static_nat(ctx: CsContext, p: CsParams) -> Success:
 def disable_static_nat(ctx: CsContext, p: CsParams) -> Submitted:
     uuid = p.uuid("ipaddressid", required=True) or ""
     ctx.services.addresses.disassociate(ctx.principal, ip_uuid=uuid, missing_ok=False)
-    return Submitted(_finished(ctx, uuid))
+    return Submitted(finished(ctx, ResourceKind.PUBLIC_IP, uuid))

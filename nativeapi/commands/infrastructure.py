@@ -30,6 +30,7 @@ from nativeapi.commands import (
     Listing,
     Submitted,
     Success,
+    finished,
     invalid_value,
     job_result,
     page_slice,
@@ -215,8 +216,7 @@ def delete_host(ctx: CsContext, p: CsParams) -> Success:
 
 
 def _host_job(ctx: CsContext, host_uuid: str) -> Submitted:
-    return Submitted(ctx.services.jobs.completed(ctx.principal, ResourceKind.HOST, host_uuid,
-                                                 command=ctx.command.name))
+    return Submitted(finished(ctx, ResourceKind.HOST, host_uuid))
 
 
 @command("prepareHostForMaintenance", is_async=True, admin_only=True)
@@ -431,5 +431,4 @@ def list_networks(ctx: CsContext, p: CsParams) -> Listing:
 def delete_network(ctx: CsContext, p: CsParams) -> Submitted:
     uuid = _uuid(p, "id")
     ctx.services.inventory.delete_network(ctx.principal, uuid)
-    return Submitted(ctx.services.jobs.completed(ctx.principal, ResourceKind.NETWORK, uuid,
-                                                 command=ctx.command.name))
+    return Submitted(finished(ctx, ResourceKind.NETWORK, uuid))

@@ -20,6 +20,7 @@ from nativeapi.commands import (
     Listing,
     Submitted,
     Success,
+    finished,
     invalid_value,
     job_result,
     paging,
@@ -157,8 +158,7 @@ def authorize_security_group_egress(ctx: CsContext, p: CsParams) -> Submitted:
 def _revoke(ctx: CsContext, p: CsParams, direction: RuleDirection) -> Submitted:
     [rule] = ctx.services.security_groups.revoke(
         ctx.principal, None, direction, rule_ids=[p.uuid("id", required=True) or ""])
-    return Submitted(ctx.services.jobs.completed(
-        ctx.principal, ResourceKind.SECURITY_GROUP, rule.group_uuid, command=ctx.command.name))
+    return Submitted(finished(ctx, ResourceKind.SECURITY_GROUP, rule.group_uuid))
 
 
 @command("revokeSecurityGroupIngress", is_async=True)

@@ -14,6 +14,7 @@ from nativeapi.commands import (
     CsContext,
     Listing,
     Submitted,
+    finished,
     invalid_value,
     paging,
     tag_criteria_pairs,
@@ -47,8 +48,7 @@ def create_tags(ctx: CsContext, p: CsParams) -> Submitted:
         uuids = ctx.services.tags.create(ctx.principal, kind, p.list("resourceids"), pairs)
     except NotFound as exc:
         raise _not_found(exc, p) from exc
-    return Submitted(ctx.services.jobs.completed(ctx.principal, kind, uuids[0],
-                                                 command=ctx.command.name))
+    return Submitted(finished(ctx, kind, uuids[0]))
 
 
 @command("deleteTags", is_async=True)
@@ -64,8 +64,7 @@ def delete_tags(ctx: CsContext, p: CsParams) -> Submitted:
         uuids = ctx.services.tags.delete(ctx.principal, kind, p.list("resourceids"), pairs)
     except NotFound as exc:
         raise _not_found(exc, p) from exc
-    return Submitted(ctx.services.jobs.completed(ctx.principal, kind, uuids[0],
-                                                 command=ctx.command.name))
+    return Submitted(finished(ctx, kind, uuids[0]))
 
 
 @command("listTags")

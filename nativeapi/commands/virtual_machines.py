@@ -14,6 +14,7 @@ from nativeapi.commands import (
     CsContext,
     Listing,
     Submitted,
+    finished,
     invalid_value,
     paging,
     tag_criteria_pairs,
@@ -72,18 +73,14 @@ def deploy_virtual_machine(ctx: CsContext, p: CsParams) -> Submitted:
         command=ctx.command.name,
     ))
     vm_uuid = launch.instances[0].instance.uuid
-    job = launch.jobs[0] if launch.jobs else _finished(ctx, vm_uuid)
+    job = launch.jobs[0] if launch.jobs else finished(ctx, ResourceKind.INSTANCE, vm_uuid)
     return Submitted(job, object_uuid=vm_uuid)
 
-
-def _finished(ctx: CsContext, vm_uuid: str) -> Job:
-    return ctx.services.jobs.completed(ctx.principal, ResourceKind.INSTANCE, vm_uuid,
-                                       command=ctx.command.name)
 
 
 def _submitted(ctx: CsContext, result: tuple[Instance, Job | None]) -> Submitted:
     inst, job = result
-    return Submitted(job if job is not None else _finished(ctx, inst.uuid))
+    return Submitted(job if job is not None else finished(ctx, ResourceKind.INSTANCE, inst.uuid))
 
 
 def _criteria(ctx: CsContext, p: CsParams) -> list[Criterion]:

@@ -13,7 +13,7 @@ from engine.errors import NotFound, ResourceKind
 from engine.services.instances import InstanceChange
 from engine.states import VmState
 from nativeapi import views
-from nativeapi.commands import CsContext, Submitted, invalid_value
+from nativeapi.commands import CsContext, Submitted, finished, invalid_value
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
 
@@ -94,6 +94,5 @@ def reset_ssh_key_for_virtual_machine(ctx: CsContext, p: CsParams) -> Submitted:
             raise
         raise invalid_value(f"A key pair with name '{names[0]}' does not exist for account "
                             f"{d.account.name} in specified domain id") from exc
-    job = ctx.services.jobs.completed(ctx.principal, ResourceKind.INSTANCE, uuid,
-                                      command=ctx.command.name)
+    job = finished(ctx, ResourceKind.INSTANCE, uuid)
     return Submitted(job)

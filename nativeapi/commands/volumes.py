@@ -18,6 +18,7 @@ from nativeapi.commands import (
     Listing,
     Submitted,
     Success,
+    finished,
     invalid_value,
     job_result,
     paging,
@@ -30,10 +31,6 @@ from nativeapi.registry import command
 if TYPE_CHECKING:
     from engine.models import Job
 
-
-def _finished(ctx: CsContext, volume_uuid: str) -> Job:
-    return ctx.services.jobs.completed(ctx.principal, ResourceKind.VOLUME, volume_uuid,
-                                       command=ctx.command.name)
 
 
 @job_result("volume")
@@ -67,7 +64,7 @@ def create_volume(ctx: CsContext, p: CsParams) -> Submitted:
                                           command=ctx.command.name)
     elif vm is not None:
         raise invalid_value("A volume created from a snapshot cannot be attached at once")
-    return Submitted(job if job is not None else _finished(ctx, volume.uuid),
+    return Submitted(job if job is not None else finished(ctx, ResourceKind.VOLUME, volume.uuid),
                      object_uuid=volume.uuid)
 
 
