@@ -144,7 +144,8 @@ def _zone(session: Session, opts: BootstrapOptions) -> None:
         url = (f"http://sim/{cluster.name}/{opts.zone}-host{n}/"
                f"cpucore={opts.host_cores}&cpuspeed={opts.host_mhz}&memory={memory}")
         inv.add_host(HostRequest(zone.uuid, pod.uuid, cluster.uuid, url))
-    inv.add_storage_pool(zone, f"{opts.zone}-primary", "nfs://sim/primary", 100 * TIB)
+    inv.add_storage_pool(zone, f"{opts.zone}-primary", "nfs://sim/primary", 100 * TIB,
+                         hypervisor="Simulator")
     inv.add_image_store(zone, f"{opts.zone}-secondary", "nfs://sim/secondary", 100 * TIB)
     inv.create_vlan_range(zone, gateway="198.51.100.1", netmask="255.255.255.0",
                           start_ip="198.51.100.10", end_ip="198.51.100.250")

@@ -8,7 +8,7 @@ conditional UPDATE, safe under concurrent requests.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, case, cast, func, literal, or_, select, update
+from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientCapacity, ResourceKind
@@ -43,9 +43,14 @@ class StorageAllocator:
         )
         if host_uuid is not None:
             cluster = select(Host.cluster_uuid).where(Host.uuid == host_uuid).scalar_subquery()
+            hypervisor = select(Host.hypervisor).where(Host.uuid == host_uuid).scalar_subquery()
             stmt = stmt.where(
                 or_(
-                    StoragePool.scope == StorageScope.ZONE,
+                    and_(
+                        StoragePool.scope == StorageScope.ZONE,
+                        or_(StoragePool.hypervisor.is_(None), StoragePool.hypervisor == "",
+                            StoragePool.hypervisor == hypervisor),
+                    ),
                     StoragePool.cluster_uuid == cluster,
                 )
             )

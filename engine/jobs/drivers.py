@@ -3,22 +3,53 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from engine.hypervisors.base import HostConnection, HypervisorDriver
 from engine.hypervisors.registry import load_driver
+from engine.models import Host, StoragePool
+from engine.states import StorageScope
 
 
 @dataclass(frozen=True)
 class HostAccess:
-    """What is needed to reach a host, copied out of its row."""
+    """What is needed to reach a host, copied out of its row.
+
+    ``storage_pools`` maps the uuid of every primary storage pool the host can
+    reach to the pool's URL; drivers receive it as ``extra["storage_pools"]``
+    and resolve a ``DiskSpec.pool_ref`` (a pool uuid) through it.
+    """
 
     uuid: str
     hypervisor: str
     url: str
     username: str | None
-    password: str | None
+    password: str | None = field(default=None, repr=False)
+    storage_pools: Mapping[str, str] = field(default_factory=dict)
+
+
+def reachable_pools(session: Session, host: Host) -> dict[str, str]:
+    """Pool uuid -> URL of the live pools ``host`` can use (its cluster's, and the
+    zone-wide ones for its hypervisor or for any)."""
+    rows = session.execute(select(StoragePool.uuid, StoragePool.url).where(
+        StoragePool.zone_uuid == host.zone_uuid,
+        StoragePool.removed_at.is_(None),
+        or_(StoragePool.cluster_uuid == host.cluster_uuid,
+            and_(StoragePool.scope == StorageScope.ZONE,
+                 or_(StoragePool.hypervisor.is_(None), StoragePool.hypervisor == "",
+                     StoragePool.hypervisor == host.hypervisor)))))
+    return {uuid: url for uuid, url in rows}
+
+
+def host_access(session: Session, host: Host) -> HostAccess:
+    """The ``HostAccess`` of a host row (with the storage pools it can reach)."""
+    return HostAccess(host.uuid, host.hypervisor, host.url, host.username, host.password,
+                      reachable_pools(session, host))
 
 
 class DriverPool:
@@ -33,7 +64,8 @@ class DriverPool:
             url=host.url,
             username=host.username,
             password=host.password,
-            extra={"state_dir": str(self._simulator_dir)},
+            extra={"state_dir": str(self._simulator_dir),
+                   "storage_pools": dict(host.storage_pools)},
         )
 
     def get(self, host: HostAccess) -> HypervisorDriver:

@@ -22,8 +22,8 @@ from engine.allocators.hosts import MIB, HostPlanner
 from engine.allocators.storage import StorageAllocator
 from engine.db import utcnow
 from engine.errors import ResourceKind
-from engine.hypervisors.base import DiskSpec, DomainRef, DomainSpec, NicSpec
-from engine.jobs.drivers import DriverPool, HostAccess
+from engine.hypervisors.base import BootSpec, DiskSpec, DomainRef, DomainSpec, NicSpec
+from engine.jobs.drivers import DriverPool, HostAccess, host_access
 from engine.jobs.queue import JobKind
 from engine.models import (
     Host,
@@ -62,7 +62,7 @@ def _host_access(session: Session, host_uuid: str | None) -> HostAccess | None:
     h = session.get(Host, host_uuid)
     if h is None:
         return None
-    return HostAccess(h.uuid, h.hypervisor, h.url, h.username, h.password)
+    return host_access(session, h)
 
 
 def _domain_spec(session: Session, inst: Instance) -> DomainSpec:
@@ -87,7 +87,18 @@ def _domain_spec(session: Session, inst: Instance) -> DomainSpec:
     return DomainSpec(name=inst.instance_name, uuid=inst.uuid, cpus=inst.cpus,
                       cpu_mhz=inst.cpu_mhz, memory_mib=inst.memory_mib, disks=tuple(disks),
                       nics=tuple(nics), user_data=user_data,
-                      metadata={"instance-sid": inst.sid})
+                      metadata={"instance-sid": inst.sid}, boot=_boot_spec(template))
+
+
+def _boot_spec(template: Template) -> BootSpec | None:
+    """Direct kernel boot from the template's ``boot_spec`` JSON, if it has one."""
+    if not template.boot_spec:
+        return None
+    spec = json.loads(template.boot_spec)
+    if not spec.get("kernel"):
+        return None
+    return BootSpec(kernel=spec["kernel"], initrd=spec.get("initrd") or None,
+                    cmdline=spec.get("cmdline") or "")
 
 
 def _release_capacity(session: Session, inst: Instance) -> None:

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from engine.allocators.storage import StorageAllocator
 from engine.db import utcnow
 from engine.errors import IncorrectState, NotFound, ResourceKind, Unavailable, Unsupported
 from engine.hypervisors.base import Capability, DiskSpec, DomainRef, HypervisorDriver
-from engine.jobs.drivers import HostAccess
+from engine.jobs.drivers import HostAccess, host_access
 from engine.jobs.queue import JobKind
 from engine.models import Host, Instance, Job, Snapshot, StoragePool, Volume
 from engine.services.events import record_event
@@ -63,7 +63,9 @@ def _payload(job: Job) -> dict[str, Any]:
 def _access(host: Host | None) -> HostAccess | None:
     if host is None:
         return None
-    return HostAccess(host.uuid, host.hypervisor, host.url, host.username, host.password)
+    session = object_session(host)
+    assert session is not None
+    return host_access(session, host)
 
 
 def _zone_host(session: Session, zone_uuid: str, pool_uuid: str | None) -> HostAccess | None:

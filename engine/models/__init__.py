@@ -1,6 +1,13 @@
 """ORM models, one module per aggregate. Importing this package registers them all."""
 
-from engine.models.catalog import DiskOffering, OsType, ServiceOffering, Template, TemplateZone
+from engine.models.catalog import (
+    DiskOffering,
+    OsType,
+    ServiceOffering,
+    Template,
+    TemplatePermission,
+    TemplateZone,
+)
 from engine.models.compute import Instance, Network, Nic
 from engine.models.identity import Account, Domain, User
 from engine.models.infrastructure import (
@@ -25,6 +32,6 @@ __all__ = [
     "Account", "Cluster", "DiskOffering", "Domain", "Event", "Host", "ImageStore", "Instance",
     "InstanceSecurityGroup", "Job", "KeyPair", "ManagementServer", "Network", "Nic", "OsType",
     "Pod", "PublicIp", "Region", "SecurityGroup", "SecurityRule", "Sequence", "ServiceOffering", "Setting",
-    "Snapshot", "StoragePool", "Tag", "Template", "TemplateZone", "User", "VlanRange", "Volume",
+    "Snapshot", "StoragePool", "Tag", "Template", "TemplatePermission", "TemplateZone", "User", "VlanRange", "Volume",
     "Zone",
 ]

@@ -78,7 +78,22 @@ class Template(Base):
     password_enabled: Mapped[bool] = mapped_column(default=False)
     root_device_name: Mapped[str32] = mapped_column(default="/dev/xvda")
     boot_spec: Mapped[text | None]  # JSON: kernel/initrd/cmdline for direct boot
+    details: Mapped[text | None]  # JSON object of other free-form details
+    is_extractable: Mapped[bool] = mapped_column(default=False)
+    source_snapshot_uuid: Mapped[str | None] = mapped_column(String(36))
+    source_template_uuid: Mapped[str | None] = mapped_column(String(36))
     removed_at: Mapped[datetime | None]
+    created_at: Mapped[created_at]
+
+
+class TemplatePermission(Base):
+    """An account other than the owner that may launch a private template."""
+
+    __tablename__ = "template_permissions"
+    __table_args__ = (UniqueConstraint("template_uuid", "account_uuid"),)
+    uuid: Mapped[uuid_pk]
+    template_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("templates.uuid"), index=True)
+    account_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("accounts.uuid"), index=True)
     created_at: Mapped[created_at]
 
 

@@ -60,6 +60,7 @@ class Instance(Base):
     domain_ref: Mapped[str255 | None]  # the driver's handle once the domain is defined
     state: Mapped[VmState] = mapped_column(index=True)
     power_state: Mapped[str32] = mapped_column(default="PowerUnknown")
+    power_state_at: Mapped[datetime | None]  # when a host last reported power_state
     state_reason: Mapped[str255] = mapped_column(default="")
     cpus: Mapped[int]
     cpu_mhz: Mapped[int]

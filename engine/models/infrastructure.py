@@ -102,7 +102,8 @@ class Host(Base):
     memory_allocated_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     host_tags: Mapped[str255] = mapped_column(default="")
     owner_server_uuid: Mapped[str | None] = mapped_column(String(36))
-    last_seen_at: Mapped[datetime | None]
+    owner_lease_until: Mapped[datetime | None]  # the owner's claim lapses after this
+    last_seen_at: Mapped[datetime | None]  # last successful contact with the host
     created_at: Mapped[created_at]
     removed_at: Mapped[datetime | None]
 
@@ -209,6 +210,7 @@ class ManagementServer(Base):
     state: Mapped[str32] = mapped_column(default="Up")
     started_at: Mapped[created_at]
     heartbeat_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
 
 
 class Sequence(Base):

@@ -36,7 +36,7 @@ from engine.errors import (
 )
 from engine.hypervisors.base import Capability, DomainRef
 from engine.ids import new_sid, new_uuid
-from engine.jobs.drivers import HostAccess
+from engine.jobs.drivers import host_access
 from engine.jobs.queue import JobKind, enqueue
 from engine.models import (
     Host,
@@ -456,7 +456,7 @@ class InstanceService:
         host = self._s.get(Host, inst.host_uuid or inst.last_host_uuid or "")
         if drivers is None or host is None or not inst.domain_ref or inst.state in GONE:
             return ConsoleOutput(None, now)
-        access = HostAccess(host.uuid, host.hypervisor, host.url, host.username, host.password)
+        access = host_access(self._s, host)
         try:
             driver = drivers.get(access)
             if not driver.supports(Capability.CONSOLE_OUTPUT):

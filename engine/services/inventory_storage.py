@@ -61,12 +61,16 @@ class StorageInventory(InventoryBase):
     """Primary storage pools and image (secondary) stores."""
 
     def add_storage_pool(self, zone: Zone, name: str, url: str, capacity_bytes: int, *,
-                         cluster: Cluster | None = None, tags: str = "") -> StoragePool:
+                         cluster: Cluster | None = None, tags: str = "",
+                         hypervisor: str | None = None) -> StoragePool:
+        """Record a primary storage pool: cluster-wide when ``cluster`` is given,
+        else zone-wide (for ``hypervisor`` only when that is given)."""
         pool = StoragePool(
             zone_uuid=zone.uuid, pod_uuid=cluster.pod_uuid if cluster else None,
             cluster_uuid=cluster.uuid if cluster else None,
             scope=StorageScope.CLUSTER if cluster else StorageScope.ZONE, name=name, url=url,
-            hypervisor=cluster.hypervisor if cluster else None, capacity_bytes=capacity_bytes,
+            hypervisor=cluster.hypervisor if cluster else hypervisor,
+            capacity_bytes=capacity_bytes,
             tags=tags,
         )
         self._s.add(pool)
