@@ -1,5 +1,7 @@
 """ORM models, one module per aggregate. Importing this package registers them all."""
 
+from engine.models.affinity import AffinityGroup, InstanceAffinityGroup
+
 from engine.models.catalog import (
     DiskOffering,
     OsType,
@@ -29,8 +31,8 @@ from engine.models.security import InstanceSecurityGroup, KeyPair, SecurityGroup
 from engine.models.storage import Snapshot, Volume
 
 __all__ = [
-    "Account", "Cluster", "DiskOffering", "Domain", "Event", "Host", "ImageStore", "Instance",
-    "InstanceSecurityGroup", "Job", "KeyPair", "ManagementServer", "Network", "Nic", "OsType",
+    "Account", "AffinityGroup", "Cluster", "DiskOffering", "Domain", "Event", "Host", "ImageStore", "Instance",
+    "InstanceAffinityGroup", "InstanceSecurityGroup", "Job", "KeyPair", "ManagementServer", "Network", "Nic", "OsType",
     "Pod", "PublicIp", "Region", "SecurityGroup", "SecurityRule", "Sequence", "ServiceOffering", "Setting",
     "Snapshot", "StoragePool", "Tag", "Template", "TemplatePermission", "TemplateZone", "User", "VlanRange", "Volume",
     "Zone",
