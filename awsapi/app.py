@@ -137,19 +137,30 @@ def _dispatch(principal: Principal, form: dict[str, str], request_id: str) -> Re
     if spec is None:
         raise Ec2Error("UnsupportedOperation", f"The operation {name} is not supported yet.")
     params = parser.parse(op, form)
-    if params.pop("DryRun", False):
-        raise Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+    dry_run = bool(params.pop("DryRun", False))
     runtime = _runtime()
+
     def run(services: Services) -> bytes:
         ctx = RequestContext(principal, services, runtime.config.region, request_id)
         result: dict[str, Any] = spec.handler(ctx, params)
+        if dry_run:
+            # Validation and authorization ran (bad ids, missing rights raised their
+            # own errors); undo everything the handler did by rolling back.
+            raise _DryRunPassed()
         return serializer.success(op, result, request_id)
 
     try:
         body = runtime.call(run, readonly=spec.readonly)
+    except _DryRunPassed:
+        raise Ec2Error("DryRunOperation",
+                       "Request would have succeeded, but DryRun flag is set.") from None
     except EngineError as exc:
         raise to_ec2(exc, show_details=principal.is_root_admin) from exc
     return _xml(body, 200)
+
+
+class _DryRunPassed(Exception):
+    """Raised inside the unit of work so a DryRun request's changes roll back."""
 
 
 def init_app(app: Any, runtime: Runtime) -> None:

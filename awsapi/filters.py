@@ -8,11 +8,30 @@ gets AWS's ``InvalidParameterValue`` ("The filter 'x' is invalid").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
+from functools import cache
 from typing import Any, Final
 
 from awsapi.errors_wire import Ec2Error
+from awsapi.filters_base import (
+    FilterSpec,
+    Transform,
+    any_prefix,
+    arn_tail,
+    booleans,
+    constant,
+    constant_specs,
+    lookup,
+    lookup_known,
+    nothing,
+    nothing_specs,
+    same,
+    strip_prefix,
+    strip_prefix_as,
+    zone_ids,
+)
+from awsapi.filters_compute import IMAGE_FILTERS, INSTANCE_FILTERS
 from awsapi.ids import Kind
 from awsapi.views import STATE_BY_CODE, STATE_BY_NAME
 from awsapi.views_catalog import STATES_BY_REACHABILITY, STATES_BY_STATUS
@@ -24,82 +43,18 @@ from awsapi.views_storage import (
     SNAPSHOT_STATE_BY_NAME,
     VOLUME_STATUS,
     device_slot,
+    iops,
 )
 from engine.querying import Criterion
+from engine.services.volumes import MAX_SIZE_GIB
 
-Transform = Callable[[Sequence[str]], tuple[str, ...]]
-
-
-def same(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(values)
-
-
-def strip_prefix(kind: Kind) -> Transform:
-    prefix = kind.prefix + "-"
-
-    def transform(values: Sequence[str]) -> tuple[str, ...]:
-        return tuple(v[len(prefix):] if v.startswith(prefix) else "\x00" + v for v in values)
-
-    return transform
-
-
-def lookup(table: Mapping[str, tuple[str, ...]]) -> Transform:
-    def transform(values: Sequence[str]) -> tuple[str, ...]:
-        out: tuple[str, ...] = ()
-        for v in values:
-            out += table.get(v, ("\x00" + v,))
-        return out
-
-    return transform
-
-
-def booleans(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple("1" if v.lower() == "true" else "0" for v in values)
-
-
-FilterSpec = tuple[str, Transform, bool]  # engine field, value transform, wildcards allowed
-
-INSTANCE_FILTERS: Final[dict[str, FilterSpec]] = {
-    "instance-id": ("sid", strip_prefix(Kind.INSTANCE), True),
-    "image-id": ("template_sid", strip_prefix(Kind.IMAGE), False),
-    "instance-state-name": ("state", lookup(STATE_BY_NAME), False),
-    "instance-state-code": ("state", lookup(STATE_BY_CODE), False),
-    "instance-type": ("offering_name", same, False),
-    "key-name": ("key_name", same, True),
-    "availability-zone": ("zone_name", same, False),
-    "private-ip-address": ("private_ip", same, False),
-    "network-interface.addresses.private-ip-address": ("private_ip", same, False),
-    "ip-address": ("public_ip", same, False),
-    "reservation-id": ("reservation_sid", strip_prefix(Kind.RESERVATION), False),
-    "launch-index": ("launch_index", same, False),
-    "group-name": ("security_group", same, False),
-    "instance.group-name": ("security_group", same, False),
-    "group-id": ("security_group", strip_prefix(Kind.SECURITY_GROUP), False),
-    "instance.group-id": ("security_group", strip_prefix(Kind.SECURITY_GROUP), False),
-}
-
-IMAGE_FILTERS: Final[dict[str, FilterSpec]] = {
-    "image-id": ("sid", strip_prefix(Kind.IMAGE), True),
-    "name": ("name", same, True),
-    "description": ("description", same, True),
-    "is-public": ("is_public", booleans, False),
-    "architecture": ("arch", same, False),
-    "owner-id": ("owner_number", same, False),
-}
-
-
-def any_prefix(values: Sequence[str]) -> tuple[str, ...]:
-    """EC2 ids of any kind -> sids (``i-0abc`` -> ``0abc``)."""
-    return tuple(v.partition("-")[2] if "-" in v else "\x00" + v for v in values)
+__all__ = ["IMAGE_FILTERS", "INSTANCE_FILTERS", "FilterSpec", "Transform", "any_prefix",
+           "booleans", "constant", "lookup", "lookup_known", "nothing", "same",
+           "strip_prefix", "strip_prefix_as"]
 
 
 def protocols(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(PROTOCOL_IN.get(v.lower(), "\x00" + v) for v in values)
-
-
-def nothing(values: Sequence[str]) -> tuple[str, ...]:
-    """For filters on features the engine lacks: match no rule."""
-    return ("\x00",)
 
 
 KEY_PAIR_FILTERS: Final[dict[str, FilterSpec]] = {
@@ -184,6 +139,7 @@ _STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
 }
 INSTANCE_STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
     "availability-zone": ("zone_name", same, False),
+    "availability-zone-id": ("zone_pattern", zone_ids, True),
     "instance-state-name": ("state", lookup(STATE_BY_NAME), False),
     "instance-state-code": ("state", lookup(STATE_BY_CODE), False),
     **_STATUS_FILTERS,
@@ -224,6 +180,8 @@ INSTANCE_TYPE_FILTERS: Final[dict[str, ViewPath]] = _paths({
         "EbsInfo.EbsOptimizedInfo.MaximumThroughputInMBps",
     "ebs-info.ebs-optimized-support": "EbsInfo.EbsOptimizedSupport",
     "ebs-info.encryption-support": "EbsInfo.EncryptionSupport",
+    "ebs-info.attachment-limit-type": "EbsInfo.AttachmentLimitType",
+    "ebs-info.maximum-ebs-attachments": "EbsInfo.MaximumEbsAttachments",
     "ebs-info.nvme-support": "EbsInfo.NvmeSupport",
     "free-tier-eligible": "FreeTierEligible",
     "hibernation-supported": "HibernationSupported",
@@ -320,30 +278,6 @@ def _value_matches(value: Any, wanted: str) -> bool:
 
 
 # --- volumes, snapshots, addresses --------------------------------------------
-def lookup_known(table: Mapping[str, tuple[str, ...]]) -> Transform:
-    """Like :func:`lookup`, but an unknown value simply matches nothing."""
-
-    def transform(values: Sequence[str]) -> tuple[str, ...]:
-        out: tuple[str, ...] = ()
-        for v in values:
-            out += table.get(v, ())
-        return out
-
-    return transform
-
-
-def constant(*facts: str) -> Transform:
-    """For a filter whose value is the same for every resource (``encrypted``
-    is always ``false`` here): all match if any value (a wildcard pattern)
-    matches one of ``facts``, else none. Use with the ``sid`` field, wildcards on."""
-
-    def transform(values: Sequence[str]) -> tuple[str, ...]:
-        hit = any(fnmatchcase(f, v) for v in values for f in facts)
-        return ("*",) if hit else ("\x00",)
-
-    return transform
-
-
 def device_slots(values: Sequence[str]) -> tuple[str, ...]:
     """EC2 device names -> engine device slots (an unknown name matches nothing)."""
     return tuple(str(slot) if slot is not None else "-1"
@@ -355,6 +289,7 @@ VOLUME_FILTERS: Final[dict[str, FilterSpec]] = {
     "status": ("state_attachment", lookup_known(VOLUME_STATUS), False),
     "size": ("size_gib", same, False),
     "availability-zone": ("zone_name", same, False),
+    "availability-zone-id": ("zone_pattern", zone_ids, True),
     "attachment.instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), False),
     "attachment.device": ("device_id", device_slots, False),
     "attachment.status": ("attachment", same, False),
@@ -388,6 +323,22 @@ VOLUME_STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
         "event.event-id", "event.event-type", "event.not-after", "event.not-before")},
 }
 
+@cache
+def _sizes_by_iops() -> dict[str, tuple[str, ...]]:
+    """IOPS (as ``views_storage.iops`` reports them) -> ``<type>:<GiB>`` pairs."""
+    out: dict[str, list[str]] = {}
+    for volume_type in ("gp2", "gp3", "io1", "io2"):
+        for size in range(1, MAX_SIZE_GIB + 1):
+            out.setdefault(str(iops(volume_type, size)), []).append(f"{volume_type}:{size}")
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def iops_sizes(values: Sequence[str]) -> tuple[str, ...]:
+    """IOPS values -> the ``<type>:<GiB>`` pairs that have them."""
+    table = _sizes_by_iops()
+    return tuple(pair for v in values for pair in table.get(v, ())) or ("\x00",)
+
+
 VOLUME_MODIFICATION_FILTERS: Final[dict[str, FilterSpec]] = {
     "volume-id": ("volume_sid", strip_prefix(Kind.VOLUME), False),
     "modification-state": ("status", lookup_known(MODIFICATION_STATE_BY_NAME), False),
@@ -396,6 +347,10 @@ VOLUME_MODIFICATION_FILTERS: Final[dict[str, FilterSpec]] = {
     "target-volume-type": ("new_volume_type", same, True),
     "original-volume-type": ("old_volume_type", same, True),
     "start-time": ("started_at", same, False),
+    "original-iops": ("old_type_size", iops_sizes, False),
+    "target-iops": ("new_type_size", iops_sizes, False),
+    "originalMultiAttachEnabled": ("volume_sid", constant("false"), True),
+    "targetMultiAttachEnabled": ("volume_sid", constant("false"), True),
 }
 
 SNAPSHOT_FILTERS: Final[dict[str, FilterSpec]] = {
@@ -421,36 +376,148 @@ ADDRESS_FILTERS: Final[dict[str, FilterSpec]] = {
     "private-ip-address": ("private_ip", same, False),
     "domain": ("sid", constant("vpc"), True),
     "public-ipv4-pool": ("sid", constant("amazon"), True),
+    # A border group is the region: the region's zones are its name + a letter.
+    "network-border-group": ("zone_pattern", lambda vs: tuple(v + "?" for v in vs), True),
+    "network-interface-id": ("nic_sid", strip_prefix(Kind.NETWORK_INTERFACE), True),
+    "network-interface-owner-id": ("instance_owner_number", same, True),
 }
 
-# --- VPCs, subnets, internet gateways (guest networks) -------------------------
+# --- VPCs, subnets, internet gateways, route tables -----------------------------
+def vpc_cidr_associations(values: Sequence[str]) -> tuple[str, ...]:
+    """``vpc-cidr-assoc-<sid>`` -> the VPC's sid."""
+    prefix = "vpc-cidr-assoc-"
+    return tuple(v[len(prefix):] if v.startswith(prefix) else "\x00" + v for v in values)
+
+
+_NO_IPV6: Final[dict[str, FilterSpec]] = {
+    name: ("sid", nothing, False) for name in (
+        "ipv6-cidr-block-association.ipv6-cidr-block",
+        "ipv6-cidr-block-association.association-id",
+        "ipv6-cidr-block-association.state",
+        "ipv6-cidr-block-association.ipv6-pool")}
+
 VPC_FILTERS: Final[dict[str, FilterSpec]] = {
     "vpc-id": ("sid", strip_prefix(Kind.VPC), True),
     "cidr": ("cidr", same, True),
     "cidr-block-association.cidr-block": ("cidr", same, True),
+    "cidr-block-association.association-id": ("sid", vpc_cidr_associations, False),
     "cidr-block-association.state": ("sid", constant("associated"), True),
     "dhcp-options-id": ("sid", constant("default"), True),
     "is-default": ("is_default", booleans, False),
     "state": ("sid", constant("available"), True),
     "owner-id": ("owner_number", same, False),
+    **_NO_IPV6,
 }
 
 SUBNET_FILTERS: Final[dict[str, FilterSpec]] = {
     "subnet-id": ("sid", strip_prefix(Kind.SUBNET), True),
-    "vpc-id": ("sid", strip_prefix(Kind.VPC), True),
+    "vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), True),
     "availability-zone": ("zone_name", same, True),
     "default-for-az": ("is_default", booleans, False),
+    "defaultForAz": ("is_default", booleans, False),
     "cidr-block": ("cidr", same, True),
     "cidr": ("cidr", same, True),
     "cidrBlock": ("cidr", same, True),
     "state": ("sid", constant("available"), True),
     "owner-id": ("owner_number", same, False),
-    "map-public-ip-on-launch": ("sid", constant("false"), True),
+    "map-public-ip-on-launch": ("map_public_ip", booleans, False),
+    "map-customer-owned-ip-on-launch": ("sid", constant("false"), True),
+    "assign-ipv6-address-on-creation": ("sid", constant("false"), True),
+    "enable-dns64": ("sid", constant("false"), True),
+    "ipv6-native": ("sid", constant("false"), True),
+    "outpost-arn": ("sid", nothing, False),
+    "customer-owned-ipv4-pool": ("sid", nothing, False),
+    "availability-zone-id": ("zone_name", zone_ids, True),
+    "available-ip-address-count": ("free_addresses", same, False),
+    "subnet-arn": ("sid", arn_tail("subnet", strip_prefix(Kind.SUBNET)), True),
+    "enable-lni-at-device-index": ("sid", nothing, False),
+    **constant_specs({
+        "private-dns-name-options-on-launch.hostname-type": "ip-name",
+        "private-dns-name-options-on-launch.enable-resource-name-dns-a-record": "false",
+        "private-dns-name-options-on-launch.enable-resource-name-dns-aaaa-record": "false"}),
+    **_NO_IPV6,
 }
 
 INTERNET_GATEWAY_FILTERS: Final[dict[str, FilterSpec]] = {
     "internet-gateway-id": ("sid", strip_prefix(Kind.INTERNET_GATEWAY), True),
-    "attachment.vpc-id": ("sid", strip_prefix(Kind.VPC), True),
-    "attachment.state": ("sid", constant("available"), True),
+    "attachment.vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), True),
+    "attachment.state": ("attached", same, False),
     "owner-id": ("owner_number", same, False),
 }
+
+ROUTE_TABLE_FILTERS: Final[dict[str, FilterSpec]] = {
+    "route-table-id": ("sid", strip_prefix(Kind.ROUTE_TABLE), True),
+    "vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), True),
+    "owner-id": ("owner_number", same, False),
+    "association.main": ("main", same, False),
+    "association.route-table-association-id": (
+        "link_sid", strip_prefix(Kind.ROUTE_TABLE_ASSOCIATION), False),
+    "association.route-table-id": ("sid", strip_prefix(Kind.ROUTE_TABLE), False),
+    "association.subnet-id": ("link_network_sid", strip_prefix(Kind.SUBNET), False),
+    "association.gateway-id": ("sid", nothing, False),
+    "route.destination-cidr-block": ("route_destination", same, False),
+    "route.gateway-id": ("route_gateway_sid", strip_prefix(Kind.INTERNET_GATEWAY), False),
+    "route.origin": ("route_target", lookup_known({
+        "CreateRouteTable": ("local",), "CreateRoute": ("gateway",)}), False),
+    "route.state": ("sid", constant("active"), True),
+    **{name: ("sid", nothing, False) for name in (
+        "route.destination-ipv6-cidr-block", "route.destination-prefix-list-id",
+        "route.egress-only-internet-gateway-id", "route.instance-id", "route.nat-gateway-id",
+        "route.transit-gateway-id", "route.vpc-peering-connection-id")},
+}
+
+
+PLACEMENT_GROUP_FILTERS: Final[dict[str, FilterSpec]] = {
+    "group-name": ("name", same, True),
+    "group-id": ("sid", strip_prefix(Kind.PLACEMENT_GROUP), True),
+    "state": ("sid", constant("available"), True),
+    "strategy": ("policy", lookup({"spread": ("host anti-affinity",),
+                                   "cluster": ("host affinity",)}), False),
+    "group-arn": ("name", arn_tail("placement-group"), True),
+    "spread-level": ("policy", lookup({"host": ("host anti-affinity",)}), False),
+}
+
+
+def _ip_owners(values: Sequence[str]) -> tuple[str, ...]:
+    """``amazon`` (the pool's own addresses) is the engine's ``""``."""
+    return tuple("" if v == "amazon" else v for v in values)
+
+
+NETWORK_INTERFACE_FILTERS: Final[dict[str, FilterSpec]] = {
+    "network-interface-id": ("sid", strip_prefix(Kind.NETWORK_INTERFACE), True),
+    "subnet-id": ("network_sid", strip_prefix(Kind.SUBNET), False),
+    "vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), False),
+    "attachment.instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), False),
+    "attachment.attachment-id": ("sid", strip_prefix_as("eni-attach"), False),
+    "attachment.device-index": ("device_id", same, False),
+    "attachment.status": ("sid", constant("attached"), True),
+    "attachment.delete-on-termination": ("sid", constant("true"), True),
+    "attachment.instance-owner-id": ("owner_number", same, False),
+    "private-ip-address": ("ip_address", same, True),
+    "addresses.private-ip-address": ("ip_address", same, True),
+    "addresses.primary": ("sid", constant("true"), True),
+    "private-dns-name": ("sid", nothing, False),
+    "mac-address": ("mac_address", same, True),
+    "availability-zone": ("zone_name", same, True),
+    "owner-id": ("owner_number", same, False),
+    "status": ("sid", constant("in-use"), True),
+    "group-id": ("group_sid", strip_prefix(Kind.SECURITY_GROUP), False),
+    "group-name": ("group_name", same, False),
+    "association.public-ip": ("public_ip", same, False),
+    "addresses.association.public-ip": ("public_ip", same, False),
+    "interface-type": ("sid", constant("interface"), True),
+    "requester-managed": ("sid", constant("false"), True),
+    "source-dest-check": ("sid", constant("true"), True),
+    "description": ("sid", constant(""), True),
+    "availability-zone-id": ("zone_name", zone_ids, True),
+    "attachment.attach-time": ("created_at", same, True),
+    "association.allocation-id": ("public_ip_sid", strip_prefix(Kind.ADDRESS), True),
+    "association.association-id": (
+        "public_ip_association_sid", strip_prefix(Kind.ASSOCIATION), True),
+    "association.ip-owner-id": ("public_ip_owner", _ip_owners, True),
+    "addresses.association.owner-id": ("public_ip_owner", _ip_owners, True),
+    "operator.managed": ("sid", constant("false"), True),
+    **nothing_specs("association.public-dns-name", "ipv6-addresses.ipv6-address",
+                    "operator.principal", "requester-id"),
+}
+

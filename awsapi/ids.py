@@ -52,12 +52,15 @@ class Kind(Enum):
         "InvalidNetworkInterfaceID.NotFound",
     )
     RESERVATION = ("r", "InvalidReservationID.Malformed", "InvalidReservationID.NotFound")
+    PLACEMENT_GROUP = ("pg", "InvalidPlacementGroupId.Malformed", "InvalidPlacementGroup.Unknown")
     INTERNET_GATEWAY = (
         "igw",
         "InvalidInternetGatewayId.Malformed",
         "InvalidInternetGatewayID.NotFound",
     )
     ROUTE_TABLE = ("rtb", "InvalidRouteTableId.Malformed", "InvalidRouteTableID.NotFound")
+    ROUTE_TABLE_ASSOCIATION = (
+        "rtbassoc", "InvalidAssociationID.Malformed", "InvalidAssociationID.NotFound")
 
     def __init__(self, prefix: str, malformed_code: str, not_found_code: str) -> None:
         self.prefix = prefix

@@ -66,25 +66,36 @@ def private_dns(ip: str | None) -> str:
 
 def instance(d: InstanceDetail) -> dict[str, Any]:
     i = d.instance
-    nic = d.primary_nic
-    private_ip = nic.nic.ip_address if nic else None
-    public_ip = nic.public_ip.address if nic and nic.public_ip else None
-    vpc = render(Kind.VPC, nic.network.sid) if nic else None
-    subnet = render(Kind.SUBNET, nic.network.sid) if nic else None
-    groups = [{"GroupName": g.name, "GroupId": render(Kind.SECURITY_GROUP, g.sid)}
+    vm_state = i.state
+    nic = d.primary_nic if d.nics else None
+    private_ip: str | None
+    public_ip: str | None
+    vpc: str | None
+    subnet: str | None
+    if nic:
+        private_ip = nic.nic.ip_address
+        public_ip = nic.public_ip.address if nic.public_ip else None
+        network_sid = nic.network.sid
+        vpc = _VPC + (nic.vpc_sid or network_sid)
+        subnet = _SUBNET + network_sid
+    else:
+        private_ip = public_ip = vpc = subnet = None
+    groups = [{"GroupName": g.name, "GroupId": _SECURITY_GROUP + g.sid}
               for g in d.security_groups]
+    gone = vm_state in _GONE
+    code, name = STATE[vm_state]
     out: dict[str, Any] = {
-        "InstanceId": render(Kind.INSTANCE, i.sid),
-        "ImageId": render(Kind.IMAGE, d.template.sid),
-        "State": state(i.state),
-        "PrivateDnsName": private_dns(private_ip) if i.state not in _GONE else "",
+        "InstanceId": _INSTANCE + i.sid,
+        "ImageId": _IMAGE + d.template.sid,
+        "State": {"Code": code, "Name": name},
+        "PrivateDnsName": private_dns(private_ip) if not gone else "",
         "PublicDnsName": "",
         "StateTransitionReason": _transition_reason(d),
         "AmiLaunchIndex": i.launch_index,
         "ProductCodes": [],
         "InstanceType": d.offering.name,
         "LaunchTime": aware(i.created_at),
-        "Placement": {"AvailabilityZone": d.zone.name, "GroupName": "", "Tenancy": "default"},
+        "Placement": _placement(d),
         "Monitoring": {"State": "disabled"},
         "Architecture": d.template.arch,
         "RootDeviceType": "ebs",
@@ -105,9 +116,11 @@ def instance(d: InstanceDetail) -> dict[str, Any]:
         "MetadataOptions": {"State": "applied", "HttpTokens": "optional",
                             "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"},
     }
-    if i.state not in _GONE:
-        out.update({"PrivateIpAddress": private_ip, "PublicIpAddress": public_ip,
-                    "VpcId": vpc, "SubnetId": subnet})
+    if not gone:
+        out["PrivateIpAddress"] = private_ip
+        out["PublicIpAddress"] = public_ip
+        out["VpcId"] = vpc
+        out["SubnetId"] = subnet
     if i.key_pair_name:
         out["KeyName"] = i.key_pair_name
     reason = _state_reason(d)
@@ -117,15 +130,24 @@ def instance(d: InstanceDetail) -> dict[str, Any]:
 
 
 _GONE: Final = frozenset({VmState.EXPUNGED, VmState.ERROR, VmState.DESTROYED})
+# "<prefix>-" of the ids rendered for every instance (what ids.render prepends).
+_INSTANCE: Final = render(Kind.INSTANCE, "")
+_IMAGE: Final = render(Kind.IMAGE, "")
+_VPC: Final = render(Kind.VPC, "")
+_SUBNET: Final = render(Kind.SUBNET, "")
+_SECURITY_GROUP: Final = render(Kind.SECURITY_GROUP, "")
+_VOLUME: Final = render(Kind.VOLUME, "")
+
+
+_USER_ENDED: Final = frozenset({VmState.STOPPED, VmState.STOPPING, VmState.EXPUNGED,
+                                VmState.EXPUNGING, VmState.DESTROYED})
 
 
 def _transition_reason(d: InstanceDetail) -> str:
     i = d.instance
-    when = aware(i.state_changed_at)
-    stamp = when.strftime("%Y-%m-%d %H:%M:%S GMT") if when else ""
-    if i.state in (VmState.STOPPED, VmState.STOPPING):
-        return f"User initiated ({stamp})"
-    if i.state in (VmState.EXPUNGED, VmState.EXPUNGING, VmState.DESTROYED):
+    if i.state in _USER_ENDED:
+        when = aware(i.state_changed_at)
+        stamp = when.strftime("%Y-%m-%d %H:%M:%S GMT") if when else ""
         return f"User initiated ({stamp})"
     if i.state == VmState.ERROR:
         return "Server.InternalError"
@@ -148,12 +170,13 @@ def _state_reason(d: InstanceDetail) -> dict[str, str] | None:
 def _block_devices(d: InstanceDetail) -> list[dict[str, Any]]:
     out = []
     for v in d.volumes:
-        name = (d.template.root_device_name if v.kind == VolumeKind.ROOT
-                else device_name(v.device_id, v.kind))
+        kind = v.kind
+        name = (d.template.root_device_name if kind == VolumeKind.ROOT
+                else device_name(v.device_id, kind))
         out.append({"DeviceName": name, "Ebs": {
             "AttachTime": aware(v.attached_at or v.created_at),
             "DeleteOnTermination": v.delete_on_termination,
-            "Status": "attached", "VolumeId": render(Kind.VOLUME, v.sid)}})
+            "Status": "attached", "VolumeId": _VOLUME + v.sid}})
     return out
 
 
@@ -169,11 +192,13 @@ def reservation(reservation_sid: str, owner: str, items: list[InstanceDetail]) -
 def image(t: TemplateDetail) -> dict[str, Any]:
     tm = t.template
     ready = any(tz.state.value == "Ready" for _, tz in t.zones)
+    errors = [tz.error_text for _, tz in t.zones if tz.state.value == "Error"]
+    failed = not ready and bool(errors) and len(errors) == len(t.zones)
     size_gib = max(1, -(-tm.size_bytes // 1024**3))
     out: dict[str, Any] = {
         "ImageId": render(Kind.IMAGE, tm.sid),
         "ImageLocation": f"{t.owner.number}/{tm.name}",
-        "State": "available" if ready else "pending",
+        "State": "available" if ready else "failed" if failed else "pending",
         "OwnerId": t.owner.number,
         "CreationDate": aware(tm.created_at).strftime("%Y-%m-%dT%H:%M:%S.000Z"),  # type: ignore[union-attr]
         "Public": tm.is_public,
@@ -194,6 +219,20 @@ def image(t: TemplateDetail) -> dict[str, Any]:
     }
     if tm.template_type == "BUILTIN":
         out["ImageOwnerAlias"] = "amazon"
+    if failed:
+        out["StateReason"] = {"Code": "Client.ImageDownloadFailed",
+                              "Message": errors[0] or "The image could not be made"}
     if t.os_type.platform == "windows":
         out["Platform"] = "windows"
     return out
+
+
+def _placement(d: InstanceDetail) -> dict[str, Any]:
+    """Zone, tenancy and the placement group (the instance's first affinity group)."""
+    placement: dict[str, Any] = {"AvailabilityZone": d.zone.name, "GroupName": "",
+                                 "Tenancy": "default"}
+    if d.affinity_groups:
+        group = d.affinity_groups[0]
+        placement["GroupName"] = group.name
+        placement["GroupId"] = render(Kind.PLACEMENT_GROUP, group.sid)
+    return placement

@@ -1,11 +1,12 @@
-"""Guest networks -> EC2 VPCs, subnets and internet gateways.
+"""Network containers, tiers, gateways and route tables -> EC2 VPCs, subnets,
+internet gateways and route tables.
 
-A guest network is shown twice: as a VPC (``vpc-<sid>``) and as that VPC's one
-subnet (``subnet-<sid>``), both with the network's CIDR. A zone's default shared
-network is the region's default VPC and the zone's default subnet; it also gets
-an attached internet gateway (``igw-<sid>``). A shared network belongs to no
-account, so its OwnerId is the caller's, as AWS shows each account its own
-default VPC.
+A container is a VPC (``vpc-<sid>``) and its tiers are its subnets. A guest
+network outside any container is shown as a VPC of its own with one subnet,
+both with the network's sid and CIDR. A zone's default shared network is the
+default VPC and the zone's default subnet, with an attached internet gateway
+of the same sid. A shared network belongs to no account, so its OwnerId is
+the caller's, as AWS shows each account its own default VPC.
 """
 
 from __future__ import annotations
@@ -13,44 +14,57 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from awsapi.ids import Kind, render
-from awsapi.views import tags, zone_id
+from awsapi.views import aware, private_dns, tags, zone_id
 
 if TYPE_CHECKING:
-    from engine.services.inventory_network import VisibleNetwork
+    from engine.models import Account
+    from engine.services.network_interfaces import InterfaceDetail
+    from engine.services.routing import GatewayDetail, RouteTableDetail
+    from engine.services.vpcs import TierDetail, VpcDetail
 
 
-def owner(d: VisibleNetwork, caller_number: str) -> str:
-    return d.account.number if d.account is not None else caller_number
+def owner(account: Account | None, caller_number: str) -> str:
+    return account.number if account is not None else caller_number
 
 
-def vpc(d: VisibleNetwork, caller_number: str) -> dict[str, Any]:
-    n = d.network
+def vpc(d: VpcDetail, caller_number: str) -> dict[str, Any]:
     return {
-        "VpcId": render(Kind.VPC, n.sid),
-        "OwnerId": owner(d, caller_number),
+        "VpcId": render(Kind.VPC, d.sid),
+        "OwnerId": owner(d.account, caller_number),
         "State": "available",
-        "CidrBlock": n.cidr,
+        "CidrBlock": d.cidr,
         "CidrBlockAssociationSet": [{
-            "AssociationId": f"vpc-cidr-assoc-{n.sid}",
-            "CidrBlock": n.cidr,
+            "AssociationId": f"vpc-cidr-assoc-{d.sid}",
+            "CidrBlock": d.cidr,
             "CidrBlockState": {"State": "associated"},
         }],
         "Ipv6CidrBlockAssociationSet": [],
         "DhcpOptionsId": "default",
-        "InstanceTenancy": "default",
-        "IsDefault": bool(n.is_default),
+        "InstanceTenancy": d.vpc.tenancy if d.vpc is not None else "default",
+        "IsDefault": d.is_default,
         "Tags": tags(d.tags),
     }
 
 
-def subnet(d: VisibleNetwork, caller_number: str) -> dict[str, Any]:
+def vpc_attribute(d: VpcDetail, attribute: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"VpcId": render(Kind.VPC, d.sid)}
+    if attribute == "enableDnsSupport":
+        out["EnableDnsSupport"] = {"Value": d.dns_support}
+    elif attribute == "enableDnsHostnames":
+        out["EnableDnsHostnames"] = {"Value": d.dns_hostnames}
+    else:
+        out["EnableNetworkAddressUsageMetrics"] = {"Value": False}
+    return out
+
+
+def subnet(d: TierDetail, caller_number: str) -> dict[str, Any]:
     n = d.network
-    owner_id = owner(d, caller_number)
+    owner_id = owner(d.account, caller_number)
     subnet_id = render(Kind.SUBNET, n.sid)
     return {
         "SubnetId": subnet_id,
         "SubnetArn": f"arn:aws:ec2:{d.region.name}:{owner_id}:subnet/{subnet_id}",
-        "VpcId": render(Kind.VPC, n.sid),
+        "VpcId": render(Kind.VPC, d.vpc_sid),
         "OwnerId": owner_id,
         "State": "available",
         "AvailabilityZone": d.zone.name,
@@ -58,7 +72,7 @@ def subnet(d: VisibleNetwork, caller_number: str) -> dict[str, Any]:
         "CidrBlock": n.cidr,
         "AvailableIpAddressCount": d.free_addresses,
         "DefaultForAz": bool(n.is_default),
-        "MapPublicIpOnLaunch": False,
+        "MapPublicIpOnLaunch": bool(d.tier.map_public_ip) if d.tier is not None else False,
         "MapCustomerOwnedIpOnLaunch": False,
         "AssignIpv6AddressOnCreation": False,
         "Ipv6CidrBlockAssociationSet": [],
@@ -73,11 +87,99 @@ def subnet(d: VisibleNetwork, caller_number: str) -> dict[str, Any]:
     }
 
 
-def internet_gateway(d: VisibleNetwork, caller_number: str) -> dict[str, Any]:
-    n = d.network
+def internet_gateway(d: GatewayDetail, caller_number: str) -> dict[str, Any]:
+    attachments = ([{"State": "available", "VpcId": render(Kind.VPC, d.vpc_sid)}]
+                   if d.vpc_sid else [])
     return {
-        "InternetGatewayId": render(Kind.INTERNET_GATEWAY, n.sid),
-        "OwnerId": owner(d, caller_number),
-        "Attachments": [{"State": "available", "VpcId": render(Kind.VPC, n.sid)}],
-        "Tags": [],
+        "InternetGatewayId": render(Kind.INTERNET_GATEWAY, d.sid),
+        "OwnerId": owner(d.account, caller_number),
+        "Attachments": attachments,
+        "Tags": tags(d.tags),
     }
+
+
+def route_table(d: RouteTableDetail, caller_number: str) -> dict[str, Any]:
+    t = d.table
+    table_id = render(Kind.ROUTE_TABLE, t.sid)
+    routes = []
+    for r in d.routes:
+        route: dict[str, Any] = {
+            "DestinationCidrBlock": r.route.destination,
+            "GatewayId": (render(Kind.INTERNET_GATEWAY, r.gateway_sid) if r.gateway_sid
+                          else "local"),
+            "Origin": "CreateRouteTable" if r.route.target == "local" else "CreateRoute",
+            "State": "active" if r.active else "blackhole",
+        }
+        routes.append(route)
+    associations = []
+    for link in d.links:
+        assoc: dict[str, Any] = {
+            "Main": link.network_sid is None,
+            "RouteTableAssociationId": render(Kind.ROUTE_TABLE_ASSOCIATION, link.link.sid),
+            "RouteTableId": table_id,
+            "AssociationState": {"State": "associated"},
+        }
+        if link.network_sid is not None:
+            assoc["SubnetId"] = render(Kind.SUBNET, link.network_sid)
+        associations.append(assoc)
+    return {
+        "RouteTableId": table_id,
+        "VpcId": render(Kind.VPC, d.vpc_sid),
+        "OwnerId": owner(d.account, caller_number),
+        "Routes": routes,
+        "Associations": associations,
+        "PropagatingVgws": [],
+        "Tags": tags(d.tags),
+    }
+
+
+def network_interface(d: InterfaceDetail, caller_number: str) -> dict[str, Any]:
+    n, i = d.nic, d.instance
+    eni_id = render(Kind.NETWORK_INTERFACE, n.sid)
+    association = None
+    if d.public_ip is not None:
+        association = {"IpOwnerId": "amazon", "PublicDnsName": "",
+                       "PublicIp": d.public_ip.address}
+        if d.public_ip.account_uuid:
+            association.update({
+                "IpOwnerId": d.account.number,
+                "AllocationId": render(Kind.ADDRESS, d.public_ip.sid)})
+            if d.public_ip.association_sid:
+                association["AssociationId"] = render(Kind.ASSOCIATION,
+                                                      d.public_ip.association_sid)
+    primary: dict[str, Any] = {"Primary": True, "PrivateIpAddress": n.ip_address,
+                               "PrivateDnsName": private_dns(n.ip_address)}
+    out: dict[str, Any] = {
+        "NetworkInterfaceId": eni_id,
+        "SubnetId": render(Kind.SUBNET, d.network.sid),
+        "VpcId": render(Kind.VPC, d.vpc_sid),
+        "AvailabilityZone": d.zone.name,
+        "Description": "",
+        "OwnerId": d.account.number,
+        "RequesterManaged": False,
+        "Status": "in-use",
+        "MacAddress": n.mac_address,
+        "PrivateIpAddress": n.ip_address,
+        "PrivateDnsName": private_dns(n.ip_address),
+        "SourceDestCheck": True,
+        "InterfaceType": "interface",
+        "Groups": [{"GroupName": g.name, "GroupId": render(Kind.SECURITY_GROUP, g.sid)}
+                   for g in d.groups],
+        "Attachment": {
+            "AttachmentId": f"eni-attach-{n.sid}",
+            "InstanceId": render(Kind.INSTANCE, i.sid),
+            "InstanceOwnerId": d.account.number,
+            "DeviceIndex": n.device_id,
+            "NetworkCardIndex": 0,
+            "Status": "attached",
+            "AttachTime": aware(n.created_at),
+            "DeleteOnTermination": True,
+        },
+        "PrivateIpAddresses": [primary],
+        "Ipv6Addresses": [],
+        "TagSet": [],
+    }
+    if association is not None:
+        out["Association"] = association
+        primary["Association"] = association
+    return out

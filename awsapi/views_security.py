@@ -30,6 +30,10 @@ TAGGABLE: Final[dict[ResourceKind, tuple[Kind, str]]] = {
     ResourceKind.SECURITY_RULE: (Kind.SECURITY_GROUP_RULE, "security-group-rule"),
     ResourceKind.KEY_PAIR: (Kind.KEY_PAIR, "key-pair"),
     ResourceKind.PUBLIC_IP: (Kind.ADDRESS, "elastic-ip"),
+    ResourceKind.NETWORK: (Kind.SUBNET, "subnet"),
+    ResourceKind.VPC: (Kind.VPC, "vpc"),
+    ResourceKind.GATEWAY: (Kind.INTERNET_GATEWAY, "internet-gateway"),
+    ResourceKind.ROUTE_TABLE: (Kind.ROUTE_TABLE, "route-table"),
 }
 
 # Engine protocol -> EC2 IpProtocol, and the names/numbers EC2 accepts for each.

@@ -27,6 +27,7 @@ from engine.models import (
 )
 from engine.services.accounts import AccountService
 from engine.services.inventory import HostRequest, InventoryService
+from engine.services.network_offerings import ensure_default_offerings
 from engine.states import Role, TemplateState
 
 GIB = 1024**3
@@ -103,6 +104,7 @@ def bootstrap(session: Session, opts: BootstrapOptions) -> None:
         accounts.create_account("admin", Role.ADMIN, root, username="admin", password="password",
                                 api_key=opts.admin_access_key, secret_key=opts.admin_secret_key)
     _catalog(session)
+    ensure_default_offerings(session)
     for name in sequences.KNOWN:
         sequences.ensure(session, name)
     if session.scalar(select(Zone.uuid).limit(1)) is None:

@@ -41,3 +41,4 @@ class Config:
         )
     )
     run_jobs: bool = True
+    reconcile: bool = True  # run the host reconciler (one worker per server)

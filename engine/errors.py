@@ -47,6 +47,19 @@ class ResourceKind(str, Enum):
     JOB = "job"
     EVENT = "event"
     SETTING = "setting"
+    AFFINITY_GROUP = "affinity_group"
+    VPC = "vpc"
+    GATEWAY = "gateway"
+    ROUTE_TABLE = "route_table"
+    ROUTE = "route"
+    ROUTE_TABLE_LINK = "route_table_link"
+    PORT_FORWARDING_RULE = "port_forwarding_rule"
+    FIREWALL_RULE = "firewall_rule"
+    NETWORK_OFFERING = "network_offering"
+    PHYSICAL_NETWORK = "physical_network"
+    TRAFFIC_TYPE = "traffic_type"
+    NETWORK_SERVICE_PROVIDER = "network_service_provider"
+    PROVIDER_ELEMENT = "provider_element"
 
 
 class EngineError(Exception):
@@ -199,6 +212,13 @@ class Unavailable(EngineError):
         super().__init__(
             f"{what} is unavailable; try again", public_message="The service is unavailable"
         )
+
+
+class RuleConflict(EngineError):
+    """A network rule overlaps an existing rule on the same address or network."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 class Conflict(EngineError):

@@ -3,25 +3,38 @@
 :func:`upgrade` is safe to call from several management servers at once: on
 MySQL/MariaDB the first takes a named lock and migrates while the others wait
 for it and then find nothing to do; on SQLite the write lock serializes them.
+
+Alembic is imported only when there is something to migrate (or a caller asks
+for it): a database already at the head is recognised by comparing its
+``alembic_version`` row with the head read from the file names and
+``revision``/``down_revision`` lines of the versions directory, which keeps
+server start-up fast.
 """
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 from engine.db import Database
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_NAME = "nimbostack_schema_migration"
+_REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]\s*$", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision\s*=\s*(.+?)\s*$", re.MULTILINE)
+_QUOTED = re.compile(r"^['\"]([^'\"]+)['\"]$")
 
 
 def alembic_config(url: str = "") -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -29,10 +42,53 @@ def alembic_config(url: str = "") -> AlembicConfig:
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+@lru_cache(maxsize=1)
+def quick_head() -> str | None:
+    """The head revision read straight from the migration scripts, or None when
+    they are not a simple chain (several heads, merges, unparsable lines): the
+    caller then asks Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        rev = _REVISION.findall(source)
+        if not rev:
+            continue  # __init__.py and helpers
+        down = _DOWN.findall(source)
+        if len(rev) != 1 or len(down) != 1:
+            return None
+        revisions.add(rev[0])
+        if down[0] != "None":
+            parent = _QUOTED.match(down[0])
+            if parent is None:
+                return None  # a merge (tuple) or something unexpected
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def _stored_revisions(conn: Connection) -> list[str] | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+
+
+def _at_head(conn: Connection) -> bool:
+    head = quick_head()
+    if head is None:
+        return current_revision(conn) == head_revision()
+    stored = _stored_revisions(conn)
+    return stored == [head]
+
+
 def current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -44,7 +100,9 @@ def upgrade(db: Database, revision: str = "head") -> None:
             if got != 1:
                 raise RuntimeError("timed out waiting for another server's schema migration")
         try:
-            if current_revision(conn) != head_revision() or revision != "head":
+            if revision != "head" or not _at_head(conn):
+                from alembic import command
+
                 cfg = alembic_config(str(db.engine.url))
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
@@ -57,4 +115,4 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 def is_current(db: Database) -> bool:
     with db.engine.connect() as conn:
-        return current_revision(conn) == head_revision()
+        return _at_head(conn)

@@ -136,6 +136,9 @@ def init_app(app: Any, runtime: Runtime) -> None:
     app.extensions[_CACHE_KEY] = CredentialCache(runtime)
     app.extensions[_SESSIONS_KEY] = SessionCache(runtime)
     app.register_blueprint(blueprint)
+    from nativeapi import downloads  # extract downloads: /client/download/<token>
+
+    downloads.init_app(app)
 
 
 def _runtime() -> Runtime:

@@ -51,6 +51,9 @@ CODES: Final[Mapping[type[e.EngineError], Codes]] = {
     e.Unavailable: (ApiErrorCode.RESOURCE_UNAVAILABLE_ERROR, CsErrorCode.RESOURCE_UNAVAILABLE),
     e.DriverError: (ApiErrorCode.INTERNAL_ERROR, CsErrorCode.CLOUD_RUNTIME),
     e.Conflict: (ApiErrorCode.INTERNAL_ERROR, CsErrorCode.CONCURRENT_OPERATION),
+    # QUIRK(cloudstack): a NetworkRuleConflictException is rethrown as a bare
+    # ServerApiException(NETWORK_RULE_CONFLICT_ERROR), so its cserrorcode is 9999.
+    e.RuleConflict: (ApiErrorCode.NETWORK_RULE_CONFLICT_ERROR, CsErrorCode.SERVER_API),
 }
 INTERNAL: Final[Codes] = (ApiErrorCode.INTERNAL_ERROR, CsErrorCode.CLOUD_RUNTIME)
 

@@ -8,6 +8,7 @@ Values may be datetimes, enums or None: the renderer formats dates as
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
@@ -57,6 +58,8 @@ JOB_INSTANCE_TYPE: Final[Mapping[ResourceKind, str]] = {
     ResourceKind.INSTANCE: "VirtualMachine",
     ResourceKind.PUBLIC_IP: "IpAddress",
     ResourceKind.STORAGE_POOL: "StoragePool",
+    ResourceKind.PORT_FORWARDING_RULE: "FirewallRule",
+    ResourceKind.FIREWALL_RULE: "FirewallRule",
 }
 
 # JobInfo.Status ordinals.
@@ -211,7 +214,7 @@ def template_rows(d: TemplateDetail, zone_uuid: str | None = None) -> list[View]
         "passwordenabled": t.password_enabled,
         "sshkeyenabled": False,
         "bootable": True,
-        "isextractable": False,
+        "isextractable": t.is_extractable,
         "isdynamicallyscalable": False,
         "format": t.format,
         "hypervisor": t.hypervisor,
@@ -230,6 +233,9 @@ def template_rows(d: TemplateDetail, zone_uuid: str | None = None) -> list[View]
         "tags": [],
         "hasannotations": False,
     }
+    details = {**json.loads(t.boot_spec or "{}"), **json.loads(t.details or "{}")}
+    if details:
+        base["details"] = details
     rows = []
     for z, placement in d.zones:
         if zone_uuid is not None and z.uuid != zone_uuid:

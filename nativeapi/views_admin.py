@@ -1,6 +1,6 @@
 """Engine objects -> CloudStack response dicts for administration commands.
 
-Infrastructure (pods, clusters, hosts, storage, IP ranges, capacity, networks),
+Infrastructure (pods, clusters, hosts, storage, IP ranges, capacity),
 configuration, and identity (domains, accounts, users, keys, login). Keys and
 JSON types follow ``nativeapi/spec/commands.json``; the renderer drops None.
 """
@@ -20,7 +20,6 @@ from engine.services.inventory import (
     CapacityRow,
     ClusterDetail,
     HostDetail,
-    NetworkDetail,
     PodDetail,
     PoolDetail,
     StoreDetail,
@@ -281,122 +280,6 @@ def capacity(row: CapacityRow) -> View:
         "capacitytotal": row.total,
         "percentused": _percent(row.used, row.total),
     }
-
-
-# --- networks -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NetworkOffering:
-    """A fixed offering (the engine has none): only its guest type matters."""
-
-    name: str
-    display_text: str
-    guest_type: str  # "Shared" or "Isolated"
-    availability: str
-    specify_vlan: bool
-    specify_ip_ranges: bool
-
-    @property
-    def id(self) -> str:
-        return str(uuidlib.uuid5(_ROLE_NS, "network-offering/" + self.name))
-
-    @property
-    def shared(self) -> bool:
-        return self.guest_type == "Shared"
-
-
-NETWORK_OFFERINGS: Final = (
-    NetworkOffering("DefaultSharedNetworkOfferingWithSGService",
-                    "Offering for Shared Security group enabled networks", "Shared", "Optional",
-                    True, True),
-    NetworkOffering("DefaultSharedNetworkOffering", "Offering for Shared networks", "Shared",
-                    "Optional", True, True),
-    NetworkOffering("DefaultIsolatedNetworkOfferingWithSourceNatService",
-                    "Offering for Isolated networks with Source Nat service enabled",
-                    "Isolated", "Required", False, False),
-)
-
-
-def network_offering(o: NetworkOffering) -> View:
-    return {
-        "id": o.id,
-        "name": o.name,
-        "displaytext": o.display_text,
-        "traffictype": "Guest",
-        "isdefault": True,
-        "specifyvlan": o.specify_vlan,
-        "specifyipranges": o.specify_ip_ranges,
-        "conservemode": True,
-        "availability": o.availability,
-        "state": "Enabled",
-        "guestiptype": o.guest_type,
-        "forvpc": False,
-        "fornsx": False,
-        "ispersistent": False,
-        "egressdefaultpolicy": not o.shared,
-        "supportsstrechedl2subnet": False,
-        "supportspublicaccess": False,
-        "supportsinternallb": False,
-        "internetprotocol": "IPv4",
-        "service": [],
-        "hasannotations": False,
-    }
-
-
-def offering_for(d: NetworkDetail) -> NetworkOffering:
-    shared = d.network.account_uuid is None
-    return next(o for o in NETWORK_OFFERINGS if o.shared == shared)
-
-
-def network(d: NetworkDetail, *, show_admin: bool) -> View:
-    n = d.network
-    o = offering_for(d)
-    net = ipaddress.IPv4Network(n.cidr, strict=False)
-    out: View = {
-        "id": n.uuid,
-        "name": n.name,
-        "displaytext": n.display_text or n.name,
-        "zoneid": d.zone.uuid,
-        "zonename": d.zone.name,
-        "networkofferingid": o.id,
-        "networkofferingname": o.name,
-        "networkofferingdisplaytext": o.display_text,
-        "networkofferingconservemode": True,
-        "networkofferingavailability": o.availability,
-        "type": n.network_type,
-        "traffictype": "Guest",
-        "state": n.state,
-        "gateway": n.gateway,
-        "netmask": str(net.netmask),
-        "cidr": str(net),
-        "dns1": d.zone.dns1,
-        "broadcastdomaintype": "Vlan" if n.vlan else "Native",
-        "broadcasturi": vlan_uri(n.vlan) if n.vlan else None,
-        "isdefault": n.is_default,
-        "issystem": False,
-        "acltype": "Domain" if o.shared else "Account",
-        "specifyipranges": o.specify_ip_ranges,
-        "specifyvlan": o.specify_vlan,
-        "restartrequired": False,
-        "canusefordeploy": True,
-        "ispersistent": False,
-        "displaynetwork": True,
-        "redundantrouter": False,
-        "supportsvmautoscaling": False,
-        "strechedl2subnet": False,
-        "internetprotocol": "IPv4",
-        "created": n.created_at,
-        "service": [],
-        "tags": [],
-        "hasannotations": False,
-    }
-    if d.account is not None and d.domain is not None:
-        out.update(account=d.account.name, domainid=d.domain.uuid, domain=d.domain.name,
-                   domainpath=domain_path(d.domain))
-    if show_admin and n.vlan:
-        out["vlan"] = n.vlan
-    return out
 
 
 # --- configuration --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from engine.errors import ResourceKind
+from engine.services.affinity import AffinityDetail
 from engine.services.events import EventDetail
 from engine.services.key_pairs import KeyPairDetail
 from engine.services.security_groups import GroupDetail
@@ -203,3 +204,16 @@ def event(d: EventDetail) -> View:
     if d.domain is not None:
         out.update(domainid=d.domain.uuid, domain=d.domain.name, domainpath=domain_path(d.domain))
     return out
+
+
+def affinity_group(d: AffinityDetail) -> View:
+    """An ``AffinityGroupResponse``."""
+    g = d.group
+    return {
+        "id": g.uuid,
+        "name": g.name,
+        "description": g.description,
+        "type": g.policy,
+        **_owner(d.account.name, d.domain.uuid, d.domain.name, domain_path(d.domain)),
+        "virtualmachineIds": list(d.instance_uuids),
+    }

@@ -1,4 +1,4 @@
-"""The ``nimbostack`` command: serve, init, db upgrade, keys, version."""
+"""The ``nimbostack`` command: serve, init, db upgrade, keys, status, host add, version."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def _config(args: argparse.Namespace) -> Config:
     lease = os.environ.get("NIMBOSTACK_JOB_LEASE")
     if lease:
         cfg.job_lease_seconds = float(lease)
+    if os.environ.get("NIMBOSTACK_RECONCILE", "1") == "0":
+        cfg.reconcile = False
     return cfg
 
 
@@ -41,16 +43,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup.prepare(init=True)
     setup.shutdown()
     log.info("serving EC2 at http://%s:%s/ and CloudStack at /client/api", args.host, args.port)
-    if args.dev:
-        from nimbostack.wsgi import build
+    from nimbostack.server import run_gunicorn, service_address
 
-        app, runtime = build(cfg)
+    if args.dev:
+        from nimbostack.wsgi import create_app
+
+        runtime = Runtime(cfg)
+        runtime.register_server(address=service_address(args.host, args.port))
+        runtime.start()
         try:
-            app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+            create_app(runtime).run(host=args.host, port=args.port, threaded=True,
+                                    use_reloader=False)
         finally:
             runtime.shutdown()
         return 0
-    from nimbostack.server import run_gunicorn
 
     return run_gunicorn(cfg, host=args.host, port=args.port, workers=args.workers,
                         threads=args.threads)
@@ -96,6 +102,76 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Servers with state and heartbeat age, jobs by status, hosts by state.
+    Exit 0 when the database answered, 1 when it did not."""
+    from engine.db import connect
+    from engine.services.management_servers import ManagementServerService
+    from engine.uow import unit_of_work
+
+    db = connect(_config(args).db_url)
+    try:
+        with unit_of_work(db.read_session) as s:
+            registry = ManagementServerService(s)
+            summary = registry.summary()
+            pending = registry.pending_jobs()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        print(f"database unreachable: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print("management servers:")
+    print(f"  {'id':36}  {'name':20} {'address':21} {'state':5} {'heartbeat':>9} "
+          f"{'jobs':>4}  version")
+    for m in summary.servers:
+        age = (summary.now - m.heartbeat_at).total_seconds() if m.heartbeat_at else None
+        print(f"  {m.uuid:36}  {m.name[:20]:20} {m.address[:21]:21} {m.state:5} "
+              f"{_age(age):>9} {pending.get(m.uuid, 0):>4}  {m.version}")
+    print("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(summary.jobs.items()))
+                      or "none"))
+    print("hosts: " + (", ".join(f"{k} {v}" for k, v in sorted(summary.hosts.items()))
+                       or "none"))
+    return 0
+
+
+def cmd_host_add(args: argparse.Namespace) -> int:
+    """Register a hypervisor host through the engine's inventory; print its id and name.
+    Zone, pod and cluster are names or ids; an unknown cluster name is created."""
+    from engine.errors import EngineError, NotFound, ResourceKind
+    from engine.runtime import Runtime
+    from engine.services.inventory import HostRequest
+
+    runtime = Runtime(_config(args))
+    try:
+        with runtime.unit() as services:
+            zones = [z for z, _ in services.catalog.zones()]
+            zone = next((z for z in zones if args.zone in (z.uuid, z.name)), None)
+            if zone is None:
+                raise NotFound(ResourceKind.ZONE, args.zone)
+            pod = next((d.pod for d in services.inventory.pods(zone_uuid=zone.uuid)
+                        if args.pod in (d.pod.uuid, d.pod.name)), None)
+            if pod is None:
+                raise NotFound(ResourceKind.POD, args.pod)
+            cluster = next((d.cluster for d in services.inventory.clusters(pod_uuid=pod.uuid)
+                            if args.cluster in (d.cluster.uuid, d.cluster.name)), None)
+            detail = services.inventory.register_host(
+                HostRequest(zone.uuid, pod.uuid, cluster.uuid if cluster else "", args.url,
+                            args.username, args.password),
+                cluster_name=args.cluster, hypervisor=args.hypervisor)
+            host_id, host_name = detail.host.uuid, detail.host.name
+    except EngineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.shutdown()
+    print(f"{host_id} {host_name}")
+    return 0
+
+
 def cmd_version(args: argparse.Namespace) -> int:
     print(f"nimbostack {_version()}")
     return 0
@@ -134,6 +210,24 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--user", default="admin")
     db_option(keys)
     keys.set_defaults(func=cmd_keys)
+
+    status = sub.add_parser("status", help="management servers, jobs and hosts of the database")
+    db_option(status)
+    status.set_defaults(func=cmd_status)
+
+    host = sub.add_parser("host", help="hypervisor hosts")
+    host_sub = host.add_subparsers(dest="host_command", required=True)
+    add = host_sub.add_parser("add", help="register a hypervisor host (prints its id and name)")
+    add.add_argument("--zone", required=True, help="zone name or id")
+    add.add_argument("--pod", required=True, help="pod name or id (in the zone)")
+    add.add_argument("--cluster", required=True,
+                     help="cluster name or id (in the pod; a new name creates it)")
+    add.add_argument("--hypervisor", required=True, help="e.g. Simulator, KVM")
+    add.add_argument("--url", required=True, help="the host's URL, e.g. sim://host-9")
+    add.add_argument("--username")
+    add.add_argument("--password")
+    db_option(add)
+    add.set_defaults(func=cmd_host_add)
 
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)

@@ -1,8 +1,26 @@
-"""Running the app under gunicorn, one engine runtime (and job runner) per worker."""
+"""Running the app under gunicorn, one engine runtime (and job runner) per worker.
+
+The serving (master) process registers this management server's row once,
+after binding its socket and before forking workers; each worker's runtime
+attaches to that row, heartbeats it and owns its jobs as ``"<row>/<pid>"``.
+
+Graceful shutdown (SIGTERM) is gunicorn's plus ours: the master closes the
+listening socket and tells the workers; each worker finishes its in-flight
+requests, then its runtime lets running job steps finish for up to
+:data:`JOB_GRACE` seconds and hands the rest back (another server claims them
+at once); when every worker is gone the master marks the row Down with its
+``stopped_at``. SIGKILL loses nothing committed: peers see the heartbeats stop
+and cut the dead server's leases.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import logging
+import os
+import socket
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -11,31 +29,128 @@ from engine.config import Config
 
 log = logging.getLogger("nimbostack.server")
 
+GRACEFUL_TIMEOUT = 30  # seconds gunicorn gives a stopping worker before SIGKILL
+JOB_GRACE = 15.0  # of which running jobs may use this much after requests drained
+MALLOC_ARENAS = 2  # glibc malloc arenas per process unless MALLOC_ARENA_MAX says otherwise
+_M_ARENA_MAX = -8  # mallopt() parameter number (glibc malloc.h)
+
+# Operations whose serialization plans are built before forking (the busiest ones).
+_PRELOADED_OPERATIONS = ("DescribeRegions", "DescribeAvailabilityZones", "DescribeInstances",
+                         "RunInstances", "TerminateInstances", "DescribeImages")
+
+
+def preload() -> None:
+    """Import the front ends, load the botocore EC2 model and build the busiest
+    operations' serializer plans in this process.
+
+    Called in the gunicorn master before it forks: workers inherit all of it
+    (copy-on-write) instead of each loading it again, so they answer sooner and
+    share the memory. Nothing here opens a database connection or starts a
+    thread; each worker still builds its own Runtime after the fork.
+    """
+    import awsapi.app  # noqa: F401
+    import imds.app  # noqa: F401
+    import nativeapi.app  # noqa: F401
+    import nimbostack.wsgi  # noqa: F401
+    from awsapi import actions
+    from awsapi.model import operation
+    from awsapi.protocol import serializer
+    from nativeapi import commands
+
+    actions.lookup("DescribeRegions")  # imports every action module
+    commands.load()
+    for name in _PRELOADED_OPERATIONS:
+        op = operation(name)
+        if op is not None:
+            serializer.prepare(op)
+
+
+def limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas (one per busy thread by default, each holding
+    on to freed memory) at :data:`MALLOC_ARENAS`, unless ``MALLOC_ARENA_MAX`` is
+    set; forked workers inherit the setting. A no-op without glibc."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return  # glibc read it at start-up
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass
+
+
+def service_address(host: str, port: int) -> str:
+    """``ip:port`` peers and clients reach this server at."""
+    if host in ("", "0.0.0.0", "::"):
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            host = "127.0.0.1"
+    return f"{host}:{port}"
+
 
 class _Application(BaseApplication):  # type: ignore[misc]
-    def __init__(self, cfg: Config, options: dict[str, Any]) -> None:
+    def __init__(self, cfg: Config, options: dict[str, Any], address: str) -> None:
         self._cfg = cfg
         self._options = options
+        self._address = address
         self._runtime: Any = None
+        self._server_uuid: str | None = None
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        self.cfg.set("when_ready", self._when_ready)
+        self.cfg.set("on_exit", self._on_exit)
         self.cfg.set("post_worker_init", self._post_worker_init)
         self.cfg.set("worker_exit", self._worker_exit)
 
-    def _post_worker_init(self, worker: Any) -> None:
-        from nimbostack.wsgi import build
+    # ------------------------------------------------------------ master
+    def _when_ready(self, arbiter: Any) -> None:
+        from engine.runtime import Runtime
 
-        app, runtime = build(self._cfg)
+        registrar = Runtime(self._cfg)
+        try:
+            self._server_uuid = registrar.register_server(address=self._address)
+            registrar.attach_server(self._server_uuid)  # the master marks it Down itself
+        finally:
+            registrar.shutdown()  # no connection may survive into the forked workers
+        log.info("registered management server %s at %s", self._server_uuid, self._address)
+        preload()
+        # What the master holds now lives as long as the workers: keep the
+        # collector from scanning it (and from dirtying the shared pages).
+        gc.collect()
+        gc.freeze()
+
+    def _on_exit(self, arbiter: Any) -> None:
+        if self._server_uuid is None:
+            return
+        from engine.runtime import Runtime
+
+        closer = Runtime(self._cfg)
+        try:
+            closer.mark_server_stopped(self._server_uuid)
+        finally:
+            closer.shutdown()
+
+    # ------------------------------------------------------------ workers
+    def _post_worker_init(self, worker: Any) -> None:
+        from engine.runtime import Runtime
+        from nimbostack.wsgi import create_app
+
+        runtime = Runtime(self._cfg)
+        if self._server_uuid is not None:
+            runtime.attach_server(self._server_uuid)
+        runtime.start()
+        app = create_app(runtime)
         self._runtime = runtime
         worker.wsgi = app
         worker.app.wsgi = lambda: app  # noqa: ARG005
+        gc.freeze()  # the app and runtime live as long as the worker
 
     def _worker_exit(self, server: Any, worker: Any) -> None:
         if self._runtime is not None:
-            self._runtime.shutdown()
+            self._runtime.shutdown(job_timeout=JOB_GRACE)
 
     def load(self) -> Any:
         # The real app is built per worker in post_worker_init (after fork), so
@@ -54,11 +169,12 @@ def run_gunicorn(cfg: Config, *, host: str, port: int, workers: int, threads: in
         "threads": threads,
         "worker_class": "gthread",
         "timeout": 120,
-        "graceful_timeout": 30,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
         "accesslog": None,
         "loglevel": "warning",
         "preload_app": False,
     }
-    _Application(cfg, options).run()
+    limit_malloc_arenas()
+    _Application(cfg, options, service_address(host, port)).run()
     return 0

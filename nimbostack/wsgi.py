@@ -9,14 +9,17 @@ from engine.runtime import Runtime
 
 
 def create_app(runtime: Runtime) -> Flask:
-    """A Flask app serving EC2 at ``/`` and CloudStack at ``/client/api``."""
+    """A Flask app serving EC2 at ``/``, CloudStack at ``/client/api`` and instance
+    metadata at ``/imds/<instance-id>/`` (loopback callers only)."""
     import awsapi.app
+    import imds.app
     import nativeapi.app
 
     app = Flask("nimbostack")
     app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
     awsapi.app.init_app(app, runtime)
     nativeapi.app.init_app(app, runtime)
+    imds.app.init_app(app, runtime)
     return app
 
 

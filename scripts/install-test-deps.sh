@@ -3,7 +3,9 @@
 #
 # Usage: bash scripts/install-test-deps.sh [--apt-only]
 #
-#   apt:  mariadb-server, mariadb-client (only when missing; `apt-get update` once first)
+#   apt:  MariaDB, libvirt + QEMU (software emulation), Go + Debian's govmomi sources
+#         (for vcsim), libvirt headers (for libvirt-python); only the missing ones,
+#         after one `apt-get update`
 #   pip:  `python3 -m pip install -e '.[dev]'` from the repo root, skipped when the
 #         project is already installed editable from THIS checkout and every
 #         requirement in pyproject.toml (base + dev extra) is satisfied.
@@ -17,7 +19,10 @@ APT_ONLY=0
 # --- Debian packages ---------------------------------------------------------
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=()
-for pkg in mariadb-server mariadb-client; do installed "$pkg" || missing+=("$pkg"); done
+PACKAGES=(mariadb-server mariadb-client pkg-config libvirt-dev libvirt-daemon
+          libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils iptables
+          dnsmasq-base golang-go golang-github-vmware-govmomi-dev)
+for pkg in "${PACKAGES[@]}"; do installed "$pkg" || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-test-deps: apt-get install ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -29,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     trap '[ $made_policy = 1 ] && rm -f "$policy"' EXIT
   fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 [ $APT_ONLY = 1 ] && exit 0
 

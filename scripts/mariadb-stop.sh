@@ -15,27 +15,10 @@ DB="$(cd "$1" && pwd -P)/mariadb"
 SOCK="$DB/mysqld.sock"
 PIDFILE="$DB/mariadbd.pid"
 
-alive() {  # exists and is not a zombie (PID 1 here may not reap orphans)
-  local st
-  [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
-  st=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ "$st" != "Z" ] && [ "$st" != "X" ]
-}
-wait_gone() {  # wait_gone PID SECONDS
-  local deadline=$((SECONDS + $2))
-  while alive "$1"; do
-    [ $SECONDS -ge $deadline ] && return 1
-    sleep 0.1
-  done
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/stop-by-pidfile.sh"
 
-PID=""
-[ -s "$PIDFILE" ] && PID=$(tr -dc '0-9' < "$PIDFILE")
-if ! alive "$PID" || ! grep -qE '^(mariadbd|mysqld)$' "/proc/$PID/comm" 2>/dev/null; then
-  say "not running"
-  rm -f "$PIDFILE"
-  exit 0
-fi
+PID=$(running_pid "$PIDFILE" '^(mariadbd|mysqld)$') || {
+  say "not running"; rm -f "$PIDFILE"; exit 0; }
 
 if mariadb-admin --no-defaults --socket="$SOCK" -uroot shutdown \
      >/dev/null 2>&1 && wait_gone "$PID" 30; then

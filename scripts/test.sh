@@ -5,22 +5,31 @@
 #
 # Steps: install the test dependencies (scripts/install-test-deps.sh); start a
 # private MariaDB in a temporary state dir (always stopped and removed on exit);
-# export NIMBOSTACK_TEST_MYSQL_URL; run `python3 -m pytest -q -n 2 [args]` once with
-# NIMBOSTACK_TEST_DB=sqlite and once with NIMBOSTACK_TEST_DB=mysql; print both
-# summaries. Exits non-zero if either run fails or collects no tests (pytest exit 5).
+# export NIMBOSTACK_TEST_MYSQL_URL; start the real hypervisor components — libvirtd
+# with QEMU under software emulation (scripts/libvirtd-start.sh), the tiny test guest
+# (scripts/guest-build.sh), vcsim (scripts/vcsim-start.sh) — and export
+# NIMBOSTACK_TEST_LIBVIRT_URI, NIMBOSTACK_TEST_GUEST_DIR, NIMBOSTACK_TEST_VCSIM_URL;
+# run `python3 -m pytest -q -n 2 [args]` once with NIMBOSTACK_TEST_DB=sqlite and once
+# with NIMBOSTACK_TEST_DB=mysql (with the default args, what does not depend on the
+# backend — unit tests, driver contract, real-hypervisor and conformance runs — runs
+# in the first pass only);
+# print both summaries. Exits non-zero if either run fails or collects no tests.
 #
 # Environment knobs (all optional):
 #   NIMBOSTACK_TEST_BACKENDS   backends to run, default "sqlite mysql"
 #   NIMBOSTACK_TEST_WORKERS    pytest-xdist workers, default 2 (0 = no xdist)
 #   NIMBOSTACK_TEST_MYSQL_PORT MariaDB port, default: first free port from 33061
 #   NIMBOSTACK_KEEP_STATE=1    keep the MariaDB state dir (datadir + error log)
+#   NIMBOSTACK_TEST_HYPERVISORS=0  do not start libvirtd/vcsim (their tests then skip;
+#                              under CI=true they fail instead)
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$REPO" || exit 1
 BACKENDS=${NIMBOSTACK_TEST_BACKENDS:-sqlite mysql}
 WORKERS=${NIMBOSTACK_TEST_WORKERS:-2}
-[ $# -gt 0 ] || set -- tests
+DEFAULT_ARGS=0
+[ $# -gt 0 ] || { set -- tests; DEFAULT_ARGS=1; }
 
 banner() { printf '\n======== %s ========\n' "$*"; }
 
@@ -28,7 +37,26 @@ banner "installing test dependencies"
 bash scripts/install-test-deps.sh || { echo "test.sh: dependency installation failed" >&2; exit 1; }
 
 STATE=""
+HV_STATE=""
+free_port() {  # free_port FIRST: the first free loopback port from FIRST
+  python3 - "$1" <<'PY'
+import socket, sys
+for port in range(int(sys.argv[1]), int(sys.argv[1]) + 100):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        break
+PY
+}
 cleanup() {
+  if [ -n "$HV_STATE" ]; then
+    bash scripts/vcsim-stop.sh "$HV_STATE" >/dev/null 2>&1 || true
+    bash scripts/libvirtd-stop.sh >/dev/null 2>&1 || true
+    rm -rf "$HV_STATE"
+  fi
   if [ -n "$STATE" ]; then
     bash scripts/mariadb-stop.sh "$STATE" >/dev/null 2>&1 || true
     if [ "${NIMBOSTACK_KEEP_STATE:-0}" = 1 ]; then echo "test.sh: kept $STATE" >&2
@@ -40,18 +68,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if [[ " $BACKENDS " == *" mysql "* ]]; then
-  PORT=${NIMBOSTACK_TEST_MYSQL_PORT:-$(python3 - <<'PY'
-import socket
-for port in range(33061, 33161):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        print(port)
-        break
-PY
-)}
+  PORT=${NIMBOSTACK_TEST_MYSQL_PORT:-$(free_port 33061)}
   STATE=$(mktemp -d /tmp/nimbostack-test.XXXXXX)
   banner "starting throwaway MariaDB on 127.0.0.1:$PORT"
   URL=$(bash scripts/mariadb-start.sh "$STATE" "$PORT" | tail -n 1)
@@ -64,16 +81,39 @@ PY
   echo "NIMBOSTACK_TEST_MYSQL_URL=$URL"
 fi
 
+if [ "${NIMBOSTACK_TEST_HYPERVISORS:-1}" != 0 ]; then
+  HV_STATE=$(mktemp -d /tmp/nimbostack-hv.XXXXXX)
+  banner "starting libvirtd (QEMU, software emulation), the test guest and vcsim"
+  URI=$(bash scripts/libvirtd-start.sh | tail -n 1) || { echo "test.sh: libvirtd did not start" >&2; exit 1; }
+  GUEST=$(bash scripts/guest-build.sh /var/cache/nimbostack-guest | tail -n 1) ||
+    { echo "test.sh: the test guest could not be built" >&2; exit 1; }
+  VCSIM=$(bash scripts/vcsim-start.sh "$HV_STATE" "$(free_port 18989)" | tail -n 1) ||
+    { echo "test.sh: vcsim did not start" >&2; exit 1; }
+  export NIMBOSTACK_TEST_LIBVIRT_URI="$URI" NIMBOSTACK_TEST_GUEST_DIR="$GUEST"
+  export NIMBOSTACK_TEST_VCSIM_URL="$VCSIM"
+  echo "NIMBOSTACK_TEST_LIBVIRT_URI=$URI NIMBOSTACK_TEST_GUEST_DIR=$GUEST"
+  echo "NIMBOSTACK_TEST_VCSIM_URL=${VCSIM%%@*}@..."
+fi
+
 # pytest-benchmark (present on some machines, not a project dependency) warns once per
 # xdist worker that it is disabled; keep that noise out of the output.
 XDIST=(-p no:benchmark)
-[ "$WORKERS" != 0 ] && XDIST+=(-n "$WORKERS")
+[ "$WORKERS" != 0 ] && XDIST+=(-n "$WORKERS" --dist loadgroup)
 declare -A RC SUMMARY
 overall=0
 for backend in $BACKENDS; do
   banner "pytest on $backend"
   log=$(mktemp)
-  NIMBOSTACK_TEST_DB=$backend python3 -m pytest -q "${XDIST[@]}" "$@" 2>&1 | tee "$log"
+  EXTRA=()
+  # What does not depend on the database backend runs in the first pass only: pure
+  # unit tests, the driver contract suite, the real-hypervisor end-to-end tests and
+  # the black-box conformance suites.
+  if [ "$DEFAULT_ARGS" = 1 ] && [ "$backend" != "${BACKENDS%% *}" ]; then
+    EXTRA=(--ignore=tests/unit --ignore=tests/drivers --ignore=tests/integration/hypervisors
+           --ignore=tests/integration/test_conformance_ec2.py
+           --ignore=tests/integration/test_conformance_cloudstack.py)
+  fi
+  NIMBOSTACK_TEST_DB=$backend python3 -m pytest -q "${XDIST[@]}" "${EXTRA[@]}" "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   RC[$backend]=$rc
   SUMMARY[$backend]=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)

@@ -56,6 +56,9 @@ def make_config(db_url: str, home: Path, **overrides: Any):  # type: ignore[no-u
     cfg = Config(db_url=db_url)
     cfg.simulator_dir = home / "simulator"
     cfg.job_poll_seconds = 0.02
+    # Tests change simulated hosts behind the engine's back; those that want the
+    # reconciler pass reconcile=True (or run one themselves).
+    cfg.reconcile = False
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return cfg

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("engine", "awsapi", "nativeapi", "nimbostack")
+PACKAGES = ("engine", "awsapi", "nativeapi", "imds", "nimbostack")
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,15 @@ FRONT_END_FORBIDDEN = ("sqlalchemy", "engine.models", "engine.db", "engine.uow",
 RULES = (
     Rule("the engine is API-neutral", ("engine",),
          ("flask", "werkzeug", "gunicorn", "botocore", "boto3", "xmltodict",
-          "awsapi", "nativeapi", "nimbostack")),
+          "awsapi", "nativeapi", "imds", "nimbostack")),
     Rule("drivers know no persistence or use cases", ("engine.hypervisors",),
          ("engine.models", "engine.db", "engine.uow", "engine.services", "engine.jobs",
           "engine.allocators", "engine.runtime", "engine.querying", "sqlalchemy")),
-    Rule("the EC2 front end does not know the CloudStack one", ("awsapi",), ("nativeapi",)),
-    Rule("the CloudStack front end does not know the EC2 one", ("nativeapi",), ("awsapi",)),
-    Rule("front ends only call services", ("awsapi", "nativeapi"), FRONT_END_FORBIDDEN,
+    Rule("the EC2 front end does not know the CloudStack one", ("awsapi",), ("nativeapi", "imds")),
+    Rule("the CloudStack front end does not know the EC2 one", ("nativeapi",), ("awsapi", "imds")),
+    # imds is EC2's metadata service: it shares awsapi's pure id/device codecs.
+    Rule("the metadata front end does not know the CloudStack one", ("imds",), ("nativeapi",)),
+    Rule("front ends only call services", ("awsapi", "nativeapi", "imds"), FRONT_END_FORBIDDEN,
          typing_ok=("engine.models",)),
 )
 

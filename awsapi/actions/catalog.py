@@ -48,7 +48,7 @@ def describe_regions(ctx: RequestContext, p: Params) -> Result:
 @action("DescribeAvailabilityZones", readonly=True)
 def describe_availability_zones(ctx: RequestContext, p: Params) -> Result:
     f = _filter_values(p, {"zone-name", "zone-id", "state", "region-name", "zone-type",
-                           "group-name", "opt-in-status", "network-border-group",
+                           "group-name", "group-long-name", "opt-in-status", "network-border-group",
                            "message", "parent-zone-name", "parent-zone-id"})
     names = tuple(p.get("ZoneNames") or ())
     zone_ids = set(p.get("ZoneIds") or ())

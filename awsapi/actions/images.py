@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from awsapi import ids, views
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.errors_wire import Ec2Error
@@ -9,6 +11,10 @@ from awsapi.filters import IMAGE_FILTERS, criteria
 from awsapi.ids import Kind
 from engine.querying import Criterion, Paging
 from engine.services.catalog import TemplateFilter
+from engine.services.templates import TemplateRequest
+
+# AWS's AMI names: 3-128 characters of letters, digits and ()[] ./-'@_
+_NAME = re.compile(r"^[A-Za-z0-9()\[\] ./\-'@_]{3,128}$")
 
 
 def paging(p: Params, *, minimum: int = 5, maximum: int = 1000) -> Paging:
@@ -29,7 +35,6 @@ def describe_images(ctx: RequestContext, p: Params) -> Result:
     if sids:
         crit.append(Criterion("sid", tuple(sids), False))
     owners = p.get("Owners") or []
-    which = TemplateFilter.EXECUTABLE
     numbers = []
     for owner in owners:
         if owner == "self":
@@ -42,8 +47,8 @@ def describe_images(ctx: RequestContext, p: Params) -> Result:
             raise Ec2Error("InvalidUserID.Malformed", f"Invalid user id: \"{owner}\"")
     if numbers:
         crit.append(Criterion("owner_number", tuple(numbers), False))
-    if p.get("ExecutableUsers"):
-        which = TemplateFilter.EXECUTABLE
+    # Asked by id or as "self": the caller's own images also while pending or failed.
+    which = TemplateFilter.ALL if sids or numbers else TemplateFilter.EXECUTABLE
     page = ctx.services.catalog.templates(ctx.principal, which, tuple(crit), paging(p))
     if sids:
         found = {t.template.sid for t in page.items}
@@ -52,3 +57,78 @@ def describe_images(ctx: RequestContext, p: Params) -> Result:
             raise Ec2Error(Kind.IMAGE.not_found_code,
                            f"The image id '[{missing[0]}]' does not exist")
     return {"Images": [views.image(t) for t in page.items], "NextToken": page.next_token}
+
+
+def _name(name: str) -> str:
+    if not _NAME.match(name):
+        raise Ec2Error("InvalidAMIName.Malformed",
+                       f"AMI names must be between 3 and 128 characters long, and may contain "
+                       f"letters, numbers, '(', ')', '.', '-', '/' and '_': {name}")
+    return name
+
+
+def _request(p: Params, **kw: object) -> TemplateRequest:
+    return TemplateRequest(name=_name(p["Name"]), display_text=p.get("Description", ""),
+                           arch=p.get("Architecture") or "x86_64", unique_name=True,
+                           **kw)  # type: ignore[arg-type]
+
+
+def _root_snapshot(p: Params) -> str | None:
+    """The snapshot of the root device mapping (the first one if no RootDeviceName)."""
+    mappings = p.get("BlockDeviceMappings") or []
+    root = p.get("RootDeviceName")
+    for m in mappings:
+        if (root is None or m.get("DeviceName") == root) and m.get("Ebs", {}).get("SnapshotId"):
+            return ids.parse(m["Ebs"]["SnapshotId"], Kind.SNAPSHOT)
+    return None
+
+
+@action("RegisterImage")
+def register_image(ctx: RequestContext, p: Params) -> Result:
+    """From ImageLocation (an http(s) URL the engine downloads) or from the
+    root device's snapshot."""
+    snapshot_sid = _root_snapshot(p)
+    location = p.get("ImageLocation")
+    if location and snapshot_sid:
+        raise Ec2Error("InvalidParameterCombination",
+                       "Specify either ImageLocation or a root device snapshot, not both")
+    if snapshot_sid:
+        t, _ = ctx.services.templates.create_from_snapshot(
+            ctx.principal, snapshot_sid, _request(p), command="RegisterImage")
+    elif location:
+        t, _ = ctx.services.templates.register(
+            ctx.principal, _request(p, url=location), command="RegisterImage")
+    else:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter "
+                       "ImageLocation or a block device mapping with a root snapshot")
+    return {"ImageId": ids.render(Kind.IMAGE, t.sid)}
+
+
+@action("CreateImage")
+def create_image(ctx: RequestContext, p: Params) -> Result:
+    # QUIRK(ec2): NoReboot=false would reboot the instance for a consistent image;
+    # the engine images the root disk as it is either way.
+    t, _ = ctx.services.templates.create_from_instance(
+        ctx.principal, ids.parse(p["InstanceId"], Kind.INSTANCE), _request(p),
+        allow_running=True, command="CreateImage")
+    return {"ImageId": ids.render(Kind.IMAGE, t.sid)}
+
+
+@action("DeregisterImage")
+def deregister_image(ctx: RequestContext, p: Params) -> Result:
+    # AWS lets instances launched from a deregistered image keep running.
+    ctx.services.templates.delete(ctx.principal, ids.parse(p["ImageId"], Kind.IMAGE),
+                                  force=True, command="DeregisterImage")
+    return {"Return": True}
+
+
+@action("CopyImage")
+def copy_image(ctx: RequestContext, p: Params) -> Result:
+    if p["SourceRegion"] != ctx.region:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Invalid region: {p['SourceRegion']}; images can only be copied "
+                       f"within {ctx.region}")
+    t, _ = ctx.services.templates.duplicate(
+        ctx.principal, ids.parse(p["SourceImageId"], Kind.IMAGE),
+        _name(p["Name"]), p.get("Description"), unique_name=True, command="CopyImage")
+    return {"ImageId": ids.render(Kind.IMAGE, t.sid)}

@@ -1,10 +1,10 @@
-"""Instance details: status checks, attributes, console output, password data."""
+"""Instance details: status checks, attributes, console output."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, Final
 
 from awsapi import ids, views_catalog
@@ -179,7 +179,7 @@ def modify_instance_attribute(ctx: RequestContext, p: Params) -> Result:
     return {}
 
 
-# ------------------------------------------------------ console and password
+# ------------------------------------------------------------------ console
 @action("GetConsoleOutput", readonly=True)
 def get_console_output(ctx: RequestContext, p: Params) -> Result:
     out = ctx.services.instances.console_output(
@@ -188,11 +188,3 @@ def get_console_output(ctx: RequestContext, p: Params) -> Result:
             "Output": base64.b64encode(out.text).decode() if out.text else None,
             "Timestamp": out.taken_at.replace(tzinfo=UTC)}
 
-
-@action("GetPasswordData", readonly=True)
-def get_password_data(ctx: RequestContext, p: Params) -> Result:
-    _instance(ctx, p)
-    # QUIRK(ec2): no password is generated for any guest here; AWS answers an empty
-    # PasswordData for Linux (and for Windows until the password is ready).
-    return {"InstanceId": p["InstanceId"], "PasswordData": "",
-            "Timestamp": datetime.now(UTC)}

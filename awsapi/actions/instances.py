@@ -8,12 +8,15 @@ from typing import Any
 from awsapi import ids, views
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.actions.images import paging
+from awsapi.actions.metadata_options import options_view
+from awsapi.actions.placement_groups import placement_group_uuids
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import INSTANCE_FILTERS, criteria
 from awsapi.ids import Kind
 from engine.errors import NotFound, ResourceKind
 from engine.querying import Criterion
 from engine.services.instance_details import InstanceDetail, InstanceQuery
+from engine.services.instance_metadata import for_unit
 from engine.services.instances import LaunchRequest
 
 # QUIRK(ec2): AWS's documented default type is m1.small, which has no offering here.
@@ -47,7 +50,7 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         # QUIRK(ec2): ImageId is optional in the model (launch templates); without one
         # AWS answers MissingParameter.
         raise Ec2Error("MissingParameter", "The request must contain the parameter ImageId")
-    template = svc.catalog.template(ctx.principal, sid=ids.parse(p["ImageId"], Kind.IMAGE))
+    template = svc.catalog.template_row(ctx.principal, sid=ids.parse(p["ImageId"], Kind.IMAGE))
     offering = svc.catalog.service_offering(name=p.get("InstanceType") or DEFAULT_INSTANCE_TYPE)
     zone_name = (p.get("Placement") or {}).get("AvailabilityZone")
     zone_uuid = svc.catalog.zone(name=zone_name).uuid if zone_name else None
@@ -57,7 +60,7 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         names=list(p.get("SecurityGroups") or ()))
     subnet = p.get("SubnetId")
     launch = svc.instances.launch(ctx.principal, LaunchRequest(
-        template_uuid=template.template.uuid,
+        template_uuid=template.uuid,
         offering_uuid=offering.uuid,
         zone_uuid=zone_uuid,
         min_count=p["MinCount"],
@@ -69,10 +72,11 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         private_ip=p.get("PrivateIpAddress"),
         client_token=p.get("ClientToken"),
         disable_api_termination=bool(p.get("DisableApiTermination")),
-        root_size_gib=_root_size(p, template.template.root_device_name),
+        root_size_gib=_root_size(p, template.root_device_name),
         tags=_tag_spec(p, "instance"),
         volume_tags=_tag_spec(p, "volume"),
         command="RunInstances",
+        affinity_group_uuids=placement_group_uuids(ctx, p.get("Placement") or {}),
     ))
     return views.reservation(launch.reservation_sid, ctx.principal.account_number,
                              launch.instances)
@@ -92,7 +96,19 @@ def describe_instances(ctx: RequestContext, p: Params) -> Result:
         criteria=tuple(crit), paging=paging(p), include_expunged=True))
     if sids:
         _require_all(instance_ids, sids, page.items)
-    return {"Reservations": _reservations(page.items), "NextToken": page.next_token}
+    reservations = _reservations(page.items)
+    _show_metadata_options(ctx, page.items, reservations)
+    return {"Reservations": reservations, "NextToken": page.next_token}
+
+
+def _show_metadata_options(ctx: RequestContext, items: Sequence[InstanceDetail],
+                           reservations: list[dict[str, Any]]) -> None:
+    """Each instance's stored metadata options (ModifyInstanceMetadataOptions)."""
+    options = for_unit(ctx.services).access([d.instance.uuid for d in items])
+    by_id = {ids.render(Kind.INSTANCE, d.instance.sid): options[d.instance.uuid] for d in items}
+    for reservation in reservations:
+        for inst in reservation["Instances"]:
+            inst["MetadataOptions"] = options_view(by_id[inst["InstanceId"]])
 
 
 def _reservations(items: Sequence[InstanceDetail]) -> list[dict[str, Any]]:

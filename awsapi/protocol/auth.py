@@ -20,6 +20,7 @@ appear in any message; signatures are compared in constant time.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -288,7 +289,9 @@ def _check_signature(
     return v4.access_key
 
 
+@functools.lru_cache(maxsize=1024)
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The SigV4 signing key; the same for a whole day, so it is memoized."""
     key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
     for part in (region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
@@ -343,6 +346,11 @@ def _canonical_path(path: str) -> str:
 
 def _parse_amz_date(value: str) -> datetime:
     try:
+        if (len(value) == 16 and value[8] == "T" and value[15] == "Z" and value.isascii()
+                and value[:8].isdigit() and value[9:15].isdigit()):
+            # The usual shape, read by slicing (strptime costs ~10x as much).
+            return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
+                            int(value[11:13]), int(value[13:15]), tzinfo=UTC)
         return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise _incomplete(

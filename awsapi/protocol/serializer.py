@@ -59,6 +59,12 @@ def success(op: OperationModel, result: Mapping[str, Any], request_id: str) -> b
     return "".join(out).encode("utf-8")
 
 
+def prepare(op: OperationModel) -> None:
+    """Build ``op``'s serialization plan now rather than on its first response
+    (a server does this before forking its workers, which then share it)."""
+    _operation_plan(op)
+
+
 def error(code: str, message: str, request_id: str) -> bytes:
     """The UTF-8 XML body of an EC2 error response."""
     # QUIRK(ec2): success documents use <requestId>, errors use <RequestID>.

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
 from engine.errors import InsufficientCapacity, InvalidParameter, ResourceKind
-from engine.models import Network, Nic, PublicIp, VlanRange
+from engine.models import FirewallRule, Network, Nic, PortForwardingRule, PublicIp, VlanRange
 from engine.states import IpState
 
 
@@ -74,7 +74,10 @@ class PublicIpAllocator:
         return None
 
     def release(self, ip: PublicIp) -> None:
-        """Return the address to the pool, detached from any VM."""
+        """Return the address to the pool, detached from any VM; its port
+        forwarding and firewall rules are removed."""
+        for model in (FirewallRule, PortForwardingRule):
+            self._session.execute(delete(model).where(model.public_ip_uuid == ip.uuid))
         ip.state = IpState.FREE
         ip.account_uuid = None
         ip.allocated_at = None

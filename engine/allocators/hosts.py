@@ -124,7 +124,8 @@ class HostPlanner:
         )
 
     def try_reserve(self, host_uuid: str, cpu_mhz_total: int, memory_bytes: int) -> bool:
-        """Atomically add the reservation if it still fits; True on success."""
+        """Atomically add the reservation if the host is Up, enabled and the VM
+        still fits; True on success."""
         cpu_factor, mem_factor = self._factors()
         cluster_cpu = (
             select(cpu_factor).where(Cluster.uuid == Host.cluster_uuid).scalar_subquery()
@@ -136,6 +137,9 @@ class HostPlanner:
             update(Host)
             .where(
                 Host.uuid == host_uuid,
+                Host.state == HostState.UP,
+                Host.resource_state == ResourceState.ENABLED,
+                Host.removed_at.is_(None),
                 Host.cpu_allocated_mhz + cpu_mhz_total
                 <= cast(Host.cpu_cores * Host.cpu_mhz, Float) * cluster_cpu,
                 Host.memory_allocated_bytes + memory_bytes

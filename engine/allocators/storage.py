@@ -31,10 +31,12 @@ class StorageAllocator:
         return cast(StoragePool.capacity_bytes, Float) * factor * threshold
 
     def reserve(
-        self, zone_uuid: str, size_bytes: int, *, host_uuid: str | None = None, tags: str = ""
+        self, zone_uuid: str, size_bytes: int, *, host_uuid: str | None = None, tags: str = "",
+        hypervisor: str | None = None,
     ) -> str:
         """Reserve ``size_bytes`` on a pool reachable from ``host_uuid`` (or any
-        pool of the zone) carrying every tag in ``tags``; return the pool uuid."""
+        pool of the zone that serves ``hypervisor``, when given) carrying every tag
+        in ``tags``; return the pool uuid."""
         stmt = select(StoragePool.uuid).where(
             StoragePool.zone_uuid == zone_uuid,
             StoragePool.state == PoolState.UP,
@@ -54,6 +56,9 @@ class StorageAllocator:
                     StoragePool.cluster_uuid == cluster,
                 )
             )
+        elif hypervisor:
+            stmt = stmt.where(or_(StoragePool.hypervisor.is_(None), StoragePool.hypervisor == "",
+                                  StoragePool.hypervisor == hypervisor))
         for tag in filter(None, (t.strip() for t in tags.split(","))):
             # The concatenation operator renders as || on SQLite (which has no
             # concat() before 3.44) and as concat() on MySQL.

@@ -194,6 +194,7 @@ class Capability(StrEnum):
     DISK_SNAPSHOT = "disk_snapshot"  # snapshot_disk/delete_disk_snapshot, source_snapshot
     DATA_DISKS = "data_disks"  # create_disk/delete_disk/disk_info: disks outside a domain
     MIGRATE = "migrate"  # migrate to another host of the same driver
+    REVERT_SNAPSHOT = "revert_snapshot"  # revert_disk_snapshot (domain stopped or none)
 
 
 class HypervisorDriver(abc.ABC):
@@ -354,6 +355,23 @@ class HypervisorDriver(abc.ABC):
     ) -> None:
         """Delete a disk snapshot. Succeeds if already gone."""
         raise self._unsupported("delete_disk_snapshot")
+
+    def revert_disk_snapshot(
+        self,
+        ref: DomainRef | None,
+        disk_sid: str,
+        snapshot_sid: str,
+        *,
+        pool_ref: str | None = None,
+    ) -> None:
+        """Put the disk back to the snapshot's content and size (the snapshot stays).
+
+        ``ref`` is the domain the disk is attached to (which must be stopped:
+        ``IncorrectState`` otherwise) or None for a free disk. ``NotFound(VOLUME)``
+        without the disk, ``NotFound(SNAPSHOT)`` without that snapshot of it.
+        Reverting twice is harmless.
+        """
+        raise self._unsupported("revert_disk_snapshot")
 
     # -- optional: other --------------------------------------------------------------
 

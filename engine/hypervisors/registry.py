@@ -31,6 +31,7 @@ _ALIASES: dict[str, str] = {
 }
 
 _LIBVIRT_SCHEMES = frozenset({"qemu", "qemu+ssh", "qemu+tcp", "qemu+tls", "qemu+unix", "test"})
+_VMWARE_SCHEMES = frozenset({"vmware", "vsphere"})
 
 _loaded: dict[str, type[HypervisorDriver]] = {}
 
@@ -92,7 +93,8 @@ def url_hypervisor(url: str) -> str | None:
     """Guess the hypervisor type from a host URL, or None if the URL does not say.
 
     ``sim://host`` and CloudStack-style ``http://sim/<cluster>/<host>`` are the
-    simulator; libvirt URIs (``qemu://``, ``qemu+ssh://``, ``test://``) are kvm.
+    simulator; libvirt URIs (``qemu://``, ``qemu+ssh://``, ``test://``) are kvm;
+    ``vmware://`` and ``vsphere://`` are vmware.
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
@@ -102,4 +104,6 @@ def url_hypervisor(url: str) -> str | None:
         return "simulator"
     if scheme in _LIBVIRT_SCHEMES:
         return "kvm"
+    if scheme in _VMWARE_SCHEMES:
+        return "vmware"
     return None

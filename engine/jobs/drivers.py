@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.hypervisors.base import HostConnection, HypervisorDriver
@@ -46,6 +46,23 @@ def reachable_pools(session: Session, host: Host) -> dict[str, str]:
     return {uuid: url for uuid, url in rows}
 
 
+def reachable_pool_uuids(session: Session, host_uuid: str) -> set[str]:
+    """Uuids of the pools the host ``host_uuid`` can use (empty if no such host)."""
+    host = session.get(Host, host_uuid)
+    return set(reachable_pools(session, host)) if host is not None else set()
+
+
+def hosts_reaching(session: Session, pool: StoragePool) -> Select[tuple[Host]]:
+    """Live hosts that can use ``pool``: its cluster's, or for a zone-wide pool
+    those of its zone whose hypervisor it serves."""
+    stmt = select(Host).where(Host.zone_uuid == pool.zone_uuid, Host.removed_at.is_(None))
+    if pool.cluster_uuid:
+        return stmt.where(Host.cluster_uuid == pool.cluster_uuid)
+    if pool.hypervisor:
+        return stmt.where(Host.hypervisor == pool.hypervisor)
+    return stmt
+
+
 def host_access(session: Session, host: Host) -> HostAccess:
     """The ``HostAccess`` of a host row (with the storage pools it can reach)."""
     return HostAccess(host.uuid, host.hypervisor, host.url, host.username, host.password,
@@ -58,6 +75,11 @@ class DriverPool:
     def __init__(self, simulator_dir: Path) -> None:
         self._simulator_dir = simulator_dir
         self._local = threading.local()
+
+    @property
+    def simulator_dir(self) -> Path:
+        """The simulator's state directory (its parent is the server's home)."""
+        return self._simulator_dir
 
     def connection(self, host: HostAccess) -> HostConnection:
         return HostConnection(

@@ -24,6 +24,7 @@ from engine.db import utcnow
 from engine.errors import ResourceKind
 from engine.hypervisors.base import BootSpec, DiskSpec, DomainRef, DomainSpec, NicSpec
 from engine.jobs.drivers import DriverPool, HostAccess, host_access
+from engine.jobs.job_rows import set_vm_state, still_owned
 from engine.jobs.queue import JobKind
 from engine.models import (
     Host,
@@ -38,8 +39,9 @@ from engine.models import (
     Volume,
 )
 from engine.services.events import record_event
+from engine.services.rules import revoke_instance_rules
 from engine.settings import Settings
-from engine.states import VmState, VolumeKind, VolumeState, check_vm_transition
+from engine.states import VmState, VolumeKind, VolumeState
 from engine.uow import unit_of_work
 
 
@@ -121,6 +123,7 @@ def _expunge_resources(session: Session, inst: Instance) -> None:
         else:
             v.instance_uuid, v.device_id, v.attached_at = None, None, None
             v.state = VolumeState.READY
+    revoke_instance_rules(session, inst.uuid)
     session.execute(delete(Nic).where(Nic.instance_uuid == inst.uuid))
     session.execute(delete(InstanceSecurityGroup).where(
         InstanceSecurityGroup.instance_uuid == inst.uuid))
@@ -132,25 +135,10 @@ def _expunge_resources(session: Session, inst: Instance) -> None:
             ip.instance_uuid, ip.association_sid = None, None
 
 
-def _still_owned(session: Session, job: Job) -> bool:
-    """Fence: lock the job row and check this runner still owns it. A runner
-    whose lease was taken over must not settle or compensate anything."""
-    owner = session.scalar(select(Job.owner).where(Job.uuid == job.uuid).with_for_update())
-    return owner is not None and owner == job.owner
-
-
 def _locked_instance(session: Session, uuid: str | None) -> Instance | None:
     if uuid is None:
         return None
     return session.scalar(select(Instance).where(Instance.uuid == uuid).with_for_update())
-
-
-def _set(inst: Instance, state: VmState, reason: str = "") -> None:
-    check_vm_transition(inst.state, state, inst.uuid)
-    inst.state = state
-    inst.state_changed_at = inst.updated_at = utcnow()
-    if reason:
-        inst.state_reason = reason[:255]
 
 
 # ----------------------------------------------------------------- spawn/start
@@ -171,14 +159,14 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
             inst.domain_ref = ref.ref
     driver.start(ref)
     with ctx.tx() as s:
-        if not _still_owned(s, job):
+        if not still_owned(s, job):
             return {"skipped": True}
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             # Destroyed while we were starting it: do not leave the domain behind.
             driver.destroy(ref)
             return {"skipped": True}
-        _set(inst, VmState.RUNNING)
+        set_vm_state(inst, VmState.RUNNING)
         inst.power_state = "PowerOn"
         for v in s.scalars(select(Volume).where(Volume.instance_uuid == inst.uuid,
                                                 Volume.removed_at.is_(None))):
@@ -194,7 +182,7 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
     A plain start that failed: the VM goes back to Stopped."""
     ref = None
     with ctx.tx() as s:
-        if not _still_owned(s, job):
+        if not still_owned(s, job):
             return
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
@@ -211,7 +199,7 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
         except Exception:  # noqa: BLE001 - best effort; the reconciler finds leftovers
             pass
     with ctx.tx() as s:
-        if not _still_owned(s, job):
+        if not still_owned(s, job):
             return
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
@@ -220,10 +208,10 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
         if job.kind == JobKind.SPAWN.value:
             _expunge_resources(s, inst)
             inst.domain_ref = None
-            _set(inst, VmState.ERROR, reason)
+            set_vm_state(inst, VmState.ERROR, reason)
             inst.removed_at = utcnow()
         else:
-            _set(inst, VmState.STOPPED, reason)
+            set_vm_state(inst, VmState.STOPPED, reason)
         inst.power_state = "PowerOff"
         record_event(s, None, "VM.START", f"Failed to start {inst.name}",
                      ResourceKind.INSTANCE, inst.uuid, level="ERROR", account_uuid=inst.account_uuid)
@@ -241,13 +229,13 @@ def run_stop(ctx: JobContext, job: Job) -> dict[str, Any]:
     if access is not None and ref:
         ctx.drivers.get(access).stop(DomainRef(ref), timeout=timeout, force=force)
     with ctx.tx() as s:
-        if not _still_owned(s, job):
+        if not still_owned(s, job):
             return {"skipped": True}
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STOPPING:
             return {"skipped": True}
         _release_capacity(s, inst)
-        _set(inst, VmState.STOPPED, "User initiated")
+        set_vm_state(inst, VmState.STOPPED, "User initiated")
         inst.power_state = "PowerOff"
         record_event(s, None, "VM.STOP", f"Stopped {inst.name}", ResourceKind.INSTANCE,
                      inst.uuid, account_uuid=inst.account_uuid)
@@ -258,7 +246,7 @@ def fail_stop(ctx: JobContext, job: Job, reason: str) -> None:
     with ctx.tx() as s:
         inst = _locked_instance(s, job.resource_uuid)
         if inst is not None and inst.state == VmState.STOPPING:
-            _set(inst, VmState.RUNNING, reason)
+            set_vm_state(inst, VmState.RUNNING, reason)
 
 
 def run_reboot(ctx: JobContext, job: Job) -> dict[str, Any]:
@@ -292,7 +280,7 @@ def run_destroy(ctx: JobContext, job: Job) -> dict[str, Any]:
     if access is not None and ref:
         ctx.drivers.get(access).destroy(DomainRef(ref))
     with ctx.tx() as s:
-        if not _still_owned(s, job):
+        if not still_owned(s, job):
             return {"skipped": True}
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None:
@@ -302,7 +290,7 @@ def run_destroy(ctx: JobContext, job: Job) -> dict[str, Any]:
         inst.power_state = "PowerOff"
         if expunge and inst.state == VmState.EXPUNGING:
             _expunge_resources(s, inst)
-            _set(inst, VmState.EXPUNGED)
+            set_vm_state(inst, VmState.EXPUNGED)
             inst.removed_at = utcnow()
             record_event(s, None, "VM.EXPUNGE", f"Expunged {inst.name}", ResourceKind.INSTANCE,
                          inst.uuid, account_uuid=inst.account_uuid)
@@ -318,7 +306,7 @@ def fail_destroy(ctx: JobContext, job: Job, reason: str) -> None:
     with ctx.tx() as s:
         inst = _locked_instance(s, job.resource_uuid)
         if inst is not None and inst.state == VmState.EXPUNGING:
-            _set(inst, VmState.ERROR, reason)
+            set_vm_state(inst, VmState.ERROR, reason)
 
 
 HANDLERS: dict[str, tuple[Handler, Failure]] = {
@@ -335,6 +323,15 @@ def _merge_volume_handlers() -> None:
     from engine.jobs.volume_handlers import VOLUME_HANDLERS  # volume and snapshot jobs
 
     HANDLERS.update(VOLUME_HANDLERS)
+    from engine.jobs.template_handlers import TEMPLATE_HANDLERS  # template jobs
+
+    HANDLERS.update(TEMPLATE_HANDLERS)
+    from engine.jobs.migrate_handlers import MIGRATE_HANDLERS  # migration, snapshot revert
+
+    HANDLERS.update(MIGRATE_HANDLERS)
+    from engine.jobs.transfer_handlers import TRANSFER_HANDLERS  # volume upload
+
+    HANDLERS.update(TRANSFER_HANDLERS)
 
 
 _merge_volume_handlers()

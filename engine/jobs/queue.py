@@ -28,6 +28,13 @@ class JobKind(str, Enum):
     CREATE_VOLUME = "volume.create"
     DELETE_VOLUME = "volume.delete"
     DELETE_SNAPSHOT = "snapshot.delete"
+    DOWNLOAD_TEMPLATE = "template.download"
+    CREATE_TEMPLATE = "template.create"
+    COPY_TEMPLATE = "template.copy"
+    DELETE_TEMPLATE = "template.delete"
+    MIGRATE = "instance.migrate"
+    REVERT_SNAPSHOT = "snapshot.revert"
+    UPLOAD_VOLUME = "volume.upload"
     GENERIC = "generic"  # completed at once; for async commands with no long work
 
 

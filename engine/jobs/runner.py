@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import threading
 import time
@@ -27,26 +26,12 @@ from engine.errors import EngineError
 from engine.jobs.drivers import DriverPool
 from engine.jobs.handlers import HANDLERS, JobContext
 from engine.models import Job, ManagementServer
+from engine.services.management_servers import process_alive
 from engine.settings import Settings
 from engine.states import JobStatus
 from engine.uow import unit_of_work
 
 log = logging.getLogger("nimbostack.jobs")
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this machine (zombies count as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class JobRunner:
@@ -224,11 +209,17 @@ class JobRunner:
                 return
 
     def sweep(self) -> None:
-        """Periodic housekeeping: expunge VMs whose recovery window has passed."""
+        """Periodic housekeeping: expunge VMs whose recovery window has passed; take
+        the scheduled snapshots that are due."""
         from engine.services.instances import InstanceService
 
         with unit_of_work(self._db.session) as s:
             if InstanceService(s, Settings(s)).expunge_due():
+                self._wake.set()
+        from engine.services.snapshot_policies import SnapshotPolicyService
+
+        with unit_of_work(self._db.session) as s:
+            if SnapshotPolicyService(s, Settings(s)).run_due():
                 self._wake.set()
 
     def renew_leases(self) -> None:
@@ -283,7 +274,7 @@ class JobRunner:
             server_uuid, _, pid_text = (job.owner or "").partition("/")
             if job.uuid in exclude or server_uuid not in live_here or not pid_text.isdigit():
                 continue
-            if not _process_alive(int(pid_text)):
+            if not process_alive(int(pid_text)):
                 out.append(job)
         return out
 

@@ -27,7 +27,8 @@ from engine.allocators.storage import StorageAllocator
 from engine.db import utcnow
 from engine.errors import IncorrectState, NotFound, ResourceKind, Unavailable, Unsupported
 from engine.hypervisors.base import Capability, DiskSpec, DomainRef, HypervisorDriver
-from engine.jobs.drivers import HostAccess, host_access
+from engine.jobs.drivers import HostAccess, host_access, hosts_reaching
+from engine.jobs.job_rows import locked_row
 from engine.jobs.queue import JobKind
 from engine.models import Host, Instance, Job, Snapshot, StoragePool, Volume
 from engine.services.events import record_event
@@ -69,15 +70,14 @@ def _access(host: Host | None) -> HostAccess | None:
 
 
 def _zone_host(session: Session, zone_uuid: str, pool_uuid: str | None) -> HostAccess | None:
-    """An enabled, Up host of the zone, preferring the pool's cluster."""
+    """An enabled, Up host that reaches the pool (without a pool: of the zone)."""
     pool = session.get(StoragePool, pool_uuid) if pool_uuid else None
-    hosts = list(session.scalars(select(Host).where(
-        Host.zone_uuid == zone_uuid, Host.state == HostState.UP,
-        Host.resource_state == ResourceState.ENABLED, Host.removed_at.is_(None),
-    ).order_by(Host.created_at, Host.uuid)))
-    if pool is not None and pool.cluster_uuid:
-        hosts.sort(key=lambda h: h.cluster_uuid != pool.cluster_uuid)
-    return _access(hosts[0]) if hosts else None
+    stmt = hosts_reaching(session, pool) if pool is not None else select(Host).where(
+        Host.zone_uuid == zone_uuid, Host.removed_at.is_(None))
+    host = session.scalars(stmt.where(
+        Host.state == HostState.UP, Host.resource_state == ResourceState.ENABLED,
+    ).order_by(Host.created_at, Host.uuid)).first()
+    return _access(host)
 
 
 def _target(session: Session, v: Volume) -> _Target:
@@ -112,13 +112,6 @@ def _need(driver: HypervisorDriver, capability: Capability, op: str) -> None:
         raise Unsupported(op, driver.name)
 
 
-def _locked(session: Session, model: type, uuid: str | None) -> Any:
-    if uuid is None:
-        return None
-    return session.scalar(select(model).where(model.uuid == uuid)  # type: ignore[attr-defined]
-                          .with_for_update())
-
-
 def _settled(v: Volume) -> VolumeState:
     return VolumeState.READY if v.path else VolumeState.ALLOCATED
 
@@ -132,7 +125,7 @@ def _failed_event(ctx: JobContext, job: Job, event_type: str, text: str, reason:
 def _mark_created(ctx: JobContext, volume_uuid: str) -> None:
     """Record at once that the disk exists, so a later failure still deletes it."""
     with ctx.tx() as s:
-        v = _locked(s, Volume, volume_uuid)
+        v = locked_row(s, Volume, volume_uuid)
         if v is not None:
             v.path = v.path or v.sid
 
@@ -144,7 +137,7 @@ def run_create(ctx: JobContext, job: Job) -> dict[str, Any]:
     Without a host able to hold free disks the volume stays Allocated and the
     attach job clones it later."""
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None or v.state != VolumeState.CREATING:
             return {"skipped": True}
         target = _Target(_zone_host(s, v.zone_uuid, v.pool_uuid))
@@ -154,7 +147,7 @@ def run_create(ctx: JobContext, job: Job) -> dict[str, Any]:
         driver.create_disk(spec)
         _mark_created(ctx, job.resource_uuid or "")
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is not None and v.state == VolumeState.CREATING:
             v.state = _settled(v)
     return {"volume_uuid": job.resource_uuid}
@@ -163,7 +156,7 @@ def run_create(ctx: JobContext, job: Job) -> dict[str, Any]:
 def fail_create(ctx: JobContext, job: Job, reason: str) -> None:
     """The clone failed: the volume goes to Error and its capacity is released."""
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None or v.state != VolumeState.CREATING:
             return
         if v.pool_uuid is not None and v.removed_at is None:
@@ -179,7 +172,7 @@ def run_attach(ctx: JobContext, job: Job) -> dict[str, Any]:
     never made); without a domain, create it so the next start attaches it."""
     p = _payload(job)
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None or v.removed_at is not None or v.attached_at is not None or (
                 v.instance_uuid != p["instance_uuid"]):
             return {"skipped": True}
@@ -199,7 +192,7 @@ def run_attach(ctx: JobContext, job: Job) -> dict[str, Any]:
             driver.attach_disk(target.domain, spec)
             created = True
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None or v.instance_uuid != p["instance_uuid"] or v.attached_at is not None:
             return {"skipped": True}
         v.attached_at = utcnow()
@@ -218,7 +211,7 @@ def fail_attach(ctx: JobContext, job: Job, reason: str) -> None:
     p = _payload(job)
     target = None
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None or v.instance_uuid != p["instance_uuid"] or v.attached_at is not None:
             return
         target, sid = _target(s, v), v.sid
@@ -237,7 +230,7 @@ def run_detach(ctx: JobContext, job: Job) -> dict[str, Any]:
     failure does."""
     p = _payload(job)
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None or v.instance_uuid != p["instance_uuid"]:
             return {"skipped": True}
         target, sid = _target(s, v), v.sid
@@ -254,7 +247,7 @@ def run_detach(ctx: JobContext, job: Job) -> dict[str, Any]:
                 raise
             forced = True
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None or v.instance_uuid != p["instance_uuid"]:
             return {"skipped": True}
         v.instance_uuid, v.device_id, v.attached_at = None, None, None
@@ -274,7 +267,7 @@ def run_resize(ctx: JobContext, job: Job) -> dict[str, Any]:
     """Grow the disk, if it exists; Resizing -> the stable state."""
     p = _payload(job)
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None or v.removed_at is not None or v.size_bytes != p["new_size_bytes"]:
             return {"skipped": True}
         target, sid, has_disk = _target(s, v), v.sid, bool(v.path)
@@ -283,7 +276,7 @@ def run_resize(ctx: JobContext, job: Job) -> dict[str, Any]:
         _need(driver, Capability.RESIZE_DISK, "resize_disk")
         driver.resize_disk(target.domain, sid, p["new_size_bytes"])
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is not None and v.state == VolumeState.RESIZING:
             v.state = _settled(v)
         if v is not None:
@@ -296,7 +289,7 @@ def fail_resize(ctx: JobContext, job: Job, reason: str) -> None:
     """Back to the old size; the extra capacity is released."""
     p = _payload(job)
     with ctx.tx() as s:
-        v = _locked(s, Volume, job.resource_uuid)
+        v = locked_row(s, Volume, job.resource_uuid)
         if v is None:
             return
         if v.removed_at is None and v.size_bytes == p["new_size_bytes"]:
@@ -334,10 +327,10 @@ def run_snapshot(ctx: JobContext, job: Job) -> dict[str, Any]:
     """Take the snapshot (creating a never-made data disk first);
     Creating -> BackedUp, and the volume back to its stable state."""
     with ctx.tx() as s:
-        snap = _locked(s, Snapshot, job.resource_uuid)
+        snap = locked_row(s, Snapshot, job.resource_uuid)
         if snap is None or snap.state != SnapshotState.CREATING:
             return {"skipped": True}
-        v = _locked(s, Volume, snap.volume_uuid)
+        v = locked_row(s, Volume, snap.volume_uuid)
         if v is None or v.removed_at is not None:
             raise NotFound(ResourceKind.VOLUME, snap.volume_uuid)
         target, spec, has_disk = _target(s, v), _spec(s, v), bool(v.path)
@@ -350,10 +343,10 @@ def run_snapshot(ctx: JobContext, job: Job) -> dict[str, Any]:
     _need(driver, Capability.DISK_SNAPSHOT, "snapshot_disk")
     driver.snapshot_disk(target.domain, spec.disk_sid, snap_sid, pool_ref=spec.pool_ref)
     with ctx.tx() as s:
-        snap = _locked(s, Snapshot, job.resource_uuid)
+        snap = locked_row(s, Snapshot, job.resource_uuid)
         if snap is not None and snap.state == SnapshotState.CREATING:
             snap.state = SnapshotState.BACKED_UP
-        v = _locked(s, Volume, volume_uuid)
+        v = locked_row(s, Volume, volume_uuid)
         if v is not None and v.state == VolumeState.SNAPSHOTTING:
             v.state = _settled(v)
         record_event(s, None, "SNAPSHOT.CREATE", f"Took snapshot {snap.name if snap else ''}",
@@ -364,12 +357,12 @@ def run_snapshot(ctx: JobContext, job: Job) -> dict[str, Any]:
 def fail_snapshot(ctx: JobContext, job: Job, reason: str) -> None:
     """The snapshot goes to Error; the volume back to its stable state."""
     with ctx.tx() as s:
-        snap = _locked(s, Snapshot, job.resource_uuid)
+        snap = locked_row(s, Snapshot, job.resource_uuid)
         if snap is None:
             return
         if snap.state == SnapshotState.CREATING:
             snap.state = SnapshotState.ERROR
-        v = _locked(s, Volume, snap.volume_uuid)
+        v = locked_row(s, Volume, snap.volume_uuid)
         if v is not None and v.state == VolumeState.SNAPSHOTTING:
             v.state = _settled(v)
     _failed_event(ctx, job, "SNAPSHOT.CREATE", "Failed to take the snapshot", reason)

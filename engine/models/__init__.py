@@ -1,7 +1,6 @@
 """ORM models, one module per aggregate. Importing this package registers them all."""
 
 from engine.models.affinity import AffinityGroup, InstanceAffinityGroup
-
 from engine.models.catalog import (
     DiskOffering,
     OsType,
@@ -26,14 +25,29 @@ from engine.models.infrastructure import (
     VlanRange,
     Zone,
 )
+from engine.models.instance_metadata import MetadataAccess
+from engine.models.isos import IsoAttachment, IsoProperties, VolumeFile
 from engine.models.meta import Event, Job, Tag
+from engine.models.networking import Gateway, Route, RouteTable, RouteTableLink, Vpc, VpcTier
+from engine.models.physical_networks import (
+    NetworkServiceProvider,
+    PhysicalNetwork,
+    ProviderElement,
+    TrafficType,
+)
+from engine.models.policies import InstancePassword, PolicySnapshot, SnapshotPolicy
+from engine.models.rules import FirewallRule, NetworkOffering, PortForwardingRule
 from engine.models.security import InstanceSecurityGroup, KeyPair, SecurityGroup, SecurityRule
 from engine.models.storage import Snapshot, Volume
 
 __all__ = [
     "Account", "AffinityGroup", "Cluster", "DiskOffering", "Domain", "Event", "Host", "ImageStore", "Instance",
-    "InstanceAffinityGroup", "InstanceSecurityGroup", "Job", "KeyPair", "ManagementServer", "Network", "Nic", "OsType",
+    "InstanceAffinityGroup", "InstanceSecurityGroup", "Job", "KeyPair", "ManagementServer", "MetadataAccess", "Network", "Nic", "OsType",
     "Pod", "PublicIp", "Region", "SecurityGroup", "SecurityRule", "Sequence", "ServiceOffering", "Setting",
     "Snapshot", "StoragePool", "Tag", "Template", "TemplatePermission", "TemplateZone", "User", "VlanRange", "Volume",
-    "Zone",
+    "Zone", "Gateway", "Route", "RouteTable", "RouteTableLink", "Vpc", "VpcTier",
+    "FirewallRule", "NetworkOffering", "PortForwardingRule",
+    "InstancePassword", "PolicySnapshot", "SnapshotPolicy",
+    "IsoAttachment", "IsoProperties", "VolumeFile",
+    "NetworkServiceProvider", "PhysicalNetwork", "ProviderElement", "TrafficType",
 ]

@@ -28,6 +28,7 @@ class Network(Base):
     state: Mapped[str32] = mapped_column(default="Implemented")
     is_default: Mapped[bool] = mapped_column(default=False)
     next_ip_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    network_offering_uuid: Mapped[str | None] = mapped_column(String(36))  # None: by type
     created_at: Mapped[created_at]
     removed_at: Mapped[datetime | None]
 

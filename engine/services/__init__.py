@@ -12,20 +12,35 @@ from sqlalchemy.orm import Session
 
 from engine.services.accounts import AccountService
 from engine.services.addresses import AddressService
+from engine.services.affinity import AffinityService
 from engine.services.catalog import CatalogService
 from engine.services.events import EventService
+from engine.services.extracts import ExtractService
+from engine.services.guest_networks import GuestNetworkService
 from engine.services.instances import InstanceService
 from engine.services.inventory import InventoryService
+from engine.services.isos import IsoService
 from engine.services.jobs import JobService
 from engine.services.key_pairs import KeyPairService
+from engine.services.network_interfaces import InterfaceService
+from engine.services.network_offerings import NetworkOfferingService
+from engine.services.routing import RoutingService
+from engine.services.rules import RuleService
 from engine.services.security_groups import SecurityGroupService
 from engine.services.settings import Settings
 from engine.services.snapshots import SnapshotService
 from engine.services.tags import TagService
+from engine.services.templates import TemplateService
+from engine.services.volume_transfers import VolumeTransferService
 from engine.services.volumes import VolumeService
+from engine.services.vpcs import VpcService
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
+    from engine.services.instance_operations import InstanceOperations
+    from engine.services.passwords import PasswordService
+    from engine.services.physical_networks import PhysicalNetworkService
+    from engine.services.snapshot_policies import SnapshotPolicyService
 
 
 class Services:
@@ -80,9 +95,81 @@ class Services:
         return KeyPairService(self.session)
 
     @cached_property
+    def rules(self) -> RuleService:
+        return RuleService(self.session)
+
+    @cached_property
+    def network_offerings(self) -> NetworkOfferingService:
+        return NetworkOfferingService(self.session)
+
+    @cached_property
+    def guest_networks(self) -> GuestNetworkService:
+        return GuestNetworkService(self.session, self.inventory)
+
+    @cached_property
+    def physical_networks(self) -> PhysicalNetworkService:
+        from engine.services.physical_networks import PhysicalNetworkService
+
+        return PhysicalNetworkService(self.session)
+
+    @cached_property
+    def affinity(self) -> AffinityService:
+        return AffinityService(self.session)
+
+    @cached_property
     def volumes(self) -> VolumeService:
         return VolumeService(self.session, self.settings)
 
     @cached_property
     def snapshots(self) -> SnapshotService:
         return SnapshotService(self.session, self.settings)
+
+    @cached_property
+    def templates(self) -> TemplateService:
+        return TemplateService(self.session)
+
+    @cached_property
+    def isos(self) -> IsoService:
+        return IsoService(self.session)
+
+    @cached_property
+    def extracts(self) -> ExtractService:
+        from pathlib import Path
+
+        home = Path(self.runtime.config.simulator_dir).parent if self.runtime else Path(".")
+        return ExtractService(self.session, home)
+
+    @cached_property
+    def volume_transfers(self) -> VolumeTransferService:
+        return VolumeTransferService(self.session, self.settings)
+
+    @cached_property
+    def vpcs(self) -> VpcService:
+        return VpcService(self.session)
+
+    @cached_property
+    def routing(self) -> RoutingService:
+        return RoutingService(self.session)
+
+    @cached_property
+    def interfaces(self) -> InterfaceService:
+        return InterfaceService(self.session)
+
+    @cached_property
+    def instance_operations(self) -> InstanceOperations:
+        from engine.services.instance_operations import InstanceOperations
+
+        drivers = self.runtime.drivers if self.runtime is not None else None
+        return InstanceOperations(self.session, self.settings, drivers)
+
+    @cached_property
+    def passwords(self) -> PasswordService:
+        from engine.services.passwords import PasswordService
+
+        return PasswordService(self.session)
+
+    @cached_property
+    def snapshot_policies(self) -> SnapshotPolicyService:
+        from engine.services.snapshot_policies import SnapshotPolicyService
+
+        return SnapshotPolicyService(self.session, self.settings)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, ResourceKind
-from engine.models import Account, Domain
+from engine.models import Account, Domain, Instance
 from engine.principal import Principal
+from engine.states import VmState
+
+T = TypeVar("T")
 
 
 def may_act(session: Session, principal: Principal, account_uuid: str | None) -> bool:
@@ -35,3 +41,31 @@ def owner_account(session: Session, principal: Principal, account_uuid: str | No
             session, principal, account_uuid):
         raise NotFound(ResourceKind.ACCOUNT, account_uuid)
     return account_uuid
+
+
+def owned_live(session: Session, principal: Principal, model: type[T], ident: str,
+               kind: ResourceKind) -> T:
+    """The live row of ``model`` (``sid == ident``, ``removed_at`` NULL) whose
+    account the principal may act on; NotFound(kind, ident) otherwise."""
+    cols: Any = model
+    row = session.scalar(select(cols).where(cols.sid == ident, cols.removed_at.is_(None)))
+    if row is None or not may_act(session, principal, row.account_uuid):
+        raise NotFound(kind, ident)
+    return row  # type: ignore[no-any-return]
+
+
+def the_one(found: Sequence[T], kind: ResourceKind, ident: str) -> T:
+    """The first of ``found`` (a by-sid listing); NotFound(kind, ident) when empty."""
+    if not found:
+        raise NotFound(kind, ident)
+    return found[0]
+
+
+def owned_instance(session: Session, principal: Principal, uuid: str) -> Instance:
+    """The instance row by uuid, locked for update, unless it is expunged or the
+    principal may not act on it (NotFound(INSTANCE, uuid) then)."""
+    inst = session.scalar(select(Instance).where(Instance.uuid == uuid).with_for_update())
+    if inst is None or inst.state == VmState.EXPUNGED or not may_act(
+            session, principal, inst.account_uuid):
+        raise NotFound(ResourceKind.INSTANCE, uuid)
+    return inst

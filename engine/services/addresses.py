@@ -45,12 +45,14 @@ from engine.querying import (
     apply_criteria,
     decode_token,
     encode_token,
+    match_values,
     owner_scope,
     query_key,
     rows_by_uuid,
 )
-from engine.services.access import may_act
+from engine.services.access import may_act, owner_account
 from engine.services.events import record_event
+from engine.services.rules import has_port_forwarding, owned_address
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags, remove_tags
 from engine.states import AllocationState, IpState, VmState
@@ -144,6 +146,13 @@ ADDRESS_FIELDS: FieldMap = {
     "private_ip": _private_ip,
     "is_source_nat": _bool_values(PublicIp.is_source_nat, "is_source_nat"),
     "has_instance": _has_instance,
+    "zone_pattern": lambda vs: PublicIp.zone_uuid.in_(
+        select(Zone.uuid).where(match_values(Zone.name, vs, True))),
+    "nic_sid": lambda vs: PublicIp.instance_uuid.in_(select(Nic.instance_uuid).where(
+        Nic.is_default.is_(True), match_values(Nic.sid, vs, True))),
+    "instance_owner_number": lambda vs: PublicIp.instance_uuid.in_(
+        select(Instance.uuid).join(Account, Account.uuid == Instance.account_uuid)
+        .where(match_values(Account.number, vs, True))),
 }
 
 
@@ -222,8 +231,10 @@ class AddressService:
     # ----------------------------------------------------------------- writes
     def allocate(self, principal: Principal, zone_uuid: str | None = None,
                  address: str | None = None, *,
-                 tags: tuple[tuple[str, str], ...] = ()) -> PublicIp:
-        """Take a free address for the principal's account (tagged with ``tags``).
+                 tags: tuple[tuple[str, str], ...] = (),
+                 account_uuid: str | None = None) -> PublicIp:
+        """Take a free address for the principal's account, or for ``account_uuid``
+        when the principal may act for it (tagged with ``tags``).
 
         Without ``zone_uuid`` the zone is the requested ``address``'s, or else
         the oldest enabled zone. Raises NotFound (zone), LimitExceeded (the
@@ -231,11 +242,13 @@ class AddressService:
         InvalidParameter (``address`` not free or not public) and
         InsufficientCapacity (no free address in the zone).
         """
+        owner = owner_account(self._s, principal, account_uuid)
         zone = self._zone(principal, zone_uuid, address)
-        self._check_limit(principal.account_uuid)
-        ip = self._allocator.allocate(zone.uuid, principal.account_uuid, address)
+        self._check_limit(owner)
+        ip = self._allocator.allocate(zone.uuid, owner, address)
         if tags:
-            apply_tags(self._s, principal, ResourceKind.PUBLIC_IP, [ip.uuid], tags)
+            apply_tags(self._s, principal, ResourceKind.PUBLIC_IP, [ip.uuid], tags,
+                       account_uuid=owner)
         record_event(self._s, principal, EVENT_ASSIGN, f"Allocated public address {ip.address}",
                      ResourceKind.PUBLIC_IP, ip.uuid)
         return ip
@@ -255,6 +268,9 @@ class AddressService:
         if ip.is_source_nat:
             raise InvalidParameter("address", ip.address,
                                    "the source NAT address cannot be associated")
+        if has_port_forwarding(self._s, ip.uuid):
+            raise InvalidParameter("address", ip.address,
+                                   "the address has port forwarding rules")
         inst = self._instance(principal, instance_uuid)
         if inst.account_uuid != ip.account_uuid:
             raise InvalidParameter("instance", instance_uuid,
@@ -339,13 +355,7 @@ class AddressService:
         ip.instance_uuid = ip.association_sid = ip.network_uuid = None
 
     def _owned(self, principal: Principal, uuid: str) -> PublicIp:
-        """The allocated address row (by uuid or sid), locked, if the principal may act on it."""
-        ip = self._s.scalar(select(PublicIp).where(
-            or_(PublicIp.uuid == uuid, PublicIp.sid == uuid),
-            PublicIp.state == IpState.ALLOCATED).with_for_update())
-        if ip is None or not may_act(self._s, principal, ip.account_uuid):
-            raise NotFound(ResourceKind.PUBLIC_IP, uuid)
-        return ip
+        return owned_address(self._s, principal, uuid)
 
     def _instance(self, principal: Principal, uuid: str) -> Instance:
         inst = self._s.scalar(select(Instance).where(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-from sqlalchemy import exists, false, or_, select
+from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, ResourceKind
@@ -32,6 +33,9 @@ from engine.querying import (
     paginate,
     query_key,
 )
+from engine.services import region_cache
+from engine.services.template_access import shared_with
+from engine.services.template_fields import TEMPLATE_MORE_FIELDS
 from engine.settings import Settings
 from engine.states import AllocationState, TemplateState
 
@@ -86,6 +90,7 @@ TEMPLATE_FIELDS: FieldMap = {
     "template_type": Template.template_type,
     "owner_number": _template_owner_number,
     "zone_uuid": _template_zone,
+    **TEMPLATE_MORE_FIELDS,
 }
 
 
@@ -95,6 +100,11 @@ class CatalogService:
 
     # ---------------------------------------------------------- regions/zones
     def regions(self, names: tuple[str, ...] = ()) -> list[Region]:
+        """Regions ordered by name (those matching ``names``). Without ``names``
+        they come from :mod:`engine.services.region_cache`: shared read-only
+        objects, at most ``TTL_SECONDS`` old for changes made by other servers."""
+        if not names:
+            return region_cache.regions(self._s)
         stmt = select(Region).order_by(Region.name)
         if names:
             stmt = stmt.where(match_values(Region.name, names))
@@ -167,9 +177,23 @@ class CatalogService:
     # -------------------------------------------------------------- templates
     def templates(self, principal: Principal, which: TemplateFilter,
                   criteria: tuple[Criterion, ...] = (), paging: Paging = Paging(),
-                  count: bool = False) -> ListResult:
-        """Templates visible to ``principal`` under ``which``, as TemplateDetail."""
+                  count: bool = False, *, isos: bool = False) -> ListResult:
+        """Templates visible to ``principal`` under ``which``, as TemplateDetail
+        (ISO images instead with ``isos``; the two never mix)."""
+        stmt = apply_criteria(self._visible(principal, which, isos), TEMPLATE_FIELDS, criteria,
+                              uuid_column=Template.uuid, kind=ResourceKind.TEMPLATE)
+        page = paginate(self._s, stmt, created_column=Template.created_at,
+                        uuid_column=Template.uuid, paging=paging,
+                        query_key=query_key("isos" if isos else "templates", which, criteria),
+                        count=count)
+        page.items = self.template_details(page.items)
+        return page
+
+    @staticmethod
+    def _visible(principal: Principal, which: TemplateFilter, isos: bool) -> Select[Any]:
+        """The live templates (or ISOs) ``principal`` sees under ``which``."""
         stmt = select(Template).where(Template.removed_at.is_(None))
+        stmt = stmt.where(Template.format == "ISO" if isos else Template.format != "ISO")
         mine = Template.account_uuid == principal.account_uuid
         ready = exists().where(TemplateZone.template_uuid == Template.uuid,
                                TemplateZone.state == TemplateState.READY)
@@ -180,29 +204,32 @@ class CatalogService:
         elif which is TemplateFilter.SELF_EXECUTABLE:
             stmt = stmt.where(mine, ready)
         elif which is TemplateFilter.SHARED_EXECUTABLE:
-            stmt = stmt.where(false())  # templates are not shared between accounts yet
+            stmt = stmt.where(shared_with(principal), ready)
         elif which is TemplateFilter.EXECUTABLE:
-            stmt = stmt.where(or_(mine, Template.is_public.is_(True)), ready)
+            stmt = stmt.where(or_(mine, Template.is_public.is_(True), shared_with(principal)),
+                              ready)
         elif which is TemplateFilter.COMMUNITY:
             stmt = stmt.where(Template.is_public.is_(True), Template.is_featured.is_(False))
         elif which is TemplateFilter.ALL and not principal.is_root_admin:
-            stmt = stmt.where(or_(mine, Template.is_public.is_(True)))
-        stmt = apply_criteria(stmt, TEMPLATE_FIELDS, criteria, uuid_column=Template.uuid,
-                              kind=ResourceKind.TEMPLATE)
-        page = paginate(self._s, stmt, created_column=Template.created_at,
-                        uuid_column=Template.uuid, paging=paging,
-                        query_key=query_key("templates", which, criteria), count=count)
-        page.items = self.template_details(page.items)
-        return page
+            stmt = stmt.where(or_(mine, Template.is_public.is_(True), shared_with(principal)))
+        return stmt
 
     def template(self, principal: Principal, *, uuid: str | None = None,
                  sid: str | None = None) -> TemplateDetail:
-        crit = Criterion("uuid", (uuid,), False) if uuid else Criterion("sid", (sid or "",), False)
-        page = self.templates(principal, TemplateFilter.ALL if principal.is_root_admin
-                              else TemplateFilter.EXECUTABLE, (crit,))
-        if not page.items:
+        """The template with this uuid (or sid) ``principal`` may launch (root
+        admins: any live one), or NotFound."""
+        return self.template_details([self.template_row(principal, uuid=uuid, sid=sid)])[0]
+
+    def template_row(self, principal: Principal, *, uuid: str | None = None,
+                     sid: str | None = None) -> Template:
+        """:meth:`template` without the related rows: one keyed query."""
+        which = TemplateFilter.ALL if principal.is_root_admin else TemplateFilter.EXECUTABLE
+        stmt = self._visible(principal, which, False)
+        stmt = stmt.where(Template.uuid == uuid) if uuid else stmt.where(Template.sid == (sid or ""))
+        found = self._s.scalars(stmt.limit(1)).first()
+        if found is None:
             raise NotFound(ResourceKind.TEMPLATE, uuid or sid)
-        return page.items[0]  # type: ignore[no-any-return]
+        return found
 
     def template_details(self, templates: list[Template]) -> list[TemplateDetail]:
         if not templates:

@@ -25,7 +25,8 @@ NO_PAGING = Paging()  # every match in one page
 
 # Event types the engine records (``types()`` adds any other type found in the table).
 KNOWN_TYPES: tuple[str, ...] = (
-    "IP.ASSIGN", "IP.RELEASE", "KEYPAIR.CREATE", "KEYPAIR.DELETE", "KEYPAIR.IMPORT",
+    "AG.CREATE", "AG.DELETE", "HOST.DISCONNECTED", "HOST.DOMAIN.STRAY", "HOST.DOWN", "HOST.UP",
+    "VM.POWERSTATE", "IP.ASSIGN", "IP.RELEASE", "KEYPAIR.CREATE", "KEYPAIR.DELETE", "KEYPAIR.IMPORT",
     "SG.AUTH.EGRESS", "SG.AUTH.INGRESS", "SG.CREATE", "SG.DELETE", "SG.REVOKE.EGRESS",
     "SG.REVOKE.INGRESS", "SNAPSHOT.CREATE", "SNAPSHOT.DELETE", "STATICNAT.DISABLE",
     "STATICNAT.ENABLE", "TAG.CREATE", "TAG.DELETE", "VM.CREATE", "VM.DESTROY", "VM.EXPUNGE",
@@ -108,13 +109,13 @@ class EventService:
     def list(self, principal: Principal, criteria: tuple[Criterion, ...] = (),
              paging: Paging = NO_PAGING, list_all: bool = True, *,
              detailed: bool = False) -> ListResult:
-        """Events of accounts the principal may see, oldest first.
+        """Events of accounts the principal may see, newest first (as CloudStack lists them).
 
         Items are :class:`Event` rows, or :class:`EventDetail` with ``detailed``.
         """
         page = list_owned(self._s, Event, principal, kind=ResourceKind.EVENT,
                           fields=EVENT_FIELDS, criteria=criteria, paging=paging,
-                          list_all=list_all)
+                          list_all=list_all, newest_first=True)
         if detailed:
             page.items = self.details(page.items)
         return page

@@ -6,17 +6,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from engine.db import utcnow
 from engine.errors import NotFound, ResourceKind
 from engine.models import (
     Account,
+    AffinityGroup,
     Domain,
     Host,
     Instance,
+    InstanceAffinityGroup,
     InstanceSecurityGroup,
     Network,
     Nic,
@@ -26,6 +30,8 @@ from engine.models import (
     Tag,
     Template,
     Volume,
+    Vpc,
+    VpcTier,
     Zone,
 )
 from engine.principal import Principal
@@ -40,8 +46,11 @@ from engine.querying import (
     query_key,
     rows_by_uuid,
 )
+from engine.services.instance_fields import INSTANCE_MORE_FIELDS
 from engine.services.settings import Settings
 from engine.states import VmState
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +58,7 @@ class NicDetail:
     nic: Nic
     network: Network
     public_ip: PublicIp | None = None
+    vpc_sid: str | None = None  # the network's container, if it is a tier of one
 
 
 @dataclass
@@ -66,6 +76,7 @@ class InstanceDetail:
     volumes: list[Volume] = field(default_factory=list)
     security_groups: list[SecurityGroup] = field(default_factory=list)
     tags: list[Tag] = field(default_factory=list)
+    affinity_groups: list[AffinityGroup] = field(default_factory=list)
 
     @property
     def primary_nic(self) -> NicDetail | None:
@@ -106,6 +117,14 @@ def _host_name(values: Sequence[str]) -> object:
     return Instance.host_uuid.in_(select(Host.uuid).where(Host.name.in_(values)))
 
 
+def _affinity_group_names(values: Sequence[str]) -> object:
+    return Instance.uuid.in_(
+        select(InstanceAffinityGroup.instance_uuid)
+        .join(AffinityGroup, AffinityGroup.uuid == InstanceAffinityGroup.group_uuid)
+        .where(or_(AffinityGroup.name.in_(values), AffinityGroup.sid.in_(values)))
+    )
+
+
 INSTANCE_FIELDS: FieldMap = {
     "uuid": Instance.uuid,
     "sid": Instance.sid,
@@ -129,6 +148,8 @@ INSTANCE_FIELDS: FieldMap = {
     "private_ip": _private_ip,
     "public_ip": _public_ip,
     "security_group": _security_group_names,
+    "affinity_group": _affinity_group_names,
+    **INSTANCE_MORE_FIELDS,
 }
 
 
@@ -189,26 +210,32 @@ class InstanceReader:
         return page.items[0]  # type: ignore[no-any-return]
 
     def details(self, instances: Sequence[Instance]) -> list[InstanceDetail]:
-        """Load the related rows of ``instances`` with one query per relation."""
+        """Load the related rows of ``instances`` with one query per relation
+        (rows the session already holds, such as a launch's zone and offering,
+        are not fetched again)."""
         if not instances:
             return []
         s = self._session
         uuids = [i.uuid for i in instances]
-        zones = rows_by_uuid(s, Zone, {i.zone_uuid for i in instances})
-        offerings = rows_by_uuid(s, ServiceOffering, {i.service_offering_uuid for i in instances})
-        templates = rows_by_uuid(s, Template, {i.template_uuid for i in instances})
-        accounts = rows_by_uuid(s, Account, {i.account_uuid for i in instances})
-        domains = rows_by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
-        hosts = rows_by_uuid(s, Host, {i.host_uuid for i in instances if i.host_uuid})
+        zones = _rows(s, Zone, {i.zone_uuid for i in instances})
+        offerings = _rows(s, ServiceOffering, {i.service_offering_uuid for i in instances})
+        templates = _rows(s, Template, {i.template_uuid for i in instances})
+        accounts = _rows(s, Account, {i.account_uuid for i in instances})
+        domains = _rows(s, Domain, {a.domain_uuid for a in accounts.values()})
+        hosts = _rows(s, Host, {i.host_uuid for i in instances if i.host_uuid})
         nics: dict[str, list[NicDetail]] = defaultdict(list)
         nic_rows = list(s.scalars(select(Nic).where(Nic.instance_uuid.in_(uuids))))
-        networks = rows_by_uuid(s, Network, {n.network_uuid for n in nic_rows})
+        networks = _rows(s, Network, {n.network_uuid for n in nic_rows})
         public = {
             p.instance_uuid: p
             for p in s.scalars(select(PublicIp).where(PublicIp.instance_uuid.in_(uuids)))
         }
+        containers = dict(s.execute(select(VpcTier.network_uuid, Vpc.sid).join(
+            Vpc, Vpc.uuid == VpcTier.vpc_uuid).where(
+            VpcTier.network_uuid.in_(list(networks)))).all()) if networks else {}
         for n in sorted(nic_rows, key=lambda n: n.device_id):
-            detail = NicDetail(n, networks[n.network_uuid])
+            detail = NicDetail(n, networks[n.network_uuid],
+                               vpc_sid=containers.get(n.network_uuid))
             if n.is_default:
                 detail.public_ip = public.get(n.instance_uuid)
             nics[n.instance_uuid or ""].append(detail)
@@ -217,13 +244,27 @@ class InstanceReader:
             select(Volume).where(Volume.instance_uuid.in_(uuids)).order_by(Volume.device_id)
         ):
             volumes[v.instance_uuid or ""].append(v)
-        groups: dict[str, list[SecurityGroup]] = defaultdict(list)
-        for inst_uuid, group in s.execute(
-            select(InstanceSecurityGroup.instance_uuid, SecurityGroup)
+        # Memberships as plain (instance, group) uuid pairs, the few groups by uuid:
+        # far cheaper than one ORM entity per membership row.
+        group_pairs = s.execute(
+            select(InstanceSecurityGroup.instance_uuid, InstanceSecurityGroup.group_uuid)
             .join(SecurityGroup, SecurityGroup.uuid == InstanceSecurityGroup.group_uuid)
             .where(InstanceSecurityGroup.instance_uuid.in_(uuids))
-        ).all():
-            groups[inst_uuid].append(group)
+        ).all()
+        group_rows = _rows(s, SecurityGroup, {g for _, g in group_pairs})
+        groups: dict[str, list[SecurityGroup]] = defaultdict(list)
+        for inst_uuid, group_uuid in group_pairs:
+            groups[inst_uuid].append(group_rows[group_uuid])
+        affinity_pairs = s.execute(
+            select(InstanceAffinityGroup.instance_uuid, InstanceAffinityGroup.group_uuid)
+            .join(AffinityGroup, AffinityGroup.uuid == InstanceAffinityGroup.group_uuid)
+            .where(InstanceAffinityGroup.instance_uuid.in_(uuids))
+            .order_by(AffinityGroup.name)
+        ).all()
+        affinity_rows = _rows(s, AffinityGroup, {g for _, g in affinity_pairs})
+        affinity: dict[str, list[AffinityGroup]] = defaultdict(list)
+        for inst_uuid, group_uuid in affinity_pairs:
+            affinity[inst_uuid].append(affinity_rows[group_uuid])
         tags: dict[str, list[Tag]] = defaultdict(list)
         for t in s.scalars(
             select(Tag).where(Tag.resource_uuid.in_(uuids), Tag.resource_kind == ResourceKind.INSTANCE)
@@ -233,6 +274,8 @@ class InstanceReader:
         out = []
         for i in instances:
             account = accounts[i.account_uuid]
+            host_uuid = i.host_uuid
+            u = i.uuid
             out.append(
                 InstanceDetail(
                     instance=i,
@@ -241,11 +284,31 @@ class InstanceReader:
                     template=templates[i.template_uuid],
                     account=account,
                     domain=domains[account.domain_uuid],
-                    host=hosts.get(i.host_uuid) if i.host_uuid else None,
-                    nics=nics.get(i.uuid, []),
-                    volumes=volumes.get(i.uuid, []),
-                    security_groups=groups.get(i.uuid, []),
-                    tags=tags.get(i.uuid, []),
+                    host=hosts.get(host_uuid) if host_uuid else None,
+                    nics=nics.get(u, []),
+                    affinity_groups=affinity.get(u, []),
+                    volumes=volumes.get(u, []),
+                    security_groups=groups.get(u, []),
+                    tags=tags.get(u, []),
                 )
             )
         return out
+
+
+def _rows(session: Session, model: type[T], uuids: set[str]) -> dict[str, T]:
+    """Like :func:`rows_by_uuid`, but rows already in the session's identity map
+    are taken from there instead of being queried again."""
+    found: dict[str, T] = {}
+    identity = session.identity_map
+    missing = set()
+    for uuid in uuids:
+        if not uuid:
+            continue
+        obj = identity.get(identity_key(model, uuid))
+        if obj is None:
+            missing.add(uuid)
+        else:
+            found[uuid] = obj
+    if missing:
+        found.update(rows_by_uuid(session, model, missing))
+    return found

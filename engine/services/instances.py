@@ -9,9 +9,8 @@ and conditional UPDATEs in that same transaction.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,16 +48,20 @@ from engine.models import (
     SecurityGroup,
     ServiceOffering,
     Template,
-    TemplateZone,
     Volume,
     Zone,
 )
 from engine.principal import SYSTEM, Principal
 from engine.sequences import take
 from engine.services.access import may_act as _may_act
+from engine.services.affinity import AffinityService, member_groups, placement_rules
 from engine.services.events import record_event
 from engine.services.instance_details import InstanceDetail, InstanceQuery, InstanceReader
-from engine.services.security_groups import SecurityGroupService
+from engine.services.instance_launch_checks import (
+    LaunchChecks,
+    check_user_data,
+    one_host,
+)
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags
 from engine.states import (
@@ -69,7 +72,6 @@ from engine.states import (
     RECOVERABLE,
     STARTABLE,
     STOPPABLE,
-    TemplateState,
     VmState,
     VolumeKind,
     VolumeState,
@@ -82,8 +84,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nimbostack.instances")
 
-GIB = 1024**3
-MAX_USER_DATA = 16 * 1024
 # States in which an instance's attributes may be changed at all.
 _MODIFIABLE = frozenset({VmState.RUNNING, VmState.STOPPED, VmState.STARTING, VmState.STOPPING,
                          VmState.MIGRATING})
@@ -115,6 +115,7 @@ class LaunchRequest:
     start: bool = True
     group: str = ""
     command: str = ""
+    affinity_group_uuids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class Launch:
     jobs: list[Job] = field(default_factory=list)
 
 
-class InstanceService:
+class InstanceService(LaunchChecks):
     def __init__(self, session: Session, settings: Settings,
                  drivers: DriverPool | None = None) -> None:
         self._s = session
@@ -186,8 +187,8 @@ class InstanceService:
         if offering is None or not offering.active:
             raise NotFound(ResourceKind.SERVICE_OFFERING, req.offering_uuid)
         template = self._visible_template(principal, req.template_uuid)
-        zone = self._zone_for(template, req.zone_uuid)
-        user_data = _check_user_data(req.user_data_b64)
+        zone = self._zone_for(template, req.zone_uuid or self._network_zone(req.network_uuid))
+        user_data = check_user_data(req.user_data_b64)
         if req.key_name is not None:
             self._key_pair(principal, req.key_name)
         groups = self._groups(principal, req.security_group_uuids)
@@ -202,16 +203,24 @@ class InstanceService:
             if existing + req.min_count > limit:
                 raise LimitExceeded(ResourceKind.INSTANCE, limit)
             count = min(count, limit - existing)
+        affinity = AffinityService(self._s).resolve(principal, principal.account_uuid,
+                                                    req.affinity_group_uuids)
         root_bytes = self._root_size(template, offering, req.root_size_gib)
         reservation_sid = new_sid()
         first_number = take(self._s, "instance", count)
         launched: list[Instance] = []
         for index in range(count):
+            place = functools.partial(
+                self._place_one, principal, req, offering, template, zone, network, groups,
+                user_data, root_bytes, reservation_sid, index, first_number + index, affinity)
             try:
-                with self._s.begin_nested():
-                    inst = self._place_one(principal, req, offering, template, zone, network,
-                                           groups, user_data, root_bytes, reservation_sid,
-                                           index, first_number + index)
+                if index < req.min_count:
+                    # A failure here fails the whole launch (the caller's transaction
+                    # rolls back), so only the optional instances need a savepoint.
+                    inst = place()
+                else:
+                    with self._s.begin_nested():
+                        inst = place()
                 launched.append(inst)
             except InsufficientCapacity:
                 if len(launched) >= req.min_count:
@@ -231,15 +240,19 @@ class InstanceService:
     def _place_one(self, principal: Principal, req: LaunchRequest, offering: ServiceOffering,
                    template: Template, zone: Zone, network: Network,
                    groups: builtins.list[SecurityGroup], user_data: str | None, root_bytes: int,
-                   reservation_sid: str, index: int, number: int) -> Instance:
+                   reservation_sid: str, index: int, number: int,
+                   affinity: builtins.list[str]) -> Instance:
         host_uuid = None
         if req.start:
+            rules = placement_rules(self._s, None, affinity)
             host_uuid = self._planner.reserve(PlacementRequest(
                 zone_uuid=zone.uuid, cpus=offering.cpus, cpu_mhz=offering.cpu_mhz,
                 memory_mib=offering.memory_mib, account_uuid=principal.account_uuid,
-                host_uuid=req.host_uuid))
+                hypervisor=template.hypervisor, avoid=rules.avoid,
+                host_uuid=one_host(req.host_uuid, rules.host_uuid)))
         pool_uuid = self._storage.reserve(zone.uuid, root_bytes, host_uuid=host_uuid,
-                                          tags=offering.storage_tags)
+                                          tags=offering.storage_tags,
+                                          hypervisor=template.hypervisor)
         now = utcnow()
         inst = Instance(
             uuid=new_uuid(),
@@ -270,6 +283,9 @@ class InstanceService:
                      else f"{base_name}-{index + 1}" if base_name else f"VM-{inst.uuid}")
         inst.display_name = req.display_name or inst.name
         self._s.add(inst)
+        if affinity:
+            self._s.flush()
+            AffinityService(self._s).set_members(inst.uuid, affinity)
         self._s.flush()
         address = PrivateIpAllocator(self._s).allocate(network, req.private_ip)
         self._s.add(Nic(instance_uuid=inst.uuid, network_uuid=network.uuid, ip_address=address,
@@ -298,13 +314,16 @@ class InstanceService:
         if inst.state in (VmState.RUNNING, VmState.STARTING):
             return inst, None
         require(inst.state, STARTABLE, ResourceKind.INSTANCE, inst.uuid)
+        rules = placement_rules(self._s, inst.uuid, member_groups(self._s, inst.uuid))
         req = PlacementRequest(zone_uuid=inst.zone_uuid, cpus=inst.cpus, cpu_mhz=inst.cpu_mhz,
                                memory_mib=inst.memory_mib, account_uuid=inst.account_uuid,
-                               hypervisor=inst.hypervisor, host_uuid=host_uuid)
+                               hypervisor=inst.hypervisor, avoid=rules.avoid,
+                               host_uuid=one_host(host_uuid, rules.host_uuid))
         host = None
-        if host_uuid is None and inst.last_host_uuid and self._planner.try_reserve(
-                inst.last_host_uuid, req.cpu_total_mhz, req.memory_bytes):
-            host = inst.last_host_uuid
+        last = inst.last_host_uuid
+        if (req.host_uuid in (None, last) and last and last not in rules.avoid
+                and self._planner.try_reserve(last, req.cpu_total_mhz, req.memory_bytes)):
+            host = last
         inst.host_uuid = host or self._planner.reserve(req)
         inst.last_host_uuid = inst.host_uuid
         self._set_state(inst, VmState.STARTING)
@@ -405,7 +424,7 @@ class InstanceService:
                          f"Changed {inst.name} to {offering.name}", ResourceKind.INSTANCE,
                          inst.uuid)
         if change.user_data_b64 is not None:
-            inst.user_data = _check_user_data(change.user_data_b64)
+            inst.user_data = check_user_data(change.user_data_b64)
         if change.disable_api_termination is not None:
             inst.disable_api_termination = change.disable_api_termination
         if change.display_name is not None:
@@ -495,48 +514,6 @@ class InstanceService:
             Instance.reservation_sid == first.reservation_sid).order_by(Instance.launch_index)))
         return Launch(first.reservation_sid, self.reader.details(rows), [])
 
-    def _visible_template(self, principal: Principal, uuid: str) -> Template:
-        t = self._s.get(Template, uuid)
-        if t is None or t.removed_at is not None or not (
-                t.is_public or _may_act(self._s, principal, t.account_uuid)):
-            raise NotFound(ResourceKind.TEMPLATE, uuid)
-        return t
-
-    def _zone_for(self, template: Template, zone_uuid: str | None) -> Zone:
-        stmt = select(Zone, TemplateZone.state).join(
-            TemplateZone, TemplateZone.zone_uuid == Zone.uuid
-        ).where(TemplateZone.template_uuid == template.uuid, Zone.removed_at.is_(None))
-        if zone_uuid:
-            stmt = stmt.where(Zone.uuid == zone_uuid)
-        rows = self._s.execute(stmt.order_by(Zone.created_at)).all()
-        if not rows:
-            if zone_uuid and self._s.get(Zone, zone_uuid) is None:
-                raise NotFound(ResourceKind.ZONE, zone_uuid)
-            raise InvalidParameter("templateid", template.uuid, "the template is not in that zone")
-        ready = [z for z, st in rows if st == TemplateState.READY]
-        if not ready:
-            raise InvalidParameter("templateid", template.uuid, "the template is not ready yet")
-        return ready[0]
-
-    def _key_pair(self, principal: Principal, name: str) -> KeyPair:
-        kp = self._s.scalar(select(KeyPair).where(KeyPair.account_uuid == principal.account_uuid,
-                                                  KeyPair.name == name))
-        if kp is None:
-            raise NotFound(ResourceKind.KEY_PAIR, name)
-        return kp
-
-    def _groups(self, principal: Principal, uuids: tuple[str, ...]) -> builtins.list[SecurityGroup]:
-        if not uuids:
-            # AWS's default group: all egress, and ingress from its own members.
-            return [SecurityGroupService(self._s).ensure_default(
-                principal, open_egress=True, self_ingress=True)]
-        groups = list(self._s.scalars(select(SecurityGroup).where(SecurityGroup.uuid.in_(uuids))))
-        found = {g.uuid for g in groups if g.account_uuid == principal.account_uuid}
-        for u in uuids:
-            if u not in found:
-                raise NotFound(ResourceKind.SECURITY_GROUP, u)
-        return groups
-
     def _groups_of(self, inst: Instance,
                    uuids: tuple[str, ...]) -> builtins.list[SecurityGroup]:
         """The groups ``uuids`` (deduplicated), all of which must be the instance owner's."""
@@ -550,40 +527,3 @@ class InstanceService:
             if g is None or g.account_uuid != inst.account_uuid:
                 raise NotFound(ResourceKind.SECURITY_GROUP, u)
         return [groups[u] for u in wanted]
-
-    def _network(self, principal: Principal, zone: Zone, uuid: str | None) -> Network:
-        if uuid:
-            net = self._s.scalar(select(Network).where(
-                (Network.uuid == uuid) | (Network.sid == uuid)))
-            if net is None or net.zone_uuid != zone.uuid or net.removed_at is not None or (
-                    net.account_uuid not in (None, principal.account_uuid)):
-                raise NotFound(ResourceKind.NETWORK, uuid)
-            return net
-        net = self._s.scalar(select(Network).where(
-            Network.zone_uuid == zone.uuid, Network.is_default.is_(True),
-            Network.removed_at.is_(None)).order_by(Network.created_at))
-        if net is None:
-            raise InsufficientCapacity(ResourceKind.NETWORK, "the zone has no guest network")
-        return net
-
-    def _root_size(self, template: Template, offering: ServiceOffering,
-                   requested_gib: int | None) -> int:
-        minimum = max(template.size_bytes, offering.root_disk_gib * GIB)
-        if requested_gib is not None:
-            if requested_gib * GIB < template.size_bytes:
-                raise InvalidParameter("VolumeSize", requested_gib,
-                                       "smaller than the image's size")
-            return requested_gib * GIB
-        return max(minimum, GIB)
-
-
-def _check_user_data(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidParameter("UserData", "...", "Invalid BASE64 encoding of user data") from exc
-    if len(raw) > MAX_USER_DATA:
-        raise InvalidParameter("UserData", "...", "User data is limited to 16384 bytes")
-    return value

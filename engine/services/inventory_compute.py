@@ -14,6 +14,7 @@ from engine.models import (
     ImageStore,
     Instance,
     Network,
+    PhysicalNetwork,
     Pod,
     Region,
     StoragePool,
@@ -144,6 +145,8 @@ class ComputeInventory(InventoryBase):
                                     Network.removed_at.is_(None)),
             "virtual machines": self._count(Instance, Instance.zone_uuid == uuid,
                                             Instance.state != VmState.EXPUNGED),
+            "physical networks": self._count(PhysicalNetwork, PhysicalNetwork.zone_uuid == uuid,
+                                             PhysicalNetwork.removed_at.is_(None)),
         })
         self._s.execute(delete(TemplateZone).where(TemplateZone.zone_uuid == uuid))
         zone.removed_at = utcnow()

@@ -25,15 +25,19 @@ from engine.errors import (
 from engine.models import (
     Account,
     Domain,
+    Gateway,
     Instance,
     KeyPair,
+    Network,
     PublicIp,
+    RouteTable,
     SecurityGroup,
     SecurityRule,
     Snapshot,
     Tag,
     Template,
     Volume,
+    Vpc,
 )
 from engine.principal import Principal
 from engine.querying import (
@@ -147,6 +151,10 @@ TAGGABLE: dict[ResourceKind, _Taggable] = {
     ResourceKind.PUBLIC_IP: _Taggable(PublicIp, lambda m: m.state == IpState.ALLOCATED),
     ResourceKind.TEMPLATE: _Taggable(Template, lambda m: m.removed_at.is_(None)),
     ResourceKind.KEY_PAIR: _Taggable(KeyPair, None),
+    ResourceKind.NETWORK: _Taggable(Network, lambda m: m.removed_at.is_(None)),
+    ResourceKind.VPC: _Taggable(Vpc, lambda m: m.removed_at.is_(None)),
+    ResourceKind.GATEWAY: _Taggable(Gateway, lambda m: m.removed_at.is_(None)),
+    ResourceKind.ROUTE_TABLE: _Taggable(RouteTable, lambda m: m.removed_at.is_(None)),
 }
 
 

@@ -142,6 +142,8 @@ _MODIFICATION_VALUES = {
     "new_size_gib": lambda m: str(m.new_size_gib),
     "old_volume_type": lambda m: m.old_volume_type,
     "new_volume_type": lambda m: m.new_volume_type,
+    "old_type_size": lambda m: f"{m.old_volume_type}:{m.old_size_gib}",
+    "new_type_size": lambda m: f"{m.new_volume_type}:{m.new_size_gib}",
 }
 
 
@@ -264,6 +266,8 @@ VOLUME_FIELDS: FieldMap = {
     "kind": Volume.kind,
     "zone_uuid": Volume.zone_uuid,
     "zone_name": _zone_name,
+    "zone_pattern": lambda vs: Volume.zone_uuid.in_(
+        select(Zone.uuid).where(match_values(Zone.name, vs, True))),
     "instance_uuid": Volume.instance_uuid,
     "instance_sid": _instance_sid,
     "attached": _attached,

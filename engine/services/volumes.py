@@ -37,6 +37,7 @@ from engine.errors import (
     ResourceKind,
 )
 from engine.ids import new_uuid
+from engine.jobs.drivers import reachable_pool_uuids
 from engine.jobs.queue import JobKind, enqueue
 from engine.models import DiskOffering, Instance, Job, Snapshot, Volume, Zone
 from engine.principal import Principal
@@ -269,12 +270,28 @@ class VolumeService(VolumeQueries):
                                    "the volume and the instance belong to different accounts")
         v.device_id = self._device_id(inst, device_id)
         v.instance_uuid, v.attached_at = inst.uuid, None
+        self._follow_instance(v, inst)
         job = enqueue(self._s, JobKind.ATTACH_VOLUME, principal,
                       resource_kind=ResourceKind.VOLUME, resource_uuid=v.uuid,
                       payload={"instance_uuid": inst.uuid, "device_id": v.device_id},
                       command=command)
         self._s.flush()
         return job
+
+    def _follow_instance(self, v: Volume, inst: Instance) -> None:
+        """A volume with no disk yet moves its reservation to a pool the
+        instance's host reaches (its pool may serve another hypervisor)."""
+        host_uuid = inst.host_uuid or inst.last_host_uuid
+        if v.path or v.state != VolumeState.ALLOCATED or host_uuid is None:
+            return
+        if v.pool_uuid and v.pool_uuid in reachable_pool_uuids(self._s, host_uuid):
+            return
+        offering = self._offering(v.disk_offering_uuid) if v.disk_offering_uuid else None
+        pool_uuid = self._storage.reserve(v.zone_uuid, v.size_bytes, host_uuid=host_uuid,
+                                          tags=offering.storage_tags if offering else "")
+        if v.pool_uuid:
+            self._storage.release(v.pool_uuid, v.size_bytes)
+        v.pool_uuid = pool_uuid
 
     def detach(self, principal: Principal, volume_uuid: str, *, force: bool = False,
                instance_uuid: str | None = None, command: str = "") -> Job:

@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 
 MODULES = ("async_jobs", "catalog", "discovery", "network_lists", "virtual_machines",
            "volumes", "snapshots", "addresses", "security_groups", "ssh_keys", "tags", "events",
-           "infrastructure", "accounts", "configurations", "sessions", "vm_operations")
+           "infrastructure", "accounts", "configurations", "sessions", "vm_operations",
+           "management", "affinity", "templates", "rules", "networks", "vm_scaling",
+           "snapshot_policies", "isos", "extracts", "volume_transfers",
+           "physical_networks")
 READONLY = re.compile(r"^(list|query|get|find)[A-Z]")
 
 
@@ -92,7 +95,8 @@ JOB_RESULTS: dict[str, JobResultView] = {}
 def job_result(itemkey: str) -> Callable[[JobResultView], JobResultView]:
     """Register the view of a successful async job whose command's item key is
     ``itemkey`` (e.g. "volume"): ``fn(ctx, job)`` returns the object (None: the
-    default ``{"success": true}``); queryAsyncJobResult shows ``{itemkey: object}``."""
+    default ``{"success": true}``); queryAsyncJobResult shows ``{itemkey: object}``.
+    A view registered under a command's name (e.g. "extractVolume") takes precedence."""
 
     def register(fn: JobResultView) -> JobResultView:
         JOB_RESULTS[itemkey] = fn

@@ -22,7 +22,7 @@ from nativeapi.commands import (
     paging,
     tag_criteria_pairs,
 )
-from nativeapi.commands.ownership import list_all, owner_criteria
+from nativeapi.commands.ownership import list_all, owner_criteria, owner_uuid
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
 
@@ -44,11 +44,9 @@ def address_job_result(ctx: CsContext, job: Job) -> dict[str, Any] | None:
 
 @command("associateIpAddress", is_async=True, creates="ipaddress")
 def associate_ip_address(ctx: CsContext, p: CsParams) -> Submitted:
-    account = p.get("account")
-    if account and account != ctx.principal.account_name:
-        raise invalid_value("Acquiring an address for another account is not supported")
     ip = ctx.services.addresses.allocate(ctx.principal, p.uuid("zoneid"),
-                                         p.get("ipaddress") or None)
+                                         p.get("ipaddress") or None,
+                                         account_uuid=owner_uuid(ctx, p))
     return Submitted(finished(ctx, ResourceKind.PUBLIC_IP, ip.uuid), object_uuid=ip.uuid)
 
 

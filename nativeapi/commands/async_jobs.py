@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,8 @@ def _result(ctx: CsContext, job: Job, vms: dict[str, InstanceDetail]
         detail = vms.get(job.resource_uuid or "")
         vm = (views.virtual_machine(detail, show_admin=ctx.is_admin) if detail is not None
               else views.virtual_machine_gone(job.resource_uuid or ""))
+        if job.result and '"password"' in job.result:  # resetPasswordForVirtualMachine
+            vm["password"] = json.loads(job.result)["password"]
         return {"virtualmachine": vm}, 0
     if job.status is JobStatus.CANCELLED:
         code, text = int(ApiErrorCode.INTERNAL_ERROR), "The job was cancelled"
@@ -66,7 +69,8 @@ def _object_result(ctx: CsContext, job: Job) -> dict[str, Any] | None:
     """``{itemkey: object}`` for a job of a command registered in ``JOB_RESULTS``."""
     cmd = registry.lookup(job.command) if job.command else None
     itemkey = cmd.meta.itemkey if cmd is not None else None
-    view = JOB_RESULTS.get(itemkey) if itemkey else None
+    # A view registered under the command's own name wins over its item key's.
+    view = JOB_RESULTS.get(job.command or "") or (JOB_RESULTS.get(itemkey) if itemkey else None)
     obj = view(ctx, job) if view is not None else None
     return {itemkey: obj} if obj is not None and itemkey else None
 

@@ -42,6 +42,21 @@ def list_zones(ctx: CsContext, p: CsParams) -> Listing:
     return Listing([views.zone(z) for z in page_slice(zones, paging(ctx, p))], len(zones))
 
 
+def add_zone_and_name(p: CsParams, criteria: list[Criterion]) -> str | None:
+    """Append the ``zoneid`` (``-1`` meaning any), ``name`` and ``keyword``
+    criteria of a template/ISO listing; returns the zone uuid asked for (or None)."""
+    zone_uuid = p.uuid("zoneid")
+    if zone_uuid and zone_uuid != "-1":
+        criteria.append(Criterion("zone_uuid", (zone_uuid,), False))
+    else:
+        zone_uuid = None
+    if p.has("name"):
+        criteria.append(Criterion("name", (p.require("name"),), False))
+    if p.get("keyword"):
+        criteria.append(Criterion("name", (f"*{p.require('keyword')}*",)))
+    return zone_uuid
+
+
 @command("listTemplates")
 def list_templates(ctx: CsContext, p: CsParams) -> Listing:
     raw_filter = p.require("templatefilter")
@@ -52,19 +67,11 @@ def list_templates(ctx: CsContext, p: CsParams) -> Listing:
             "TemplateFilter must be one of: featured, self, selfexecutable, "
             "sharedexecutable, executable, community, all"
         ) from None
-    criteria = []
+    criteria: list[Criterion] = []
     uuids = [u for u in [p.uuid("id"), *p.uuid_list("ids")] if u]
     if uuids:
         criteria.append(Criterion("uuid", tuple(uuids), False))
-    zone_uuid = p.uuid("zoneid")
-    if zone_uuid and zone_uuid != "-1":
-        criteria.append(Criterion("zone_uuid", (zone_uuid,), False))
-    else:
-        zone_uuid = None
-    if p.has("name"):
-        criteria.append(Criterion("name", (p.require("name"),), False))
-    if p.get("keyword"):
-        criteria.append(Criterion("name", (f"*{p.require('keyword')}*",)))
+    zone_uuid = add_zone_and_name(p, criteria)
     if p.get("hypervisor"):
         criteria.append(Criterion("hypervisor", (p.require("hypervisor"),), False))
     if p.get("templatetype"):

@@ -1,14 +1,13 @@
 """Data-center administration: zones, pods, clusters, hosts, primary and secondary
-storage, public IP ranges, capacity, and the guest networks deploy needs.
+storage, public IP ranges and capacity.
 
-Everything here except listNetworks/listNetworkOfferings/createNetwork/
-deleteNetwork is for root admins only. Removal of anything still in use is
-refused by the engine (536).
+Everything here is for root admins only (guest networks and network
+offerings are in ``networks``). Removal of anything still in use is refused
+by the engine (536).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,7 +16,6 @@ from engine.errors import ResourceKind
 from engine.services.inventory import (
     HostQuery,
     HostRequest,
-    NetworkRequest,
     PoolRequest,
     VlanRangeRequest,
     ZoneChanges,
@@ -359,76 +357,3 @@ def list_capacity(ctx: CsContext, p: CsParams) -> Listing:
     else:
         rows.sort(key=lambda r: (r["zonename"], r["type"]))
     return _listing(ctx, p, rows)
-
-
-# --- guest networks -------------------------------------------------------------------
-
-
-def _offering(p: CsParams, name: str) -> views_admin.NetworkOffering:
-    wanted = p.uuid(name, required=True)
-    found = next((o for o in views_admin.NETWORK_OFFERINGS if o.id == wanted), None)
-    if found is None:
-        raise p.entity_not_found(name)
-    return found
-
-
-@command("listNetworkOfferings")
-def list_network_offerings(ctx: CsContext, p: CsParams) -> Listing:
-    offerings = [o for o in views_admin.NETWORK_OFFERINGS
-                 if (not p.uuid("id") or o.id == p.uuid("id"))
-                 and (not p.get("name") or o.name == p.get("name"))
-                 and (not p.get("guestiptype")
-                      or o.guest_type.lower() == (p.get("guestiptype") or "").lower())
-                 and (not p.get("availability")
-                      or o.availability.lower() == (p.get("availability") or "").lower())
-                 and (not p.get("keyword")
-                      or (p.get("keyword") or "").lower() in o.name.lower())
-                 and (p.get("state") or "enabled").lower() == "enabled"
-                 and (p.get("traffictype") or "guest").lower() == "guest"]
-    return _listing(ctx, p, [views_admin.network_offering(o) for o in offerings])
-
-
-@command("createNetwork")
-def create_network(ctx: CsContext, p: CsParams) -> dict[str, Any]:
-    offering = _offering(p, "networkofferingid")
-    cidr, gateway = "", p.get("gateway") or None
-    if gateway or p.get("netmask"):
-        try:
-            cidr = str(ipaddress.IPv4Network(f"{gateway}/{p.get('netmask')}", strict=False))
-        except ValueError:
-            raise invalid_value("gateway and netmask must describe an IPv4 subnet") from None
-    elif offering.shared:
-        raise invalid_value("gateway and netmask are required for a shared network")
-    detail = ctx.services.inventory.add_guest_network(ctx.principal, NetworkRequest(
-        zone_uuid=_uuid(p, "zoneid"), name=p.require("name"), cidr=cidr,
-        display_text=p.get("displaytext") or "", gateway=gateway, shared=offering.shared,
-        vlan=_network_vlan(p) if ctx.is_admin else ""))
-    return views_admin.network(detail, show_admin=ctx.is_admin)
-
-
-def _network_vlan(p: CsParams) -> str:
-    vlan = _vlan(p.get("vlan"))
-    return "" if vlan == "untagged" else vlan
-
-
-@command("listNetworks")
-def list_networks(ctx: CsContext, p: CsParams) -> Listing:
-    kind = (p.get("type") or "").lower()
-    if kind and kind not in ("shared", "isolated"):
-        return Listing([], 0)
-    found = ctx.services.inventory.networks(
-        ctx.principal, uuid=p.uuid("id"), zone_uuid=p.uuid("zoneid"),
-        shared=None if not kind else kind == "shared",
-        list_all=bool(p.boolean("listall", False)))
-    keyword, name = p.get("keyword"), p.get("name")
-    rows = [views_admin.network(d, show_admin=ctx.is_admin) for d in found
-            if (not keyword or keyword.lower() in d.network.name.lower())
-            and (not name or d.network.name == name)]
-    return _listing(ctx, p, rows)
-
-
-@command("deleteNetwork", is_async=True)
-def delete_network(ctx: CsContext, p: CsParams) -> Submitted:
-    uuid = _uuid(p, "id")
-    ctx.services.inventory.delete_network(ctx.principal, uuid)
-    return Submitted(finished(ctx, ResourceKind.NETWORK, uuid))

@@ -41,6 +41,17 @@ def _security_groups(ctx: CsContext, p: CsParams) -> tuple[str, ...]:
     return tuple(ctx.services.security_groups.resolve(ctx.principal, uuids=ids, names=names))
 
 
+def _affinity_groups(ctx: CsContext, p: CsParams) -> tuple[str, ...]:
+    ids, names = p.uuid_list("affinitygroupids"), p.list("affinitygroupnames")
+    if ids and names:
+        raise invalid_value("affinitygroupids parameter is mutually exclusive with "
+                            "affinitygroupnames parameter")
+    if not ids and not names:
+        return ()
+    return tuple(ctx.services.affinity.resolve(ctx.principal, ctx.principal.account_uuid,
+                                               ids, names))
+
+
 def _network(p: CsParams) -> str | None:
     networks = p.uuid_list("networkids")
     if len(networks) > 1:
@@ -54,6 +65,9 @@ def deploy_virtual_machine(ctx: CsContext, p: CsParams) -> Submitted:
     if template_uuid is None:
         raise p.missing("templateid")
     start = bool(p.boolean("startvm", True))
+    # An ISO needs a disk offering for the blank root disk; the VM boots with the ISO in.
+    iso_root_gib = ctx.services.isos.root_size_for_iso(template_uuid, p.uuid("diskofferingid"),
+                                                       p.long("size"))
     launch = ctx.services.instances.launch(ctx.principal, LaunchRequest(
         template_uuid=template_uuid,
         offering_uuid=p.uuid("serviceofferingid", required=True) or "",
@@ -63,7 +77,7 @@ def deploy_virtual_machine(ctx: CsContext, p: CsParams) -> Submitted:
         security_group_uuids=_security_groups(ctx, p),
         name=p.get("name") or None,
         display_name=p.get("displayname") or None,
-        root_size_gib=p.long("rootdisksize"),
+        root_size_gib=p.long("rootdisksize") if iso_root_gib is None else iso_root_gib,
         network_uuid=_network(p),
         private_ip=p.get("ipaddress") or None,
         # QUIRK(cloudstack): parameters reserved to admins are ignored for other callers.
@@ -71,8 +85,11 @@ def deploy_virtual_machine(ctx: CsContext, p: CsParams) -> Submitted:
         start=start,
         group=p.get("group") or "",
         command=ctx.command.name,
+        affinity_group_uuids=_affinity_groups(ctx, p),
     ))
     vm_uuid = launch.instances[0].instance.uuid
+    if iso_root_gib is not None:
+        ctx.services.isos.boot_attach(vm_uuid, template_uuid)
     job = launch.jobs[0] if launch.jobs else finished(ctx, ResourceKind.INSTANCE, vm_uuid)
     return Submitted(job, object_uuid=vm_uuid)
 

@@ -141,6 +141,8 @@ _OPTIONAL_CALLS: dict[Capability, Callable[[HypervisorDriver, DomainRef, DiskSpe
     Capability.DISK_SNAPSHOT: lambda d, ref, disk: d.snapshot_disk(ref, disk.disk_sid, "snap-x"),
     Capability.DATA_DISKS: lambda d, ref, disk: d.create_disk(disk),
     Capability.MIGRATE: lambda d, ref, disk: d.migrate(ref, d.conn),
+    Capability.REVERT_SNAPSHOT: lambda d, ref, disk: d.revert_disk_snapshot(
+        ref, disk.disk_sid, "snap-x"),
 }
 
 
@@ -408,6 +410,23 @@ class DriverContract:
             driver.create_disk(copy)
             assert driver.disk_info(copy.disk_sid, pool_ref=self.pool_ref).size_bytes >= DISK_SIZE
         driver.delete_disk_snapshot(root, snap, pool_ref=self.pool_ref)
+        driver.delete_disk_snapshot(root, snap, pool_ref=self.pool_ref)
+
+    def test_revert_disk_snapshot(self, driver: HypervisorDriver, lab: Lab) -> None:
+        _needs(driver, Capability.DISK_SNAPSHOT, Capability.REVERT_SNAPSHOT)
+        spec = lab.spec()
+        ref, root = lab.define(spec), spec.disks[0].disk_sid
+        snap = f"snap-{uuid.uuid4().hex[:12]}"
+        driver.snapshot_disk(ref, root, snap, pool_ref=self.pool_ref)
+        if driver.supports(Capability.RESIZE_DISK):
+            driver.resize_disk(ref, root, 2 * DISK_SIZE)
+        driver.revert_disk_snapshot(ref, root, snap, pool_ref=self.pool_ref)
+        driver.revert_disk_snapshot(ref, root, snap, pool_ref=self.pool_ref)
+        if driver.supports(Capability.DATA_DISKS):
+            assert driver.disk_info(root, pool_ref=self.pool_ref).size_bytes == DISK_SIZE
+        with pytest.raises(NotFound):
+            driver.revert_disk_snapshot(ref, root, f"snap-{uuid.uuid4().hex[:12]}",
+                                        pool_ref=self.pool_ref)
         driver.delete_disk_snapshot(root, snap, pool_ref=self.pool_ref)
 
     def test_data_disk_lifecycle(self, driver: HypervisorDriver, lab: Lab) -> None:

@@ -110,6 +110,7 @@ class MinimalSimulator(SimulatorDriver):
     delete_disk_snapshot = HypervisorDriver.delete_disk_snapshot
     console_output = HypervisorDriver.console_output
     migrate = HypervisorDriver.migrate
+    revert_disk_snapshot = HypervisorDriver.revert_disk_snapshot
 
 
 class TestMinimalDriverContract(DriverContract):

@@ -234,6 +234,21 @@ class SimulatorDriver(SimulatorControls):
         with self._tx() as db:
             db.run("DELETE FROM snapshots WHERE sid=? AND disk_sid=?", snapshot_sid, disk_sid)
 
+    def revert_disk_snapshot(
+        self, ref: DomainRef | None, disk_sid: str, snapshot_sid: str, *,
+        pool_ref: str | None = None,
+    ) -> None:  # fmt: skip
+        self._prepare("revert_disk_snapshot", disk_sid)
+        with self._tx() as db:
+            records.disk_of(db, ref, disk_sid, "1")
+            if ref is not None and db.domain(ref.ref, "power")[0] != _STOPPED.value:
+                raise IncorrectState(_VM, ref.ref, db.domain(ref.ref, "power")[0], [_STOPPED])
+            row = db.one("SELECT size_bytes, format FROM snapshots WHERE sid=? AND disk_sid=?",
+                         snapshot_sid, disk_sid)
+            if row is None:
+                raise NotFound(ResourceKind.SNAPSHOT, snapshot_sid)
+            db.run("UPDATE disks SET size_bytes=?, format=? WHERE sid=?", row[0], row[1], disk_sid)
+
     # -- other --------------------------------------------------------------------
 
     def console_output(self, ref: DomainRef) -> bytes:

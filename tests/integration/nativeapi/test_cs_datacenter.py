@@ -9,41 +9,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cs import CloudStack, CloudStackApiException
 
-from nativeapi import registry
 from tests.integration.nativeapi.clients import cs_client
-from tests.support import LiveServer, new_database_url, start_live_server
+from tests.integration.nativeapi.errors import api_error, type_errors
+from tests.integration.nativeapi.servers import own_server
+from tests.support import LiveServer
 
 GIB = 1024**3
 
 
 @pytest.fixture(scope="module")
 def dc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    home: Path = tmp_path_factory.mktemp("datacenter")
-    live, httpd = start_live_server(new_database_url(home), home)
-    yield live
-    httpd.shutdown()
-    live.runtime.shutdown()
+    yield from own_server(tmp_path_factory, "datacenter")
 
 
 @pytest.fixture(scope="module")
 def admin(dc_server: LiveServer) -> CloudStack:
     return cs_client(dc_server, fetch_result=True)
-
-
-def _error(call: Any, **params: Any) -> dict[str, Any]:
-    with pytest.raises(CloudStackApiException) as err:
-        call(**params)
-    return err.value.error  # type: ignore[no-any-return]
-
-
-def _conforms(command: str, item: dict[str, Any]) -> list[str]:
-    return registry.response_type_errors(registry.metadata(command), item)
 
 
 @dataclass
@@ -151,7 +137,7 @@ def test_setup_responses_have_cloudstack_shapes(admin: CloudStack, dc: DataCente
                           ("addCluster", dc.cluster), ("addHost", host),
                           ("createStoragePool", dc.pool), ("addImageStore", dc.store),
                           ("createVlanIpRange", dc.vlan), ("createNetwork", dc.network)):
-        assert _conforms(command, item) == [], command
+        assert type_errors(command, item) == [], command
 
 
 def test_lists_find_what_was_built(admin: CloudStack, dc: DataCenter) -> None:
@@ -195,7 +181,7 @@ def test_deploy_lands_on_a_new_host_and_capacity_follows(
         assert caps[3]["capacityused"] == 8 * GIB  # the root disk
         assert (caps[4]["capacitytotal"], caps[4]["capacityused"]) == (11, 0)
         assert caps[5]["capacitytotal"] == 20
-        assert all(_conforms("listCapacity", c) == [] for c in caps.values())
+        assert all(type_errors("listCapacity", c) == [] for c in caps.values())
         only_cpu = admin.listCapacity(zoneid=dc.zone["id"], type=1)["capacity"]
         assert [c["type"] for c in only_cpu] == [1]
     finally:
@@ -209,14 +195,14 @@ def test_memory_overprovisioning_changes_how_many_vms_fit(
         # 2 hosts x 4 GiB: two 4 GiB VMs, then the zone is full.
         vms += [_deploy(admin, dc, choices, "medium") for _ in range(2)]
         assert {vm["hostid"] for vm in vms} == dc.host_ids
-        assert _error(_deploy, cs=admin, dc=dc, choices=choices, size="medium")[
+        assert api_error(_deploy, cs=admin, dc=dc, choices=choices, size="medium")[
             "errorcode"] == 533
         updated = admin.updateConfiguration(name="mem.overprovisioning.factor", value="2")
         assert updated["configuration"]["value"] == "2"
         listed = admin.listConfigurations(name="mem.overprovisioning.factor")
         assert listed["configuration"][0]["value"] == "2"
         vms += [_deploy(admin, dc, choices, "medium") for _ in range(2)]
-        assert _error(_deploy, cs=admin, dc=dc, choices=choices, size="medium")[
+        assert api_error(_deploy, cs=admin, dc=dc, choices=choices, size="medium")[
             "errorcode"] == 533
         host = admin.listHosts(id=vms[0]["hostid"])["host"][0]
         assert host["memoryallocatedpercentage"] == "200%"
@@ -235,7 +221,7 @@ def test_cluster_scoped_overcommit(admin: CloudStack, dc: DataCenter) -> None:
             "cpuovercommitratio"] == "4.0"
         global_value = admin.listConfigurations(name="cpu.overprovisioning.factor")
         assert global_value["configuration"][0]["value"] == "1"
-        assert _error(admin.updateConfiguration, name="expunge.delay", value="5",
+        assert api_error(admin.updateConfiguration, name="expunge.delay", value="5",
                       clusterid=dc.cluster["id"])["errorcode"] == 431
     finally:
         admin.updateConfiguration(name="cpu.overprovisioning.factor", value="1",
@@ -248,12 +234,12 @@ def test_configuration_list_and_errors(admin: CloudStack) -> None:
     assert not any("secret" in n for n in names)  # hidden settings never show
     item = admin.listConfigurations(name="expunge.delay")["configuration"][0]
     assert item["defaultvalue"] == "86400" and item["type"] == "Integer"
-    assert _conforms("listConfigurations", item) == []
-    assert _error(admin.updateConfiguration, name="no.such.setting", value="1")[
+    assert type_errors("listConfigurations", item) == []
+    assert api_error(admin.updateConfiguration, name="no.such.setting", value="1")[
         "errorcode"] == 431
-    assert _error(admin.updateConfiguration, name="expunge.delay", value="soon")[
+    assert api_error(admin.updateConfiguration, name="expunge.delay", value="soon")[
         "errorcode"] == 431
-    assert _error(admin.updateConfiguration, name="session.signing.secret", value="x")[
+    assert api_error(admin.updateConfiguration, name="session.signing.secret", value="x")[
         "errorcode"] == 431
 
 
@@ -268,16 +254,16 @@ def test_disabled_host_takes_no_vms_and_maintenance(
         assert {vm["hostid"] for vm in vms} == {second}
         admin.updateHost(id=first, allocationstate="Enable")
         # A host with VMs cannot go into maintenance (nothing would move them).
-        assert _error(admin.prepareHostForMaintenance, id=second)["errorcode"] == 431
+        assert api_error(admin.prepareHostForMaintenance, id=second)["errorcode"] == 431
         job = admin.prepareHostForMaintenance(id=first)
         assert job["host"]["resourcestate"] == "Maintenance"
         assert admin.listHosts(resourcestate="Maintenance", zoneid=dc.zone["id"])["host"][0][
             "id"] == first
-        assert _error(admin.updateHost, id=first, allocationstate="Enable")["errorcode"] == 431
-        assert _error(admin.updateHost, id=second, allocationstate="Maintenance")[
+        assert api_error(admin.updateHost, id=first, allocationstate="Enable")["errorcode"] == 431
+        assert api_error(admin.updateHost, id=second, allocationstate="Maintenance")[
             "errorcode"] == 431  # only prepareHostForMaintenance gets there
         assert admin.cancelHostMaintenance(id=first)["host"]["resourcestate"] == "Enabled"
-        assert _error(admin.cancelHostMaintenance, id=first)["errorcode"] == 431
+        assert api_error(admin.cancelHostMaintenance, id=first)["errorcode"] == 431
     finally:
         admin.updateHost(id=first, allocationstate="Enable")
         _expunge(admin, vms)
@@ -289,17 +275,17 @@ def test_removal_order_is_enforced(admin: CloudStack) -> None:
     zone = dc2.zone["id"]
     address = admin.associateIpAddress(zoneid=zone)["ipaddress"]
     # Anything still used by something is refused with 536.
-    assert _error(admin.deleteZone, id=zone)["errorcode"] == 536
-    assert _error(admin.deletePod, id=dc2.pod["id"])["errorcode"] == 536
-    assert _error(admin.deleteCluster, id=dc2.cluster["id"])["errorcode"] == 536
-    assert _error(admin.deleteVlanIpRange, id=dc2.vlan["id"])["errorcode"] == 536
+    assert api_error(admin.deleteZone, id=zone)["errorcode"] == 536
+    assert api_error(admin.deletePod, id=dc2.pod["id"])["errorcode"] == 536
+    assert api_error(admin.deleteCluster, id=dc2.cluster["id"])["errorcode"] == 536
+    assert api_error(admin.deleteVlanIpRange, id=dc2.vlan["id"])["errorcode"] == 536
     # The first image store holds the zone's templates; an empty one can go.
-    assert _error(admin.deleteImageStore, id=dc2.store["id"])["errorcode"] == 536
+    assert api_error(admin.deleteImageStore, id=dc2.store["id"])["errorcode"] == 536
     spare = admin.addImageStore(provider="NFS", zoneid=zone, url="nfs://10.1.1.1/spare")
     assert admin.deleteImageStore(id=spare["imagestore"]["id"])["success"] is True
     # A host must be in maintenance first (or the deletion forced).
     host = dc2.hosts[0]["id"]
-    assert _error(admin.deleteHost, id=host)["errorcode"] == 431
+    assert api_error(admin.deleteHost, id=host)["errorcode"] == 431
     admin.prepareHostForMaintenance(id=host)
     assert admin.deleteHost(id=host)["success"] is True
     assert admin.deleteHost(id=dc2.hosts[1]["id"], forced=True)["success"] is True
@@ -310,13 +296,13 @@ def test_removal_order_is_enforced(admin: CloudStack) -> None:
     assert admin.deleteCluster(id=dc2.cluster["id"])["success"] is True
     assert admin.deletePod(id=dc2.pod["id"])["success"] is True
     assert admin.deleteNetwork(id=dc2.network["id"])["success"] is True
-    assert _error(admin.deleteZone, id=zone)["errorcode"] == 536  # the image store
+    assert api_error(admin.deleteZone, id=zone)["errorcode"] == 536  # the image store
     # The same range can be created again elsewhere once its rows are gone.
     again = admin.createVlanIpRange(zoneid=dc2.zone["id"], vlan="50", gateway="198.18.5.1",
                                     netmask="255.255.255.0", startip="198.18.5.10",
                                     endip="198.18.5.12")["vlan"]
     assert again["vlan"] == "vlan://50"
-    assert _error(admin.createVlanIpRange, zoneid=zone, gateway="198.18.5.1",
+    assert api_error(admin.createVlanIpRange, zoneid=zone, gateway="198.18.5.1",
                   netmask="255.255.255.0", startip="198.18.5.5", endip="198.18.5.11")[
         "errorcode"] == 431  # overlaps
     admin.deleteVlanIpRange(id=again["id"])
@@ -326,14 +312,14 @@ def test_zone_without_dependents_is_deleted(admin: CloudStack) -> None:
     zone = admin.createZone(name="zz-empty", networktype="Basic", dns1="8.8.8.8",
                             internaldns1="10.0.0.2")["zone"]
     assert zone["securitygroupsenabled"] is True and zone["allocationstate"] == "Disabled"
-    assert _error(admin.createZone, name="zz-empty", networktype="Basic", dns1="8.8.8.8",
+    assert api_error(admin.createZone, name="zz-empty", networktype="Basic", dns1="8.8.8.8",
                   internaldns1="10.0.0.2")["errorcode"] == 431
-    assert _error(admin.createZone, name="zz-bad", networktype="Cloudy", dns1="8.8.8.8",
+    assert api_error(admin.createZone, name="zz-bad", networktype="Cloudy", dns1="8.8.8.8",
                   internaldns1="10.0.0.2")["errorcode"] == 431
     pod = admin.createPod(zoneid=zone["id"], name="p")["pod"]
     admin.deletePod(id=pod["id"])
     assert admin.deleteZone(id=zone["id"])["success"] is True
-    assert _error(admin.listZones, id=zone["id"])["errorcode"] == 431
+    assert api_error(admin.listZones, id=zone["id"])["errorcode"] == 431
     # The name is free again.
     again = admin.createZone(name="zz-empty", networktype="Basic", dns1="8.8.8.8",
                              internaldns1="10.0.0.2")["zone"]
@@ -342,18 +328,18 @@ def test_zone_without_dependents_is_deleted(admin: CloudStack) -> None:
 
 def test_bad_infrastructure_requests(admin: CloudStack, dc: DataCenter) -> None:
     zone, pod = dc.zone["id"], dc.pod["id"]
-    assert _error(admin.addCluster, zoneid=zone, podid=pod, clustername="x",
+    assert api_error(admin.addCluster, zoneid=zone, podid=pod, clustername="x",
                   hypervisor="Hyper-Nothing", clustertype="CloudManaged")["errorcode"] == 431
-    assert _error(admin.addHost, zoneid=zone, podid=pod, clusterid=dc.cluster["id"],
+    assert api_error(admin.addHost, zoneid=zone, podid=pod, clusterid=dc.cluster["id"],
                   hypervisor="Simulator",
                   url=f"http://sim/zz-dc1-c1/zz-dc1-h1/memory={4 * GIB}")[
         "errorcode"] == 431  # already added
-    assert _error(admin.addHost, zoneid=zone, podid=pod, hypervisor="Simulator",
+    assert api_error(admin.addHost, zoneid=zone, podid=pod, hypervisor="Simulator",
                   url="http://sim/x/y")["errorcode"] == 431  # no cluster named
-    assert _error(admin.createStoragePool, zoneid=zone, name="p", url="not-a-url")[
+    assert api_error(admin.createStoragePool, zoneid=zone, name="p", url="not-a-url")[
         "errorcode"] == 431
-    assert _error(admin.addImageStore, provider="Swift", url="nfs://a/b")["errorcode"] == 431
-    assert _error(admin.createVlanIpRange, zoneid=zone, gateway="10.9.0.1",
+    assert api_error(admin.addImageStore, provider="Swift", url="nfs://a/b")["errorcode"] == 431
+    assert api_error(admin.createVlanIpRange, zoneid=zone, gateway="10.9.0.1",
                   netmask="255.255.255.0", startip="10.9.1.5", endip="10.9.1.9")[
         "errorcode"] == 431  # outside the subnet
 
@@ -380,18 +366,18 @@ def test_users_cannot_administer(dc_server: LiveServer, dc: DataCenter) -> None:
                          (user.listConfigurations, {}),
                          (user.updateConfiguration, {"name": "expunge.delay", "value": "1"}),
                          (user.deleteZone, {"id": dc.zone["id"]})):
-        assert _error(call, **params)["errorcode"] == 531
+        assert api_error(call, **params)["errorcode"] == 531
     # Users do see the enabled zone, the shared network and the offerings.
     assert dc.zone["id"] in {z["id"] for z in user.listZones()["zone"]}
     assert dc.network["id"] in {n["id"] for n in user.listNetworks(zoneid=dc.zone["id"])[
         "network"]}
-    assert user.listNetworkOfferings()["count"] == 3
+    assert user.listNetworkOfferings()["count"] == 4  # the default guest offerings
     isolated = _offering(user, "DefaultIsolatedNetworkOfferingWithSourceNatService")
     shared = _offering(user, "DefaultSharedNetworkOffering")
     mine = user.createNetwork(zoneid=dc.zone["id"], name="mine",
                               networkofferingid=isolated["id"])["network"]
     assert mine["type"] == "Isolated" and mine["cidr"] == "10.50.0.0/24"
     assert mine["isdefault"] is False and "vlan" not in mine
-    assert _error(user.createNetwork, zoneid=dc.zone["id"], name="s", gateway="10.70.0.1",
+    assert api_error(user.createNetwork, zoneid=dc.zone["id"], name="s", gateway="10.70.0.1",
                   netmask="255.255.255.0", networkofferingid=shared["id"])["errorcode"] == 531
     assert user.deleteNetwork(id=mine["id"])["success"] is True

@@ -347,3 +347,39 @@ def test_paging_over_rows_of_several_entities(tmp_path) -> None:  # type: ignore
     names = [z.name for z, _ in first.items] + [z.name for z, _ in rest.items]
     assert sorted(names) == ["z0", "z1", "z2"] and rest.next_token is None
     db.dispose()
+
+
+def test_newest_first_pages_walk_backwards_and_tokens_keep_the_direction(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import engine.models as m
+    from engine.db import connect
+
+    db = connect(f"sqlite:///{tmp_path / 'desc.sqlite'}")
+    Base.metadata.create_all(db.engine)
+    with db.session() as s:
+        region = m.Region(name="r1")
+        s.add(region)
+        s.flush()
+        base = datetime(2026, 1, 1)
+        for i in range(5):
+            s.add(m.Zone(region_uuid=region.uuid, name=f"z{i}",
+                         created_at=base + timedelta(seconds=i)))
+        s.flush()
+        stmt = select(m.Zone)
+        names: list[str] = []
+        token = None
+        while True:
+            page = paginate(s, stmt, created_column=m.Zone.created_at, uuid_column=m.Zone.uuid,
+                            paging=Paging(limit=2, token=token), query_key="zones",
+                            newest_first=True)
+            names += [z.name for z in page.items]
+            token = page.next_token
+            if token is None:
+                break
+        assert names == ["z4", "z3", "z2", "z1", "z0"]
+        ascending = paginate(s, stmt, created_column=m.Zone.created_at,
+                             uuid_column=m.Zone.uuid, paging=Paging(limit=2), query_key="zones")
+        with pytest.raises(InvalidParameter):  # a token is bound to its direction
+            paginate(s, stmt, created_column=m.Zone.created_at, uuid_column=m.Zone.uuid,
+                     paging=Paging(limit=2, token=ascending.next_token), query_key="zones",
+                     newest_first=True)
+    db.dispose()

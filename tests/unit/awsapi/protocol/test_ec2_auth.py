@@ -517,3 +517,20 @@ def test_presigned_url_does_not_cover_added_body_parameters() -> None:
         req, method="GET", body=b"DryRun=true", form={**req.form, "DryRun": "true"}
     )
     assert failure(added).code == "AuthFailure"
+
+
+def test_amz_date_fast_parse_matches_strptime() -> None:
+    from datetime import UTC, datetime
+
+    from awsapi.errors_wire import Ec2Error
+    from awsapi.protocol import auth
+
+    for value in ("20261122T034455Z", "20240229T235959Z", "20000101T000000Z"):
+        assert auth._parse_amz_date(value) == datetime.strptime(
+            value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    for bad in ("20261322T034455Z", "20261122T246000Z", "2026-11-22T03:44:55Z", "x" * 16):
+        try:
+            auth._parse_amz_date(bad)
+        except Ec2Error:
+            continue
+        raise AssertionError(f"{bad} was accepted")

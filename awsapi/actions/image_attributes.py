@@ -1,0 +1,116 @@
+"""Image attributes: launchPermission (user ids = account numbers, group
+"all" = public) and description."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from awsapi import ids
+from awsapi.actions import Params, RequestContext, Result, action
+from awsapi.errors_wire import Ec2Error
+from awsapi.ids import Kind
+from engine.services.template_permissions import (
+    AccountKey,
+    PermissionChange,
+    PermissionOp,
+    TemplateSharing,
+)
+from engine.services.templates import TemplateUpdate
+
+_ATTRIBUTES = ("description", "launchPermission")
+# Attributes AWS knows that the engine has no value for: described as empty.
+_EMPTY = {"kernel": "KernelId", "ramdisk": "RamdiskId", "sriovNetSupport": "SriovNetSupport",
+          "bootMode": "BootMode", "blockDeviceMapping": "BlockDeviceMappings",
+          "productCodes": "ProductCodes", "tpmSupport": "TpmSupport", "uefiData": "UefiData",
+          "lastLaunchedTime": "LastLaunchedTime", "imdsSupport": "ImdsSupport",
+          "deregistrationProtection": "DeregistrationProtection"}
+
+
+def _attribute(name: str, known: tuple[str, ...]) -> str:
+    if name not in known:
+        raise Ec2Error("InvalidRequest", f"The request received was invalid: attribute "
+                       f"'{name}' is not supported")
+    return name
+
+
+def _permissions(sharing: TemplateSharing) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = [{"Group": "all"}] if sharing.template.is_public else []
+    return out + [{"UserId": a.number} for a in sharing.accounts]
+
+
+@action("DescribeImageAttribute", readonly=True)
+def describe_image_attribute(ctx: RequestContext, p: Params) -> Result:
+    attr = _attribute(p["Attribute"], (*_ATTRIBUTES, *_EMPTY))
+    image_id = p["ImageId"]
+    sharing = ctx.services.templates.permissions.get(ctx.principal,
+                                                     ids.parse(image_id, Kind.IMAGE))
+    out: dict[str, Any] = {"ImageId": image_id}
+    if attr == "launchPermission":
+        out["LaunchPermissions"] = _permissions(sharing)
+    elif attr == "description":
+        out["Description"] = {"Value": sharing.template.display_text}
+    else:
+        key = _EMPTY[attr]
+        out[key] = [] if key.endswith("s") else {}
+    return out
+
+
+def _launch_change(p: Params) -> PermissionChange:
+    """The launch-permission change of ModifyImageAttribute, in either form
+    (LaunchPermission.Add/Remove, or OperationType + UserIds/UserGroups)."""
+    lp = p.get("LaunchPermission") or {}
+    adds, removes = list(lp.get("Add") or []), list(lp.get("Remove") or [])
+    op = (p.get("OperationType") or "").lower()
+    legacy = [{"UserId": u} for u in p.get("UserIds") or []] + \
+        [{"Group": g} for g in p.get("UserGroups") or []]
+    if legacy:
+        if op not in ("add", "remove"):
+            raise Ec2Error("InvalidParameterValue",
+                           "OperationType must be add or remove with UserIds or UserGroups")
+        (adds if op == "add" else removes).extend(legacy)
+    if adds and removes:
+        raise Ec2Error("InvalidParameterCombination",
+                       "Add and Remove launch permissions cannot be combined in one request")
+    entries = adds or removes
+    if not entries:
+        raise Ec2Error("MissingParameter", "The request must contain launch permissions")
+    public: bool | None = None
+    users: list[str] = []
+    for e in entries:
+        if e.get("Group") is not None:
+            if e["Group"] != "all":
+                raise Ec2Error("InvalidParameterValue", f"Invalid group: {e['Group']}")
+            public = bool(adds)
+        elif e.get("UserId"):
+            if not (e["UserId"].isdigit() and len(e["UserId"]) == 12):
+                raise Ec2Error("InvalidAMIAttributeItemValue",
+                               f"Invalid attribute item value \"{e['UserId']}\" for userId "
+                               f"item type.")
+            users.append(e["UserId"])
+        else:
+            raise Ec2Error("InvalidParameterValue",
+                           "Organization launch permissions are not supported")
+    return PermissionChange(PermissionOp.ADD if adds else PermissionOp.REMOVE if users else None,
+                            tuple(users), AccountKey.NUMBER, is_public=public)
+
+
+@action("ModifyImageAttribute")
+def modify_image_attribute(ctx: RequestContext, p: Params) -> Result:
+    sid = ids.parse(p["ImageId"], Kind.IMAGE)
+    attr = p.get("Attribute") or ("description" if p.get("Description") else "launchPermission")
+    if _attribute(attr, _ATTRIBUTES) == "description":
+        value = (p.get("Description") or {}).get("Value", p.get("Value"))
+        if value is None:
+            raise Ec2Error("MissingParameter", "The request must contain the parameter Value")
+        ctx.services.templates.update(ctx.principal, sid, TemplateUpdate(display_text=value))
+    else:
+        ctx.services.templates.permissions.change(ctx.principal, sid, _launch_change(p))
+    return {}
+
+
+@action("ResetImageAttribute")
+def reset_image_attribute(ctx: RequestContext, p: Params) -> Result:
+    _attribute(p["Attribute"], ("launchPermission",))
+    ctx.services.templates.permissions.change(
+        ctx.principal, ids.parse(p["ImageId"], Kind.IMAGE), PermissionChange(PermissionOp.RESET))
+    return {}

@@ -1,0 +1,43 @@
+"""ModifyInstanceMetadataOptions: how an instance's guest reaches its metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from awsapi import ids
+from awsapi.actions import Params, RequestContext, Result, action
+from awsapi.ids import Kind
+from engine.services.instance_metadata import AccessChange, AccessOptions, for_unit
+
+
+def _switch(value: str | None) -> bool | None:
+    return None if value is None else value == "enabled"
+
+
+def options_view(options: AccessOptions, state: str = "applied") -> dict[str, Any]:
+    """An ``InstanceMetadataOptionsResponse`` (also what DescribeInstances shows)."""
+    return {
+        "State": state,
+        "HttpTokens": "required" if options.require_token else "optional",
+        "HttpPutResponseHopLimit": options.token_hop_limit,
+        "HttpEndpoint": "enabled" if options.endpoint_enabled else "disabled",
+        "HttpProtocolIpv6": "enabled" if options.ipv6_enabled else "disabled",
+        "InstanceMetadataTags": "enabled" if options.expose_tags else "disabled",
+    }
+
+
+@action("ModifyInstanceMetadataOptions")
+def modify_instance_metadata_options(ctx: RequestContext, p: Params) -> Result:
+    tokens = p.get("HttpTokens")
+    change = AccessChange(
+        endpoint_enabled=_switch(p.get("HttpEndpoint")),
+        require_token=None if tokens is None else tokens == "required",
+        token_hop_limit=p.get("HttpPutResponseHopLimit"),
+        ipv6_enabled=_switch(p.get("HttpProtocolIpv6")),
+        expose_tags=_switch(p.get("InstanceMetadataTags")),
+    )
+    detail, options = for_unit(ctx.services).change_access(
+        ctx.principal, ids.parse(p["InstanceId"], Kind.INSTANCE), change)
+    # QUIRK(ec2): the change is reported "pending" here and "applied" by later describes.
+    return {"InstanceId": ids.render(Kind.INSTANCE, detail.instance.sid),
+            "InstanceMetadataOptions": options_view(options, "pending")}

@@ -1,0 +1,372 @@
+"""Internet gateways and route tables of network containers.
+
+Gateways: created detached; attached to one container at a time. A zone's
+default (shared, standalone) network is listed with a gateway of its own,
+always attached, whose sid is the network's (``GatewayDetail.gateway`` None).
+
+Route tables: each container has a main one (made with the container, with
+the ``local`` route for its CIDR and a main association). More tables can be
+created, associated with tiers of the same container and given routes through
+an attached gateway. A route whose gateway is no longer attached is a
+"blackhole" (``RouteDetail.active`` False).
+
+Errors: NotFound(kind, sid) for what does not exist or may not be acted on;
+IncorrectState(GATEWAY, sid, "attached"/"detached") for attaching an attached
+gateway or detaching from a container it is not attached to;
+IncorrectState(VPC, sid, "attached") when the container already has a gateway;
+IncorrectState(NETWORK, sid, "associated") when a tier already has a table;
+InUse for removing what something still depends on; Duplicate(ROUTE, cidr)
+for a destination already routed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, exists, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from engine.db import utcnow
+from engine.errors import (
+    Duplicate,
+    IncorrectState,
+    InUse,
+    InvalidParameter,
+    NotFound,
+    ResourceKind,
+)
+from engine.models import (
+    Account,
+    Gateway,
+    Network,
+    Route,
+    RouteTable,
+    RouteTableLink,
+    Tag,
+    Vpc,
+    VpcTier,
+)
+from engine.principal import Principal
+from engine.querying import (
+    Criterion,
+    FieldMap,
+    ListResult,
+    Paging,
+    owner_scope,
+    query_key,
+)
+from engine.services.access import may_act, owned_live, the_one
+from engine.services.tags import apply_tags
+from engine.services.vpcs import VpcService, apply_fields, page_rows, tags_of
+
+
+@dataclass
+class GatewayDetail:
+    uuid: str
+    sid: str
+    vpc_sid: str | None  # the container it is attached to
+    account: Account | None
+    gateway: Gateway | None  # None: the built-in gateway of a default network
+    tags: list[Tag] = field(default_factory=list)
+
+
+@dataclass
+class RouteDetail:
+    route: Route
+    gateway_sid: str | None
+    active: bool
+
+
+@dataclass
+class LinkDetail:
+    link: RouteTableLink
+    network_sid: str | None  # None: the main association
+
+
+@dataclass
+class RouteTableDetail:
+    table: RouteTable
+    vpc_sid: str
+    account: Account
+    routes: list[RouteDetail]
+    links: list[LinkDetail]
+    tags: list[Tag] = field(default_factory=list)
+
+
+class RoutingService:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+        self._vpcs = VpcService(session)
+
+    # -------------------------------------------------------------- gateways
+    def create_gateway(self, principal: Principal,
+                       tags: Sequence[tuple[str, str]] = ()) -> GatewayDetail:
+        gw = Gateway(account_uuid=principal.account_uuid)
+        self._s.add(gw)
+        self._s.flush()
+        if tags:
+            apply_tags(self._s, principal, ResourceKind.GATEWAY, [gw.uuid], tags)
+            self._s.flush()
+        return self.gateway(principal, gw.sid)
+
+    def gateway(self, principal: Principal, ident: str) -> GatewayDetail:
+        found = self.list_gateways(principal, [Criterion("sid", (ident,), False)]).items
+        return the_one(found, ResourceKind.GATEWAY, ident)
+
+    def _owned_gateway(self, principal: Principal, ident: str) -> Gateway:
+        return owned_live(self._s, principal, Gateway, ident, ResourceKind.GATEWAY)
+
+    def attach_gateway(self, principal: Principal, gateway_ident: str, vpc_ident: str) -> None:
+        gw = self._owned_gateway(principal, gateway_ident)
+        vpc = self._vpcs.owned_vpc(principal, vpc_ident)
+        if gw.vpc_uuid is not None:
+            raise IncorrectState(ResourceKind.GATEWAY, gw.sid, "attached")
+        if self._s.scalar(select(Gateway.sid).where(Gateway.vpc_uuid == vpc.uuid,
+                                                    Gateway.removed_at.is_(None))):
+            raise IncorrectState(ResourceKind.VPC, vpc.sid, "attached")
+        gw.vpc_uuid = vpc.uuid
+        self._s.flush()
+
+    def detach_gateway(self, principal: Principal, gateway_ident: str, vpc_ident: str) -> None:
+        gw = self._owned_gateway(principal, gateway_ident)
+        vpc = self._vpcs.owned_vpc(principal, vpc_ident)
+        if gw.vpc_uuid != vpc.uuid:
+            raise IncorrectState(ResourceKind.GATEWAY, gw.sid, "detached")
+        gw.vpc_uuid = None
+        self._s.flush()
+
+    def delete_gateway(self, principal: Principal, ident: str) -> None:
+        gw = self._owned_gateway(principal, ident)
+        if gw.vpc_uuid is not None:
+            raise InUse(ResourceKind.GATEWAY, gw.sid, "an attached network")
+        self._s.execute(delete(Tag).where(Tag.resource_uuid == gw.uuid))
+        gw.removed_at = utcnow()
+
+    def list_gateways(self, principal: Principal, criteria: Sequence[Criterion] = (),
+                      paging: Paging | None = None) -> ListResult:
+        """Visible gateways as :class:`GatewayDetail`, oldest first.
+
+        Fields: ``uuid``, ``sid``, ``vpc_sid`` (of the attachment), ``attached``
+        (``available`` when attached), ``owner_number``.
+        """
+        default = (select(Network.uuid, Network.sid, Network.created_at,
+                          Network.sid.label("vpc_sid"), Network.account_uuid)
+                   .where(Network.removed_at.is_(None), Network.is_default.is_(True),
+                          ~exists().where(VpcTier.network_uuid == Network.uuid),
+                          or_(Network.account_uuid.is_(None),
+                              owner_scope(Network.account_uuid, principal))))
+        own = (select(Gateway.uuid, Gateway.sid, Gateway.created_at,
+                      Vpc.sid.label("vpc_sid"), Gateway.account_uuid)
+               .outerjoin(Vpc, Vpc.uuid == Gateway.vpc_uuid)
+               .where(Gateway.removed_at.is_(None), owner_scope(Gateway.account_uuid, principal)))
+        u = union_all(own, default).subquery()
+        fields: FieldMap = {
+            "uuid": u.c.uuid, "sid": u.c.sid, "vpc_sid": u.c.vpc_sid,
+            "attached": lambda values: (u.c.vpc_sid.is_not(None) if any(
+                v in ("available", "attached") for v in values) else literal(False)),
+            "owner_number": func.coalesce(Account.number, literal(principal.account_number)),
+        }
+        crit = tuple(criteria)
+        stmt = (select(u.c.uuid, u.c.created_at, u.c.sid, u.c.vpc_sid, u.c.account_uuid)
+                .outerjoin(Account, Account.uuid == u.c.account_uuid))
+        stmt = apply_fields(stmt, fields, u.c.uuid, crit)
+        page = page_rows(self._s, stmt, created_column=u.c.created_at, uuid_column=u.c.uuid,
+                         paging=paging or Paging(),
+                         key=query_key("gateways", principal.account_uuid, crit))
+        order = {u: i for i, u in enumerate(page.items)}
+        rows = sorted(self._s.execute(select(u.c.uuid, u.c.sid, u.c.vpc_sid, u.c.account_uuid)
+                                      .where(u.c.uuid.in_(page.items))).all(),
+                      key=lambda r: order[r.uuid]) if page.items else []
+        uuids = [r.uuid for r in rows]
+        gws = {g.uuid: g for g in self._s.scalars(select(Gateway).where(
+            Gateway.uuid.in_(uuids)))} if uuids else {}
+        owners = {r.account_uuid for r in rows if r.account_uuid}
+        accounts = {a.uuid: a for a in self._s.scalars(select(Account).where(
+            Account.uuid.in_(owners)))} if owners else {}
+        tags = tags_of(self._s, [u for u in uuids if u in gws])
+        page.items = [GatewayDetail(r.uuid, r.sid, r.vpc_sid, accounts.get(r.account_uuid or ""),
+                                    gws.get(r.uuid), tags.get(r.uuid, [])) for r in rows]
+        return page
+
+    # ---------------------------------------------------------- route tables
+    def create_route_table(self, principal: Principal, vpc_ident: str,
+                           tags: Sequence[tuple[str, str]] = ()) -> RouteTableDetail:
+        vpc = self._vpcs.owned_vpc(principal, vpc_ident)
+        table = RouteTable(account_uuid=vpc.account_uuid, vpc_uuid=vpc.uuid, is_main=False)
+        self._s.add(table)
+        self._s.flush()
+        self._s.add(Route(route_table_uuid=table.uuid, destination=vpc.cidr))
+        if tags:
+            apply_tags(self._s, principal, ResourceKind.ROUTE_TABLE, [table.uuid], tags,
+                       account_uuid=vpc.account_uuid)
+        self._s.flush()
+        return self.route_table(principal, table.sid)
+
+    def route_table(self, principal: Principal, ident: str) -> RouteTableDetail:
+        found = self.list_route_tables(principal, [Criterion("sid", (ident,), False)]).items
+        return the_one(found, ResourceKind.ROUTE_TABLE, ident)
+
+    def _owned_table(self, principal: Principal, ident: str) -> RouteTable:
+        return owned_live(self._s, principal, RouteTable, ident, ResourceKind.ROUTE_TABLE)
+
+    def delete_route_table(self, principal: Principal, ident: str) -> None:
+        """InUse for the main table or one still associated with tiers."""
+        table = self._owned_table(principal, ident)
+        links = self._s.scalar(select(func.count()).select_from(RouteTableLink).where(
+            RouteTableLink.route_table_uuid == table.uuid))
+        if table.is_main or links:
+            raise InUse(ResourceKind.ROUTE_TABLE, table.sid, "associations")
+        self._s.execute(delete(Route).where(Route.route_table_uuid == table.uuid))
+        self._s.execute(delete(Tag).where(Tag.resource_uuid == table.uuid))
+        table.removed_at = utcnow()
+
+    def associate(self, principal: Principal, table_ident: str, network_ident: str) -> str:
+        """Associate a table with a tier of its container; returns the link sid."""
+        table = self._owned_table(principal, table_ident)
+        net = owned_live(self._s, principal, Network, network_ident, ResourceKind.NETWORK)
+        tier = self._s.get(VpcTier, net.uuid)
+        if tier is None or tier.vpc_uuid != table.vpc_uuid:
+            raise InvalidParameter(
+                "SubnetId", network_ident,
+                f"route table {table.sid} and subnet {net.sid} belong to different networks")
+        if self._s.scalar(select(RouteTableLink.sid).where(
+                RouteTableLink.network_uuid == net.uuid)):
+            raise IncorrectState(ResourceKind.NETWORK, net.sid, "associated")
+        link = RouteTableLink(route_table_uuid=table.uuid, network_uuid=net.uuid)
+        self._s.add(link)
+        self._s.flush()
+        return link.sid
+
+    def disassociate(self, principal: Principal, link_ident: str) -> None:
+        """Remove a tier association (the main association cannot be removed)."""
+        link = self._s.scalar(select(RouteTableLink).where(RouteTableLink.sid == link_ident))
+        table = self._s.get(RouteTable, link.route_table_uuid) if link is not None else None
+        if link is None or table is None or not may_act(self._s, principal, table.account_uuid):
+            raise NotFound(ResourceKind.ROUTE_TABLE_LINK, link_ident)
+        if link.network_uuid is None:
+            raise InvalidParameter("AssociationId", link_ident,
+                                   "cannot disassociate the main route table association")
+        self._s.delete(link)
+        self._s.flush()
+
+    def add_route(self, principal: Principal, table_ident: str, destination: str,
+                  gateway_ident: str) -> None:
+        """A route to ``destination`` through a gateway attached to the table's container."""
+        table = self._owned_table(principal, table_ident)
+        dest = _cidr(destination)
+        gw = self._owned_gateway(principal, gateway_ident)
+        if gw.vpc_uuid != table.vpc_uuid:
+            raise InvalidParameter(
+                "GatewayId", gateway_ident,
+                f"route table {table.sid} and network gateway {gw.sid} belong to different "
+                "networks")
+        if self._s.scalar(select(Route.uuid).where(Route.route_table_uuid == table.uuid,
+                                                   Route.destination == dest)):
+            raise Duplicate(ResourceKind.ROUTE, dest)
+        self._s.add(Route(route_table_uuid=table.uuid, destination=dest, target="gateway",
+                          gateway_uuid=gw.uuid))
+        self._s.flush()
+
+    def remove_route(self, principal: Principal, table_ident: str, destination: str) -> None:
+        table = self._owned_table(principal, table_ident)
+        dest = _cidr(destination)
+        route = self._s.scalar(select(Route).where(Route.route_table_uuid == table.uuid,
+                                                   Route.destination == dest))
+        if route is None:
+            raise NotFound(ResourceKind.ROUTE, dest)
+        if route.target == "local":
+            raise InvalidParameter("DestinationCidrBlock", dest, "cannot remove local route")
+        self._s.delete(route)
+        self._s.flush()
+
+    def list_route_tables(self, principal: Principal, criteria: Sequence[Criterion] = (),
+                          paging: Paging | None = None) -> ListResult:
+        """Visible route tables as :class:`RouteTableDetail`, oldest first.
+
+        Fields: ``uuid``, ``sid``, ``vpc_sid``, ``owner_number``, ``main``
+        (``true``/``false``: has the main association), ``link_sid``,
+        ``link_network_sid``, ``route_destination``, ``route_gateway_sid``,
+        ``route_target`` (``local``/``gateway``).
+        """
+        def link_has(cond: Any) -> Any:
+            return exists().where(RouteTableLink.route_table_uuid == RouteTable.uuid, cond)
+
+        def route_has(cond: Any) -> Any:
+            return exists().where(Route.route_table_uuid == RouteTable.uuid, cond)
+
+        def main(values: Sequence[str]) -> Any:
+            wanted = {v.lower() == "true" for v in values}
+            conds = [RouteTable.is_main.is_(w) for w in wanted]
+            return or_(*conds) if conds else literal(False)
+
+        def linked_net(values: Sequence[str]) -> Any:
+            return link_has(RouteTableLink.network_uuid.in_(
+                select(Network.uuid).where(Network.sid.in_(values))))
+
+        def via_gateway(values: Sequence[str]) -> Any:
+            return route_has(Route.gateway_uuid.in_(
+                select(Gateway.uuid).where(Gateway.sid.in_(values))))
+
+        fields: FieldMap = {
+            "uuid": RouteTable.uuid, "sid": RouteTable.sid, "vpc_sid": Vpc.sid,
+            "owner_number": Account.number, "main": main,
+            "link_sid": lambda v: link_has(RouteTableLink.sid.in_(v)),
+            "link_network_sid": linked_net,
+            "route_destination": lambda v: route_has(Route.destination.in_(v)),
+            "route_gateway_sid": via_gateway,
+            "route_target": lambda v: route_has(Route.target.in_(v)),
+        }
+        crit = tuple(criteria)
+        stmt = (select(RouteTable.uuid, RouteTable.created_at)
+                .join(Vpc, Vpc.uuid == RouteTable.vpc_uuid)
+                .join(Account, Account.uuid == RouteTable.account_uuid)
+                .where(RouteTable.removed_at.is_(None),
+                       owner_scope(RouteTable.account_uuid, principal)))
+        stmt = apply_fields(stmt, fields, RouteTable.uuid, crit)
+        page = page_rows(self._s, stmt, created_column=RouteTable.created_at,
+                         uuid_column=RouteTable.uuid, paging=paging or Paging(),
+                         key=query_key("route_tables", principal.account_uuid, crit))
+        page.items = self._table_details(page.items)
+        return page
+
+    def _table_details(self, uuids: Sequence[str]) -> builtins.list[RouteTableDetail]:
+        if not uuids:
+            return []
+        heads = {t.uuid: (t, vsid, a) for t, vsid, a in self._s.execute(
+            select(RouteTable, Vpc.sid, Account).join(Vpc, Vpc.uuid == RouteTable.vpc_uuid)
+            .join(Account, Account.uuid == RouteTable.account_uuid)
+            .where(RouteTable.uuid.in_(uuids))).all()}
+        routes: dict[str, builtins.list[RouteDetail]] = {}
+        for r, gsid, gvpc in self._s.execute(
+                select(Route, Gateway.sid, Gateway.vpc_uuid)
+                .outerjoin(Gateway, Gateway.uuid == Route.gateway_uuid)
+                .where(Route.route_table_uuid.in_(uuids))
+                .order_by(Route.created_at, Route.uuid)).all():
+            table = heads[r.route_table_uuid][0]
+            active = r.target == "local" or gvpc == table.vpc_uuid
+            routes.setdefault(r.route_table_uuid, []).append(RouteDetail(r, gsid, active))
+        links: dict[str, builtins.list[LinkDetail]] = {}
+        for link, nsid in self._s.execute(
+                select(RouteTableLink, Network.sid)
+                .outerjoin(Network, Network.uuid == RouteTableLink.network_uuid)
+                .where(RouteTableLink.route_table_uuid.in_(uuids))
+                .order_by(RouteTableLink.created_at)).all():
+            links.setdefault(link.route_table_uuid, []).append(LinkDetail(link, nsid))
+        tags = tags_of(self._s, uuids)
+        return [RouteTableDetail(heads[u][0], heads[u][1], heads[u][2], routes.get(u, []),
+                                 links.get(u, []), tags.get(u, [])) for u in uuids]
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Network(value, strict=False))
+    except ValueError as exc:
+        raise InvalidParameter("DestinationCidrBlock", value,
+                               "This is not a valid CIDR block.") from exc
+
+
+__all__ = ["GatewayDetail", "LinkDetail", "RouteDetail", "RouteTableDetail", "RoutingService"]

@@ -1,0 +1,37 @@
+"""uploadVolume and migrateVolume."""
+
+from __future__ import annotations
+
+from engine.errors import ResourceKind
+from engine.services.volume_transfers import UploadRequest
+from nativeapi.commands import CsContext, Submitted, finished
+from nativeapi.protocol.parser import CsParams
+from nativeapi.registry import command
+
+_UPLOAD_META = {
+    "style": "async", "responsekey": "uploadvolumeresponse", "itemkey": "volume",
+    "responseclass": "VolumeResponse",
+    "required": {"format": "string", "name": "string", "url": "string", "zoneid": "uuid"},
+    "optional": {"checksum": "string", "diskofferingid": "uuid", "imagestoreuuid": "string",
+                 "account": "string", "domainid": "uuid", "projectid": "uuid"},
+}
+
+
+@command("uploadVolume", meta=_UPLOAD_META, is_async=True)
+def upload_volume(ctx: CsContext, p: CsParams) -> Submitted:
+    """The job finishes once the file is on secondary storage (the volume is
+    then Allocated and attaches like any data volume)."""
+    v, job = ctx.services.volume_transfers.upload(ctx.principal, UploadRequest(
+        name=p.require("name"), url=p.require("url"), format=p.require("format"),
+        zone_uuid=p.uuid("zoneid", required=True) or "", checksum=p.get("checksum") or "",
+        disk_offering_uuid=p.uuid("diskofferingid")), command=ctx.command.name)
+    return Submitted(job, object_uuid=v.uuid)
+
+
+@command("migrateVolume", is_async=True)
+def migrate_volume(ctx: CsContext, p: CsParams) -> Submitted:
+    """Only cold migration: the volume must be detached or its VM stopped."""
+    v = ctx.services.volume_transfers.migrate(
+        ctx.principal, p.uuid("volumeid", required=True) or "",
+        p.uuid("storageid", required=True) or "", live=bool(p.boolean("livemigrate", False)))
+    return Submitted(finished(ctx, ResourceKind.VOLUME, v.uuid))
