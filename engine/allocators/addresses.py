@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from engine.db import utcnow
 from engine.errors import InsufficientCapacity, InvalidParameter, ResourceKind
-from engine.models import FirewallRule, Network, Nic, PortForwardingRule, PublicIp, VlanRange
+from engine.models import (
+    FirewallRule,
+    Network,
+    Nic,
+    NicSecondaryIp,
+    PortForwardingRule,
+    PublicIp,
+    VlanRange,
+)
 from engine.states import IpState
 
 
@@ -132,12 +140,14 @@ class PrivateIpAllocator:
         raise InsufficientCapacity(ResourceKind.NETWORK, f"no free address in {net}")
 
     def _in_use(self, network_uuid: str, address: str) -> bool:
-        return (
-            self._session.scalar(
-                select(Nic.uuid).where(Nic.network_uuid == network_uuid, Nic.ip_address == address)
-            )
-            is not None
-        )
+        """Held by a NIC, or as a NIC's secondary address, on that network."""
+        nic = self._session.scalar(
+            select(Nic.uuid).where(Nic.network_uuid == network_uuid, Nic.ip_address == address))
+        if nic is not None:
+            return True
+        return self._session.scalar(select(NicSecondaryIp.uuid).where(
+            NicSecondaryIp.network_uuid == network_uuid,
+            NicSecondaryIp.ip_address == address)) is not None
 
 
 def mac_for(network_sid: str, address: str) -> str:

@@ -39,6 +39,7 @@ from engine.models.policies import InstancePassword, PolicySnapshot, SnapshotPol
 from engine.models.rules import FirewallRule, NetworkOffering, PortForwardingRule
 from engine.models.security import InstanceSecurityGroup, KeyPair, SecurityGroup, SecurityRule
 from engine.models.storage import Snapshot, Volume
+from engine.models.vm_extras import InstanceGroup, NicSecondaryIp, UserData
 
 __all__ = [
     "Account", "AffinityGroup", "Cluster", "DiskOffering", "Domain", "Event", "Host", "ImageStore", "Instance",
@@ -50,4 +51,5 @@ __all__ = [
     "InstancePassword", "PolicySnapshot", "SnapshotPolicy",
     "IsoAttachment", "IsoProperties", "VolumeFile",
     "NetworkServiceProvider", "PhysicalNetwork", "ProviderElement", "TrafficType",
+    "InstanceGroup", "NicSecondaryIp", "UserData",
 ]

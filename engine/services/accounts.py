@@ -58,6 +58,7 @@ __all__ = [
     "Credentials",
     "DomainDetail",
     "LoginSession",
+    "UserChanges",
     "UserDetail",
     "UserQuery",
     "UserRequest",
@@ -137,6 +138,20 @@ class UserRequest:
     first_name: str = ""
     last_name: str = ""
     email: str = ""
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    """What ``update_user`` changes; None leaves a field as it is."""
+
+    username: str | None = None
+    password: str | None = None
+    current_password: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    api_key: str | None = None
+    secret_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -505,6 +520,121 @@ class AccountService(Authentication):
     def rotate_keys(self, principal: Principal, user_uuid: str) -> User:
         """``register_keys`` with the same visibility rule as ``user_keys``."""
         return self.register_keys(self._user_for(principal, user_uuid).uuid)
+
+    # ------------------------------------------------------- updates (admin API)
+    def update_domain(self, principal: Principal, uuid: str, name: str) -> DomainDetail:
+        """Rename a domain below ROOT (its subtree's paths follow); Duplicate for a
+        taken sibling name, PermissionDenied for ROOT or a domain not managed."""
+        domain = self._live_domain(uuid)
+        if not self._may_manage(principal, domain.path):
+            raise NotFound(ResourceKind.DOMAIN, uuid)
+        name = name.strip()
+        if domain.path == "/":
+            raise PermissionDenied("rename the ROOT domain", ResourceKind.DOMAIN, uuid)
+        if not name or "/" in name:
+            raise InvalidParameter("name", name, "a domain name cannot contain '/'")
+        old = domain.path
+        new = old[: len(old) - len(domain.name) - 1] + name + "/"
+        if new != old and self._s.scalar(select(Domain.uuid).where(Domain.path == new)):
+            raise Duplicate(ResourceKind.DOMAIN, name)
+        below = list(self._s.scalars(select(Domain).where(
+            Domain.path.like(like_pattern(old) + "%", escape="\\"))))
+        for d in below:
+            d.path = new + d.path[len(old):]
+        domain.name = name
+        return self._domain_details([domain])[0]
+
+    def update_account(self, principal: Principal, uuid: str, *, new_name: str | None = None,
+                       role: Role | None = None) -> AccountDetail:
+        """Rename an account or change its role; Duplicate for a taken name in its
+        domain. Only root admins grant the admin role."""
+        account, domain = self._live_account(uuid)
+        if not self._may_manage(principal, domain.path):
+            raise NotFound(ResourceKind.ACCOUNT, uuid)
+        if role is not None and role is not account.role:
+            if role is Role.ADMIN and not principal.is_root_admin:
+                raise PermissionDenied("grant the admin role", ResourceKind.ACCOUNT, uuid)
+            account.role = role
+        if new_name is not None and new_name != account.name:
+            if not new_name.strip():
+                raise InvalidParameter("newname", new_name, "an account name cannot be empty")
+            if self._s.scalar(select(Account.uuid).where(
+                    Account.domain_uuid == domain.uuid, Account.name == new_name)):
+                raise Duplicate(ResourceKind.ACCOUNT, new_name)
+            account.name = new_name
+        self._s.flush()
+        return self._account_details([(account, domain)])[0]
+
+    def user_detail(self, principal: Principal, user_uuid: str) -> UserDetail:
+        """The caller itself or a user it manages (NotFound otherwise)."""
+        user = self._user_for(principal, user_uuid)
+        account, domain = self._live_account(user.account_uuid)
+        return UserDetail(user, account, domain)
+
+    def user_by_api_key(self, principal: Principal, api_key: str) -> UserDetail:
+        """The live user holding ``api_key`` (NotFound if none or not visible)."""
+        uuid = self._s.scalar(select(User.uuid).where(User.api_key == api_key,
+                                                      User.removed_at.is_(None)))
+        if uuid is None:
+            raise NotFound(ResourceKind.USER, api_key)
+        return self.user_detail(principal, uuid)
+
+    def update_user(self, principal: Principal, user_uuid: str, changes: UserChanges
+                    ) -> UserDetail:
+        """Change a user's profile, name, password or keys. A user may change only
+        itself and must then give ``current_password`` with a new password
+        (InvalidParameter when missing or wrong); admins may change the users they
+        manage without it."""
+        detail = self.user_detail(principal, user_uuid)
+        user = detail.user
+        if changes.password is not None:
+            if not changes.password:
+                raise InvalidParameter("password", "", "a password cannot be empty")
+            if not (principal.is_root_admin or principal.is_domain_admin):
+                if not changes.current_password:
+                    raise InvalidParameter("currentpassword", "",
+                                           "the current password is needed to set a new one")
+                if not check_password(changes.current_password, user.password_hash):
+                    raise InvalidParameter("currentpassword", "***",
+                                           "the current password is incorrect")
+            user.password_hash = hash_password(changes.password)
+        if changes.username is not None and changes.username != user.username:
+            self._check_username(changes.username)
+            user.username = changes.username
+        if (changes.api_key is None) != (changes.secret_key is None):
+            raise InvalidParameter("userapikey", changes.api_key,
+                                   "both the API key and the secret key must be given")
+        if changes.api_key is not None and changes.secret_key is not None:
+            if self._s.scalar(select(User.uuid).where(User.api_key == changes.api_key,
+                                                      User.uuid != user.uuid)):
+                raise Duplicate(ResourceKind.USER, "api key")
+            user.api_key, user.secret_key = changes.api_key, changes.secret_key
+        for attr in ("first_name", "last_name", "email"):
+            value = getattr(changes, attr)
+            if value is not None:
+                setattr(user, attr, value)
+        self._s.flush()
+        return detail
+
+    def _managed_user(self, principal: Principal, user_uuid: str, action: str) -> UserDetail:
+        detail = self.user_detail(principal, user_uuid)
+        if not self._may_manage(principal, detail.domain.path):
+            raise NotFound(ResourceKind.USER, user_uuid)
+        if detail.user.uuid == principal.user_uuid:
+            raise PermissionDenied(f"{action} the calling user", ResourceKind.USER, user_uuid)
+        return detail
+
+    def set_user_state(self, principal: Principal, user_uuid: str,
+                       state: AccountState) -> UserDetail:
+        """Enable or disable another user (its keys and logins follow its state)."""
+        detail = self._managed_user(principal, user_uuid, "change the state of")
+        detail.user.state = state
+        return detail
+
+    def delete_user(self, principal: Principal, user_uuid: str) -> None:
+        """Remove another user; its name and keys are freed at once."""
+        detail = self._managed_user(principal, user_uuid, "delete")
+        _retire_user(detail.user, utcnow())
 
 
 def _retire_user(user: User, now: datetime) -> None:

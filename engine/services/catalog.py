@@ -7,11 +7,14 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound, ResourceKind
+from engine.errors import Duplicate, InvalidParameter, NotFound, ResourceKind
+from engine.hypervisors.registry import hypervisor_names
 from engine.models import (
     Account,
+    Cluster,
     DiskOffering,
     Domain,
     Network,
@@ -94,6 +97,44 @@ TEMPLATE_FIELDS: FieldMap = {
 }
 
 
+@dataclass(frozen=True)
+class ServiceOfferingSpec:
+    """A new service offering (``root_disk_gib`` 0: the template's size)."""
+
+    name: str
+    cpus: int
+    cpu_mhz: int
+    memory_mib: int
+    display_text: str = ""
+    root_disk_gib: int = 0
+    network_mbps: int = 0
+    host_tags: str = ""
+    storage_tags: str = ""
+
+
+@dataclass(frozen=True)
+class DiskOfferingSpec:
+    """A new disk offering: ``size_gib`` unless ``customized`` (size chosen per volume)."""
+
+    name: str
+    size_gib: int = 0
+    customized: bool = False
+    display_text: str = ""
+    storage_tags: str = ""
+
+
+@dataclass(frozen=True)
+class OfferingChanges:
+    """What an offering update changes; None leaves a field as it is (tags: storage
+    tags; ``host_tags`` only applies to service offerings)."""
+
+    name: str | None = None
+    display_text: str | None = None
+    host_tags: str | None = None
+    storage_tags: str | None = None
+    active: bool | None = None
+
+
 class CatalogService:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -173,6 +214,110 @@ class CatalogService:
 
     def os_types(self) -> list[OsType]:
         return list(self._s.scalars(select(OsType).order_by(OsType.name)))
+
+    # ----------------------------------------------------- offering administration
+    def _add_offering(self, offering: ServiceOffering | DiskOffering,
+                      kind: ResourceKind) -> None:
+        if not offering.name.strip():
+            raise InvalidParameter("name", offering.name, "a name is required")
+        if self._s.scalar(select(type(offering).uuid).where(
+                type(offering).name == offering.name)):
+            raise Duplicate(kind, offering.name)
+        try:
+            with self._s.begin_nested():
+                self._s.add(offering)
+        except IntegrityError as exc:
+            raise Duplicate(kind, offering.name) from exc
+
+    def create_service_offering(self, spec: ServiceOfferingSpec) -> ServiceOffering:
+        """A new offering; Duplicate for a taken name, InvalidParameter for a
+        non-positive CPU count, speed or memory."""
+        for field, value in (("cpunumber", spec.cpus), ("cpuspeed", spec.cpu_mhz),
+                             ("memory", spec.memory_mib)):
+            if value < 1:
+                raise InvalidParameter(field, value, "must be a positive number")
+        offering = ServiceOffering(
+            name=spec.name, display_text=spec.display_text, cpus=spec.cpus,
+            cpu_mhz=spec.cpu_mhz, memory_mib=spec.memory_mib, root_disk_gib=spec.root_disk_gib,
+            network_mbps=spec.network_mbps, host_tags=spec.host_tags,
+            storage_tags=spec.storage_tags)
+        self._add_offering(offering, ResourceKind.SERVICE_OFFERING)
+        return offering
+
+    def create_disk_offering(self, spec: DiskOfferingSpec) -> DiskOffering:
+        """A new disk offering: a fixed size > 0 or ``customized``."""
+        if not spec.customized and spec.size_gib < 1:
+            raise InvalidParameter("disksize", spec.size_gib,
+                                   "a disk size > 0 is required unless customized")
+        offering = DiskOffering(name=spec.name, display_text=spec.display_text,
+                                size_gib=0 if spec.customized else spec.size_gib,
+                                customized=spec.customized, storage_tags=spec.storage_tags)
+        self._add_offering(offering, ResourceKind.DISK_OFFERING)
+        return offering
+
+    def update_service_offering(self, uuid: str, changes: OfferingChanges) -> ServiceOffering:
+        """Rename, retag or (de)activate a service offering (active or inactive)."""
+        offering = self._s.get(ServiceOffering, uuid)
+        if offering is None:
+            raise NotFound(ResourceKind.SERVICE_OFFERING, uuid)
+        self._apply(offering, changes, ResourceKind.SERVICE_OFFERING)
+        if changes.host_tags is not None:
+            offering.host_tags = changes.host_tags
+        return offering
+
+    def update_disk_offering(self, uuid: str, changes: OfferingChanges) -> DiskOffering:
+        """Rename, retag or (de)activate a disk offering."""
+        offering = self._s.get(DiskOffering, uuid)
+        if offering is None:
+            raise NotFound(ResourceKind.DISK_OFFERING, uuid)
+        self._apply(offering, changes, ResourceKind.DISK_OFFERING)
+        return offering
+
+    def _apply(self, offering: ServiceOffering | DiskOffering, changes: OfferingChanges,
+               kind: ResourceKind) -> None:
+        cls = type(offering)
+        if changes.name is not None and changes.name != offering.name:
+            if not changes.name.strip() or self._s.scalar(
+                    select(cls.uuid).where(cls.name == changes.name)):
+                raise Duplicate(kind, changes.name)
+            offering.name = changes.name
+        if changes.display_text is not None:
+            offering.display_text = changes.display_text
+        if changes.storage_tags is not None:
+            offering.storage_tags = changes.storage_tags
+        if changes.active is not None:
+            offering.active = changes.active
+        self._s.flush()
+
+    def delete_service_offering(self, uuid: str) -> None:
+        """Retire an active offering: it becomes inactive (instances using it keep
+        it; nobody can choose it any more). System offerings cannot be deleted."""
+        offering = self.service_offering(uuid=uuid)
+        if offering.is_system:
+            raise InvalidParameter("id", uuid, "a system offering cannot be deleted")
+        offering.active = False
+
+    def delete_disk_offering(self, uuid: str) -> None:
+        """Retire an active disk offering (it becomes inactive, volumes keep it)."""
+        offering = self._s.get(DiskOffering, uuid)
+        if offering is None or not offering.active:
+            raise NotFound(ResourceKind.DISK_OFFERING, uuid)
+        offering.active = False
+
+    # ------------------------------------------------------------ hypervisors, OS
+    def cluster_hypervisors(self, zone_uuid: str | None = None) -> list[str]:
+        """Distinct hypervisor types of the live clusters (of ``zone_uuid``), sorted.
+        Without a zone and without clusters: every registered hypervisor type."""
+        stmt = select(Cluster.hypervisor).where(Cluster.removed_at.is_(None)).distinct()
+        if zone_uuid:
+            self.zone(uuid=zone_uuid)
+            stmt = stmt.where(Cluster.zone_uuid == zone_uuid)
+        found = sorted(set(self._s.scalars(stmt)))
+        return found if found or zone_uuid else list(hypervisor_names())
+
+    def os_categories(self) -> list[str]:
+        """Distinct OS-type categories, sorted."""
+        return sorted(set(self._s.scalars(select(OsType.category).distinct())))
 
     # -------------------------------------------------------------- templates
     def templates(self, principal: Principal, which: TemplateFilter,

@@ -178,6 +178,34 @@ class ComputeInventory(InventoryBase):
             stmt = stmt.where(Pod.name.contains(keyword, autoescape=True))
         return [PodDetail(p, z) for p, z in self._s.execute(stmt).all()]
 
+    def update_pod(self, uuid: str, *, name: str | None = None, gateway: str | None = None,
+                   netmask: str | None = None, start_ip: str | None = None,
+                   end_ip: str | None = None,
+                   allocation_state: AllocationState | None = None) -> PodDetail:
+        """Change a pod; None leaves a field as it is. The resulting management
+        range must lie in the resulting gateway/netmask (InvalidParameter);
+        Duplicate for a name another pod of the zone has."""
+        pod = self._live(Pod, uuid, ResourceKind.POD)
+        if name and name != pod.name and self._count(
+                Pod, Pod.zone_uuid == pod.zone_uuid, Pod.name == name, Pod.removed_at.is_(None)):
+            raise Duplicate(ResourceKind.POD, name)
+        new_gateway = pod.gateway if gateway is None else gateway
+        new_netmask = pod.netmask if netmask is None else netmask
+        new_start = pod.start_ip if start_ip is None else start_ip
+        new_end = (pod.end_ip if end_ip is None else end_ip) or new_start
+        if new_start or end_ip:
+            _ip_range(new_gateway, new_netmask, new_start, new_end)
+        pod.gateway, pod.netmask = new_gateway, new_netmask
+        pod.start_ip, pod.end_ip = new_start, new_end if new_start else ""
+        if name:
+            pod.name = name
+        if allocation_state is not None:
+            pod.allocation_state = allocation_state
+        self._s.flush()
+        zone = self._s.get(Zone, pod.zone_uuid)
+        assert zone is not None
+        return PodDetail(pod, zone)
+
     def delete_pod(self, uuid: str) -> None:
         pod = self._live(Pod, uuid, ResourceKind.POD)
         self._refuse_if_used(ResourceKind.POD, pod.name, {
@@ -226,13 +254,21 @@ class ComputeInventory(InventoryBase):
 
     def update_cluster(self, uuid: str, *, allocation_state: AllocationState | None = None,
                        cpu_factor: float | None = None,
-                       memory_factor: float | None = None) -> ClusterDetail:
+                       memory_factor: float | None = None,
+                       name: str | None = None) -> ClusterDetail:
         """Change a cluster; the overcommit factors override the global settings
-        for its hosts (placement reads them at once)."""
+        for its hosts (placement reads them at once). Duplicate for a ``name``
+        another cluster of the pod has."""
         cluster = self._live(Cluster, uuid, ResourceKind.CLUSTER)
-        for name, value in (("cpu", cpu_factor), ("memory", memory_factor)):
+        if name and name != cluster.name and self._count(
+                Cluster, Cluster.pod_uuid == cluster.pod_uuid, Cluster.name == name,
+                Cluster.removed_at.is_(None)):
+            raise Duplicate(ResourceKind.CLUSTER, name)
+        for what, value in (("cpu", cpu_factor), ("memory", memory_factor)):
             if value is not None and not value > 0:
-                raise InvalidParameter(f"{name} overcommit", value, "must be a positive number")
+                raise InvalidParameter(f"{what} overcommit", value, "must be a positive number")
+        if name:
+            cluster.name = name
         if allocation_state is not None:
             cluster.allocation_state = allocation_state
         if cpu_factor is not None:

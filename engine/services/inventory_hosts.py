@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -193,6 +194,41 @@ class HostInventory(ComputeInventory):
                 uuid)
         host.resource_state = ResourceState.ENABLED
         return self.host(uuid)
+
+    def _driver_connection(self, host: Host) -> HostConnection:
+        return HostConnection(url=host.url, username=host.username, password=host.password,
+                              extra={"state_dir": self._simulator_dir})
+
+    def reconnect_host(self, uuid: str) -> HostDetail:
+        """Connect to a host again through its driver and refresh what it reports
+        (capacity, version, arch); the host is Up afterwards. A driver failure
+        (DriverError, Unavailable) propagates and leaves the host as it was."""
+        host = self._locked_host(uuid)
+        with load_driver(host.hypervisor, self._driver_connection(host)) as driver:
+            info = driver.connect()
+        host.hypervisor_version = info.version
+        host.cpu_cores, host.cpu_mhz = info.cpu_cores, info.cpu_mhz
+        host.memory_bytes, host.local_storage_bytes = info.memory_bytes, info.local_storage_bytes
+        host.arch = info.arch
+        host.state = HostState.UP
+        host.last_seen_at = utcnow()
+        self._s.flush()
+        return self.host(uuid)
+
+    def configure_simulated_hosts(self, query: HostQuery,
+                                  settings: Mapping[str, object]) -> list[HostDetail]:
+        """Store runtime ``settings`` (the simulator driver's ``configure``: ``fail.<op>``,
+        ``delay.<op>``, host facts such as ``memory``) on every simulator host matching
+        ``query``; other hosts are skipped. Returns the hosts configured."""
+        done = []
+        for d in self.hosts(query):
+            with load_driver(d.host.hypervisor, self._driver_connection(d.host)) as driver:
+                configure = getattr(driver, "configure", None)
+                if configure is None:
+                    continue
+                configure(**settings)
+            done.append(d)
+        return done
 
     def delete_host(self, uuid: str, *, forced: bool = False) -> None:
         """Remove a host; it must be in maintenance (or ``forced``) and hold no VMs."""

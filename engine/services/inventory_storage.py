@@ -11,6 +11,7 @@ from engine.errors import InvalidParameter, ResourceKind
 from engine.models import (
     Cluster,
     ImageStore,
+    Instance,
     Pod,
     StoragePool,
     Template,
@@ -18,9 +19,9 @@ from engine.models import (
     Volume,
     Zone,
 )
-from engine.services.inventory_base import InventoryBase, _filters
+from engine.services.inventory_base import LIVE_VM_STATES, InventoryBase, _filters
 from engine.settings import Settings
-from engine.states import StorageScope, TemplateState, VolumeState
+from engine.states import PoolState, StorageScope, TemplateState, VolumeState, require
 
 DEFAULT_POOL_BYTES = 1024**4  # a pool added without a size (the simulator cannot measure one)
 # Primary storage URL scheme -> pool type.
@@ -132,6 +133,57 @@ class StorageInventory(InventoryBase):
         if not factor > 0:
             raise InvalidParameter("storage overprovisioning", factor, "must be positive")
         pool.overprovision_factor = factor
+        self._s.flush()
+        return self.storage_pools(uuid=uuid)[0]
+
+    def update_storage_pool(self, uuid: str, *, name: str | None = None,
+                            tags: str | None = None, capacity_bytes: int | None = None,
+                            enabled: bool | None = None) -> PoolDetail:
+        """Change a pool; None leaves a field as it is. ``enabled`` moves it between
+        Up and Disabled (IncorrectState while in maintenance); ``capacity_bytes``
+        must be positive and not below what is allocated (InvalidParameter)."""
+        pool = self._live(StoragePool, uuid, ResourceKind.STORAGE_POOL)
+        if capacity_bytes is not None:
+            if capacity_bytes <= 0 or capacity_bytes < pool.allocated_bytes:
+                raise InvalidParameter("capacitybytes", capacity_bytes,
+                                       f"must be positive and at least the "
+                                       f"{pool.allocated_bytes} bytes allocated")
+            pool.capacity_bytes = capacity_bytes
+        if enabled is not None:
+            require(pool.state, frozenset({PoolState.UP, PoolState.DISABLED}),
+                    ResourceKind.STORAGE_POOL, uuid)
+            pool.state = PoolState.UP if enabled else PoolState.DISABLED
+        if name:
+            pool.name = name
+        if tags is not None:
+            pool.tags = ",".join(t.strip() for t in tags.split(",") if t.strip())
+        self._s.flush()
+        return self.storage_pools(uuid=uuid)[0]
+
+    def start_pool_maintenance(self, uuid: str) -> PoolDetail:
+        """Put a pool in maintenance: the allocator stops placing volumes on it.
+        Refused (InvalidParameter) while running VMs use volumes on it: moving
+        them away is not implemented. Idempotent."""
+        pool = self._live(StoragePool, uuid, ResourceKind.STORAGE_POOL)
+        if pool.state != PoolState.MAINTENANCE:
+            require(pool.state, frozenset({PoolState.UP, PoolState.DISABLED}),
+                    ResourceKind.STORAGE_POOL, uuid)
+            running = self._count(Volume, Volume.pool_uuid == uuid,
+                                  Volume.removed_at.is_(None),
+                                  Volume.instance_uuid.in_(select(Instance.uuid).where(
+                                      Instance.state.in_(LIVE_VM_STATES))))
+            if running:
+                raise InvalidParameter("id", uuid, f"{running} volumes on the pool belong to "
+                                       "running virtual machines; stop them first")
+            pool.state = PoolState.MAINTENANCE
+            self._s.flush()
+        return self.storage_pools(uuid=uuid)[0]
+
+    def end_pool_maintenance(self, uuid: str) -> PoolDetail:
+        """Bring a pool in maintenance back Up (IncorrectState otherwise)."""
+        pool = self._live(StoragePool, uuid, ResourceKind.STORAGE_POOL)
+        require(pool.state, frozenset({PoolState.MAINTENANCE}), ResourceKind.STORAGE_POOL, uuid)
+        pool.state = PoolState.UP
         self._s.flush()
         return self.storage_pools(uuid=uuid)[0]
 

@@ -45,6 +45,7 @@ from engine.errors import (
 )
 from engine.models import (
     Account,
+    Domain,
     Gateway,
     Network,
     Nic,
@@ -208,7 +209,8 @@ class VpcService:
 
     # ------------------------------------------------------------ containers
     def create_vpc(self, principal: Principal, cidr: str, *, tenancy: str = "default",
-                   tags: Sequence[tuple[str, str]] = ()) -> VpcDetail:
+                   tags: Sequence[tuple[str, str]] = (), name: str = "",
+                   display_text: str = "") -> VpcDetail:
         """A container for the caller's account with its main route table (one
         ``local`` route for ``cidr``). InvalidParameter("vpc.cidr") outside /16../28."""
         net = parse_cidr(cidr, "vpc.cidr")
@@ -216,7 +218,7 @@ class VpcService:
         if region is None:
             raise NotFound(ResourceKind.REGION, "default")
         vpc = Vpc(account_uuid=principal.account_uuid, region_uuid=region.uuid, cidr=str(net),
-                  tenancy=tenancy)
+                  tenancy=tenancy, name=name, display_text=display_text or name)
         self._s.add(vpc)
         self._s.flush()
         table = RouteTable(account_uuid=vpc.account_uuid, vpc_uuid=vpc.uuid, is_main=True)
@@ -241,6 +243,32 @@ class VpcService:
         if vpc is None or not may_act(self._s, principal, vpc.account_uuid):
             raise NotFound(ResourceKind.VPC, ident)
         return vpc
+
+    def container_zone(self, vpc_uuid: str, zone_ident: str | None = None) -> Zone:
+        """The zone a container is shown in: ``zone_ident`` (uuid or name) when
+        given (NotFound unless a live zone of its region), else the zone of its
+        oldest live tier, else its region's oldest live zone."""
+        vpc = self._s.get(Vpc, vpc_uuid)
+        if vpc is None:
+            raise NotFound(ResourceKind.VPC, vpc_uuid)
+        if not zone_ident:
+            tier_zone = self._s.scalar(select(Zone).join(
+                Network, Network.zone_uuid == Zone.uuid).join(
+                VpcTier, VpcTier.network_uuid == Network.uuid).where(
+                VpcTier.vpc_uuid == vpc.uuid, Network.removed_at.is_(None))
+                .order_by(Network.created_at))
+            if tier_zone is not None:
+                return tier_zone
+        return self._zone(vpc, zone_ident)
+
+    def owner_domains(self, account_uuids: Iterable[str]) -> dict[str, Domain]:
+        """account uuid -> its domain, for the given accounts."""
+        wanted = set(account_uuids)
+        if not wanted:
+            return {}
+        rows = self._s.execute(select(Account.uuid, Domain).join(
+            Domain, Domain.uuid == Account.domain_uuid).where(Account.uuid.in_(wanted))).all()
+        return {a: d for a, d in rows}
 
     def _standalone(self, principal: Principal, ident: str) -> Network | None:
         net = self._s.scalar(select(Network).where(

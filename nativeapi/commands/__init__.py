@@ -39,7 +39,8 @@ MODULES = ("async_jobs", "catalog", "discovery", "network_lists", "virtual_machi
            "infrastructure", "accounts", "configurations", "sessions", "vm_operations",
            "management", "affinity", "templates", "rules", "networks", "vm_scaling",
            "snapshot_policies", "isos", "extracts", "volume_transfers",
-           "physical_networks")
+           "physical_networks", "vm_extras", "account_admin", "offering_admin",
+           "catalog_lists", "infra_updates", "vpcs", "system_lists")
 READONLY = re.compile(r"^(list|query|get|find)[A-Z]")
 
 

@@ -83,8 +83,15 @@ def test_vm_from_ec2_is_visible_to_cloudstack(server: Any, cs: CloudStack) -> No
     ip = run["Instances"][0]["PrivateIpAddress"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[run["Instances"][0]["InstanceId"]],
                                             WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
-    vms = cs.listVirtualMachines(fetch_list=True)
-    [vm] = [v for v in vms if v["nic"][0]["ipaddress"] == ip]
+    # The same VM in CloudStack: its id is the instance's uuid (private IPs repeat
+    # across the shared server's networks, so match the id and check the IP).
+    from engine.models import Instance
+
+    with server.runtime.unit(readonly=True) as sv:
+        sid = run["Instances"][0]["InstanceId"].removeprefix("i-")
+        uuid = sv.session.query(Instance.uuid).filter(Instance.sid == sid).scalar()
+    [vm] = cs.listVirtualMachines(id=uuid)["virtualmachine"]
+    assert vm["nic"][0]["ipaddress"] == ip
     assert vm["state"] == "Running" and vm["serviceofferingname"] == "t3.small"
     assert vm["templatename"].startswith("amzn2")
     # The EC2 launch's job is visible as a CloudStack async job with the VM as result.
