@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -238,6 +239,16 @@ class AccountService(Authentication):
     # root admins anything; domain admins within their domain subtree; users
     # only read themselves (callers gate admin-only operations before calling).
 
+    def _in_scope(self, stmt: Any, principal: Principal, own: Any, domain_uuid: str | None,
+                  subtree: bool) -> Any:
+        """Users see their own row (``own``); admins a domain (default their own),
+        or its whole subtree with ``subtree``. ``stmt`` joins ``Domain``."""
+        if not (principal.is_root_admin or principal.is_domain_admin):
+            return stmt.where(own)
+        top = self.domain_for(principal, domain_uuid or principal.domain_uuid)
+        return stmt.where(Domain.path.like(like_pattern(top.path) + "%", escape="\\")
+                          if subtree else Domain.uuid == top.uuid)
+
     def _may_manage(self, principal: Principal, domain_path: str) -> bool:
         return principal.is_root_admin or (
             principal.is_domain_admin and domain_path.startswith(principal.domain_path))
@@ -339,12 +350,8 @@ class AccountService(Authentication):
         ``query.recursive``."""
         stmt = (select(Account, Domain).join(Domain, Domain.uuid == Account.domain_uuid)
                 .where(Account.removed_at.is_(None)).order_by(Account.created_at, Account.uuid))
-        if not (principal.is_root_admin or principal.is_domain_admin):
-            stmt = stmt.where(Account.uuid == principal.account_uuid)
-        else:
-            top = self.domain_for(principal, query.domain_uuid or principal.domain_uuid)
-            stmt = stmt.where(Domain.path.like(like_pattern(top.path) + "%", escape="\\")
-                              if query.recursive or query.uuid else Domain.uuid == top.uuid)
+        stmt = self._in_scope(stmt, principal, Account.uuid == principal.account_uuid,
+                              query.domain_uuid, bool(query.recursive or query.uuid))
         if query.uuid:
             stmt = stmt.where(Account.uuid == query.uuid)
         if query.name is not None:
@@ -462,12 +469,8 @@ class AccountService(Authentication):
                 .join(Domain, Domain.uuid == Account.domain_uuid)
                 .where(User.removed_at.is_(None), Account.removed_at.is_(None))
                 .order_by(User.created_at, User.uuid))
-        if not (principal.is_root_admin or principal.is_domain_admin):
-            stmt = stmt.where(User.uuid == principal.user_uuid)
-        else:
-            top = self.domain_for(principal, query.domain_uuid or principal.domain_uuid)
-            stmt = stmt.where(Domain.path.like(like_pattern(top.path) + "%", escape="\\")
-                              if query.recursive or query.uuid else Domain.uuid == top.uuid)
+        stmt = self._in_scope(stmt, principal, User.uuid == principal.user_uuid,
+                              query.domain_uuid, bool(query.recursive or query.uuid))
         if query.uuid:
             stmt = stmt.where(User.uuid == query.uuid)
         if query.username is not None:
