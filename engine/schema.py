@@ -9,6 +9,11 @@ for it): a database already at the head is recognised by comparing its
 ``alembic_version`` row with the head read from the file names and
 ``revision``/``down_revision`` lines of the versions directory, which keeps
 server start-up fast.
+
+A database with no tables at all is not walked through every migration: the
+tables are created from the models in one go and the version table is stamped
+with the head, which is what the migrations would have produced (the schema
+test proves the two agree) in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -92,15 +97,21 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; returns once it is there."""
+def upgrade(db: Database, revision: str = "head", *, from_models: bool = True) -> None:
+    """Bring the schema to ``revision``; returns once it is there.
+
+    ``from_models`` lets an empty database be built from the models and stamped
+    (only when the target is the head); False always runs the migrations.
+    """
     with db.engine.connect() as conn:
         if db.is_mysql:
             got = conn.execute(text("SELECT GET_LOCK(:n, 300)"), {"n": _LOCK_NAME}).scalar()
             if got != 1:
                 raise RuntimeError("timed out waiting for another server's schema migration")
         try:
-            if revision != "head" or not _at_head(conn):
+            if revision == "head" and from_models and _is_empty(conn):
+                _create_from_models(conn)
+            elif revision != "head" or not _at_head(conn):
                 from alembic import command
 
                 cfg = alembic_config(str(db.engine.url))
@@ -111,6 +122,23 @@ def upgrade(db: Database, revision: str = "head") -> None:
             if db.is_mysql:
                 conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
                 conn.commit()
+
+
+def _is_empty(conn: Connection) -> bool:
+    return not inspect(conn).get_table_names()
+
+
+def _create_from_models(conn: Connection) -> None:
+    from alembic import command
+
+    import engine.models  # noqa: F401 - registers every table on the metadata
+    from engine.db import Base
+
+    Base.metadata.create_all(conn)
+    cfg = alembic_config(str(conn.engine.url))
+    cfg.attributes["connection"] = conn
+    command.stamp(cfg, "head")
+    conn.commit()
 
 
 def is_current(db: Database) -> bool:
