@@ -7,6 +7,7 @@ with AWS's code and status, never a traceback.
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 from datetime import UTC, datetime
@@ -56,6 +57,17 @@ class CredentialCache:
         return creds
 
 
+def new_request_id() -> str:
+    """A fresh request id (a version-4 UUID string).
+
+    Request ids need to be unique, not unpredictable, so they come from
+    :mod:`random` (reseeded in every forked worker) rather than
+    :func:`uuid.uuid4`: its ``os.urandom`` call releases the GIL, and getting it
+    back behind the job runner's threads cost a request up to a thread switch.
+    """
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 def _runtime() -> Runtime:
     return current_app.extensions["nimbostack.runtime"]  # type: ignore[no-any-return]
 
@@ -75,7 +87,7 @@ def _error(err: Ec2Error, request_id: str) -> Response:
 
 @blueprint.route("/", methods=["GET", "POST"])
 def handle() -> Response:
-    request_id = str(uuid.uuid4())
+    request_id = new_request_id()
     start = time.perf_counter()
     action_name = "-"
     status = 500

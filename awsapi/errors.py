@@ -49,6 +49,9 @@ LIMIT: Final[dict[ResourceKind, str]] = {
     ResourceKind.TAG: "TagLimitExceeded",
     ResourceKind.KEY_PAIR: "ResourceLimitExceeded",
     ResourceKind.SECURITY_GROUP: "SecurityGroupLimitExceeded",
+    ResourceKind.SNAPSHOT: "SnapshotLimitExceeded",
+    ResourceKind.VPC: "VpcLimitExceeded",
+    ResourceKind.NETWORK: "SubnetLimitExceeded",
 }
 
 CAPACITY: Final[dict[ResourceKind, str]] = {
@@ -85,6 +88,7 @@ IN_USE: Final[dict[ResourceKind, str]] = {
     ResourceKind.PUBLIC_IP: "InvalidIPAddress.InUse",
     ResourceKind.SNAPSHOT: "InvalidSnapshot.InUse",
     ResourceKind.AFFINITY_GROUP: "InvalidPlacementGroup.InUse",
+    ResourceKind.NIC: "InvalidNetworkInterface.InUse",
 }
 
 
@@ -115,6 +119,8 @@ def to_ec2(exc: e.EngineError, *, show_details: bool = False) -> Ec2Error:
             return Ec2Error(code, exc.message)
         case e.InUse(kind=kind):
             return Ec2Error(IN_USE.get(kind, "DependencyViolation"), exc.message)
+        case e.QuotaExceeded(quota="cpu"):
+            return Ec2Error("VcpuLimitExceeded", exc.message)
         case e.LimitExceeded(resource=kind):
             return Ec2Error(LIMIT.get(kind, "ResourceLimitExceeded"), exc.message)
         case e.InsufficientCapacity(resource=kind):
@@ -153,6 +159,7 @@ WIRE_KIND: Final[dict[ResourceKind, Kind]] = {
     ResourceKind.GATEWAY: Kind.INTERNET_GATEWAY,
     ResourceKind.ROUTE_TABLE: Kind.ROUTE_TABLE,
     ResourceKind.ROUTE_TABLE_LINK: Kind.ROUTE_TABLE_ASSOCIATION,
+    ResourceKind.NIC: Kind.NETWORK_INTERFACE,
 }
 
 

@@ -12,7 +12,7 @@ from engine.states import VmState, VolumeKind
 if TYPE_CHECKING:
     from engine.models import Region, Tag, Zone
     from engine.services.catalog import TemplateDetail
-    from engine.services.instance_details import InstanceDetail
+    from engine.services.instance_details import InstanceDetail, NicDetail
 
 # Engine VM state -> (EC2 code, EC2 name).
 STATE: Final[dict[VmState, tuple[int, str]]] = {
@@ -121,6 +121,7 @@ def instance(d: InstanceDetail) -> dict[str, Any]:
         out["PublicIpAddress"] = public_ip
         out["VpcId"] = vpc
         out["SubnetId"] = subnet
+        out["NetworkInterfaces"] = [_interface(d, n, groups) for n in d.nics]
     if i.key_pair_name:
         out["KeyName"] = i.key_pair_name
     reason = _state_reason(d)
@@ -135,6 +136,7 @@ _INSTANCE: Final = render(Kind.INSTANCE, "")
 _IMAGE: Final = render(Kind.IMAGE, "")
 _VPC: Final = render(Kind.VPC, "")
 _SUBNET: Final = render(Kind.SUBNET, "")
+_ENI: Final = render(Kind.NETWORK_INTERFACE, "")
 _SECURITY_GROUP: Final = render(Kind.SECURITY_GROUP, "")
 _VOLUME: Final = render(Kind.VOLUME, "")
 
@@ -217,6 +219,8 @@ def image(t: TemplateDetail) -> dict[str, Any]:
         "PlatformDetails": "Windows" if t.os_type.platform == "windows" else "Linux/UNIX",
         "UsageOperation": "RunInstances",
     }
+    if t.tags:
+        out["Tags"] = tags(t.tags)
     if tm.template_type == "BUILTIN":
         out["ImageOwnerAlias"] = "amazon"
     if failed:
@@ -224,6 +228,42 @@ def image(t: TemplateDetail) -> dict[str, Any]:
                               "Message": errors[0] or "The image could not be made"}
     if t.os_type.platform == "windows":
         out["Platform"] = "windows"
+    return out
+
+
+def _interface(d: InstanceDetail, n: NicDetail, groups: list[dict[str, str]]) -> dict[str, Any]:
+    """One attached interface, as RunInstances/DescribeInstances list them."""
+    nic = n.nic
+    ip = nic.ip_address
+    out: dict[str, Any] = {
+        "NetworkInterfaceId": _ENI + nic.sid,
+        "SubnetId": _SUBNET + n.network.sid,
+        "VpcId": _VPC + (n.vpc_sid or n.network.sid),
+        "Description": nic.description or "",
+        "OwnerId": d.account.number,
+        "Status": "in-use",
+        "MacAddress": nic.mac_address,
+        "PrivateIpAddress": ip,
+        "PrivateDnsName": private_dns(ip),
+        "SourceDestCheck": True,
+        "Groups": groups,
+        "InterfaceType": "interface",
+        "Attachment": {
+            "AttachmentId": f"eni-attach-{nic.attachment_sid or nic.sid}",
+            "DeviceIndex": nic.device_id,
+            "NetworkCardIndex": 0,
+            "Status": "attached",
+            "AttachTime": aware(nic.attached_at or nic.created_at),
+            "DeleteOnTermination": bool(nic.delete_on_termination),
+        },
+    }
+    primary: dict[str, Any] = {"Primary": True, "PrivateIpAddress": ip,
+                               "PrivateDnsName": private_dns(ip)}
+    if n.public_ip is not None:
+        owner = d.account.number if n.public_ip.association_sid else "amazon"
+        association = {"PublicIp": n.public_ip.address, "PublicDnsName": "", "IpOwnerId": owner}
+        out["Association"] = primary["Association"] = association
+    out["PrivateIpAddresses"] = [primary]
     return out
 
 

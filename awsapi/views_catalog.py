@@ -217,7 +217,8 @@ def account_attributes(overview: AccountOverview) -> dict[str, list[str]]:
         "vpc-max-security-groups-per-interface": [str(GROUPS_PER_INTERFACE)],
         "max-instances": [limit(overview.instance_limit)],
         "supported-platforms": ["VPC"],
-        "default-vpc": [render(Kind.VPC, network.sid) if network is not None else "none"],
+        "default-vpc": [render(Kind.VPC, overview.default_vpc_sid or network.sid)
+                        if network is not None else "none"],
         "max-elastic-ips": [limit(overview.public_ip_limit)],
         "vpc-max-elastic-ips": [limit(overview.public_ip_limit)],
     }

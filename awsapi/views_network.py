@@ -133,14 +133,22 @@ def route_table(d: RouteTableDetail, caller_number: str) -> dict[str, Any]:
     }
 
 
+# Nic.status -> the interface's Status / its attachment's Status.
+_ENI_STATUS = {"available": "available", "attaching": "in-use", "in-use": "in-use",
+               "detaching": "in-use"}
+_ATTACHMENT_STATUS = {"attaching": "attaching", "in-use": "attached", "detaching": "detaching"}
+
+
 def network_interface(d: InterfaceDetail, caller_number: str) -> dict[str, Any]:
+    """An interface; a standalone one (no instance) is ``available`` without an
+    attachment block."""
     n, i = d.nic, d.instance
     eni_id = render(Kind.NETWORK_INTERFACE, n.sid)
     association = None
     if d.public_ip is not None:
         association = {"IpOwnerId": "amazon", "PublicDnsName": "",
                        "PublicIp": d.public_ip.address}
-        if d.public_ip.account_uuid:
+        if d.public_ip.account_uuid and d.public_ip.association_sid:  # an Elastic IP
             association.update({
                 "IpOwnerId": d.account.number,
                 "AllocationId": render(Kind.ADDRESS, d.public_ip.sid)})
@@ -154,10 +162,10 @@ def network_interface(d: InterfaceDetail, caller_number: str) -> dict[str, Any]:
         "SubnetId": render(Kind.SUBNET, d.network.sid),
         "VpcId": render(Kind.VPC, d.vpc_sid),
         "AvailabilityZone": d.zone.name,
-        "Description": "",
+        "Description": n.description or "",
         "OwnerId": d.account.number,
         "RequesterManaged": False,
-        "Status": "in-use",
+        "Status": "available" if i is None else _ENI_STATUS.get(n.status, "in-use"),
         "MacAddress": n.mac_address,
         "PrivateIpAddress": n.ip_address,
         "PrivateDnsName": private_dns(n.ip_address),
@@ -165,20 +173,21 @@ def network_interface(d: InterfaceDetail, caller_number: str) -> dict[str, Any]:
         "InterfaceType": "interface",
         "Groups": [{"GroupName": g.name, "GroupId": render(Kind.SECURITY_GROUP, g.sid)}
                    for g in d.groups],
-        "Attachment": {
-            "AttachmentId": f"eni-attach-{n.sid}",
+        "PrivateIpAddresses": [primary],
+        "Ipv6Addresses": [],
+        "TagSet": tags(d.tags),
+    }
+    if i is not None:
+        out["Attachment"] = {
+            "AttachmentId": f"eni-attach-{n.attachment_sid or n.sid}",
             "InstanceId": render(Kind.INSTANCE, i.sid),
             "InstanceOwnerId": d.account.number,
             "DeviceIndex": n.device_id,
             "NetworkCardIndex": 0,
-            "Status": "attached",
-            "AttachTime": aware(n.created_at),
-            "DeleteOnTermination": True,
-        },
-        "PrivateIpAddresses": [primary],
-        "Ipv6Addresses": [],
-        "TagSet": [],
-    }
+            "Status": _ATTACHMENT_STATUS.get(n.status, "attached"),
+            "AttachTime": aware(n.attached_at or n.created_at),
+            "DeleteOnTermination": bool(n.delete_on_termination),
+        }
     if association is not None:
         out["Association"] = association
         primary["Association"] = association

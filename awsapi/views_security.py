@@ -34,6 +34,7 @@ TAGGABLE: Final[dict[ResourceKind, tuple[Kind, str]]] = {
     ResourceKind.VPC: (Kind.VPC, "vpc"),
     ResourceKind.GATEWAY: (Kind.INTERNET_GATEWAY, "internet-gateway"),
     ResourceKind.ROUTE_TABLE: (Kind.ROUTE_TABLE, "route-table"),
+    ResourceKind.NIC: (Kind.NETWORK_INTERFACE, "network-interface"),
 }
 
 # Engine protocol -> EC2 IpProtocol, and the names/numbers EC2 accepts for each.

@@ -81,8 +81,11 @@ def volume_state(d: VolumeDetail) -> str:
     return "in-use" if v.instance_uuid else "available"
 
 
-def iops(volume_type: str, size_gib: int) -> int | None:
-    """The IOPS EC2 reports for a volume (the engine keeps no IOPS of its own)."""
+def iops(volume_type: str, size_gib: int, stored: int | None = None) -> int | None:
+    """The IOPS EC2 reports for a volume: the provisioned ``stored`` value, else
+    the type's baseline."""
+    if stored is not None and volume_type in PROVISIONED_IOPS | {"gp3"}:
+        return stored
     match volume_type:
         case "gp2":
             return min(max(100, 3 * size_gib), 16000)
@@ -93,8 +96,11 @@ def iops(volume_type: str, size_gib: int) -> int | None:
     return None
 
 
-def throughput(volume_type: str) -> int | None:
-    return 125 if volume_type == "gp3" else None
+def throughput(volume_type: str, stored: int | None = None) -> int | None:
+    """The provisioned throughput (MiB/s) of a gp3 volume; None for other types."""
+    if volume_type != "gp3":
+        return None
+    return stored if stored is not None else 125
 
 
 def attachment(d: VolumeDetail, *, state: str | None = None) -> dict[str, Any]:
@@ -124,8 +130,8 @@ def volume(d: VolumeDetail) -> dict[str, Any]:
         "Attachments": [attachment(d)] if v.instance_uuid and d.instance else [],
         "Encrypted": False,
         "VolumeType": v.volume_type,
-        "Iops": iops(v.volume_type, size),
-        "Throughput": throughput(v.volume_type),
+        "Iops": iops(v.volume_type, size, v.iops),
+        "Throughput": throughput(v.volume_type, v.throughput),
         "MultiAttachEnabled": False,
         "Tags": tags(d.tags) or None,
     }
@@ -174,13 +180,13 @@ def modification(m: VolumeModification) -> dict[str, Any]:
         "ModificationState": state,
         "TargetSize": m.new_size_gib,
         "TargetVolumeType": m.new_volume_type,
-        "TargetIops": iops(m.new_volume_type, m.new_size_gib),
-        "TargetThroughput": throughput(m.new_volume_type),
+        "TargetIops": iops(m.new_volume_type, m.new_size_gib, m.new_iops),
+        "TargetThroughput": throughput(m.new_volume_type, m.new_throughput),
         "TargetMultiAttachEnabled": False,
         "OriginalSize": m.old_size_gib,
         "OriginalVolumeType": m.old_volume_type,
-        "OriginalIops": iops(m.old_volume_type, m.old_size_gib),
-        "OriginalThroughput": throughput(m.old_volume_type),
+        "OriginalIops": iops(m.old_volume_type, m.old_size_gib, m.old_iops),
+        "OriginalThroughput": throughput(m.old_volume_type, m.old_throughput),
         "OriginalMultiAttachEnabled": False,
         "Progress": 100 if state == "completed" else 0,
         "StartTime": aware(m.started_at),
@@ -232,6 +238,15 @@ def snapshot(d: SnapshotDetail) -> dict[str, Any]:
     }
     if state == "error":
         out["StateMessage"] = "The snapshot could not be taken"
+    return out
+
+
+def snapshot_info(d: SnapshotDetail) -> dict[str, Any]:
+    """A snapshot as CreateSnapshots lists it (the SnapshotInfo shape)."""
+    full = snapshot(d)
+    out = {k: full[k] for k in ("SnapshotId", "VolumeId", "State", "StartTime", "Progress",
+                                "OwnerId", "Description", "VolumeSize", "Encrypted", "Tags")}
+    out["AvailabilityZone"] = d.zone.name
     return out
 
 

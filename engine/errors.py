@@ -55,11 +55,15 @@ class ResourceKind(str, Enum):
     ROUTE_TABLE_LINK = "route_table_link"
     PORT_FORWARDING_RULE = "port_forwarding_rule"
     FIREWALL_RULE = "firewall_rule"
+    LOAD_BALANCER_RULE = "load_balancer_rule"
+    IP_FORWARDING_RULE = "ip_forwarding_rule"
     NETWORK_OFFERING = "network_offering"
     PHYSICAL_NETWORK = "physical_network"
     TRAFFIC_TYPE = "traffic_type"
     NETWORK_SERVICE_PROVIDER = "network_service_provider"
     PROVIDER_ELEMENT = "provider_element"
+    PROJECT = "project"
+    VM_SNAPSHOT = "vm_snapshot"
 
 
 class EngineError(Exception):
@@ -145,6 +149,25 @@ class LimitExceeded(EngineError):
         super().__init__(
             f"The limit of {limit} for {resource.value.replace('_', ' ')} resources is reached"
         )
+
+
+class QuotaExceeded(LimitExceeded):
+    """A configured resource limit of an account (or of a domain above it) would
+    be exceeded. ``quota`` is the limited resource's neutral name (e.g. "cpu",
+    "primary_storage"; see engine.services.resource_limits.Resource), ``resource``
+    the resource kind it is closest to; ``domain_limited`` says the limit is the
+    domain's (``domain_uuid``), not the account's."""
+
+    def __init__(self, quota: str, limit: int, resource: ResourceKind, *, account_name: str,
+                 domain_uuid: str, domain_limited: bool = False, project_name: str = "") -> None:
+        self.quota, self.account_name, self.domain_uuid = quota, account_name, domain_uuid
+        self.domain_limited, self.project_name = domain_limited, project_name
+        EngineError.__init__(self, (
+            f"The limit of {limit} for {quota.replace('_', ' ')} of "
+            + (f"domain {domain_uuid}" if domain_limited else
+               f"project {project_name}" if project_name else f"account {account_name}")
+            + " is reached"))
+        self.resource, self.limit = resource, limit
 
 
 class InsufficientCapacity(EngineError):

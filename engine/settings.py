@@ -32,9 +32,23 @@ class SettingSpec:
 
 SESSION_SECRET: Final = "session.signing.secret"
 
+# Default resource limits per account, domain and project ("max.<scope>.<suffix>";
+# -1: no limit). The per-account defaults of VMs and public IPs are listed below.
+LIMIT_SUFFIXES: Final[tuple[str, ...]] = (
+    "user.vms", "public.ips", "volumes", "snapshots", "templates", "projects", "networks",
+    "vpcs", "cpus", "memory", "primary.storage", "secondary.storage",
+)
+_LIMIT_SPECS: Final = tuple(
+    SettingSpec(f"max.{scope}.{suffix}", "-1", int,
+                f"Default limit of {suffix.replace('.', ' ')} per {scope} (-1: no limit)")
+    for scope in ("account", "domain", "project") for suffix in LIMIT_SUFFIXES
+    if f"{scope}.{suffix}" not in ("account.user.vms", "account.public.ips", "project.projects")
+)
+
 SPECS: Final[dict[str, SettingSpec]] = {
     s.name: s
     for s in (
+        *_LIMIT_SPECS,
         SettingSpec("cpu.overprovisioning.factor", "1", float, "CPU overcommit factor"),
         SettingSpec("mem.overprovisioning.factor", "1", float, "Memory overcommit factor"),
         SettingSpec(
@@ -66,6 +80,8 @@ SPECS: Final[dict[str, SettingSpec]] = {
                     "Seconds between the reconciler's passes over the hosts"),
         SettingSpec("host.down.after", "180", float,
                     "Seconds a Disconnected host may stay silent before it is marked Down"),
+        SettingSpec("reconcile.host.timeout", "30", float,
+                    "Seconds the reconciler waits for a host's hypervisor to answer"),
         SettingSpec("reconcile.destroy.strays", "false", str,
                     "Destroy domains on a host that match no instance of the host",
                     choices=("true", "false")),

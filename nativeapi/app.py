@@ -139,6 +139,9 @@ def init_app(app: Any, runtime: Runtime) -> None:
     from nativeapi import downloads  # extract downloads: /client/download/<token>
 
     downloads.init_app(app)
+    from nativeapi import uploads  # direct volume uploads: /client/upload/<volume id>
+
+    uploads.init_app(app)
 
 
 def _runtime() -> Runtime:

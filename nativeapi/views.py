@@ -60,6 +60,8 @@ JOB_INSTANCE_TYPE: Final[Mapping[ResourceKind, str]] = {
     ResourceKind.STORAGE_POOL: "StoragePool",
     ResourceKind.PORT_FORWARDING_RULE: "FirewallRule",
     ResourceKind.FIREWALL_RULE: "FirewallRule",
+    ResourceKind.LOAD_BALANCER_RULE: "FirewallRule",
+    ResourceKind.IP_FORWARDING_RULE: "FirewallRule",
 }
 
 # JobInfo.Status ordinals.
@@ -236,6 +238,10 @@ def template_rows(d: TemplateDetail, zone_uuid: str | None = None) -> list[View]
     details = {**json.loads(t.boot_spec or "{}"), **json.loads(t.details or "{}")}
     if details:
         base["details"] = details
+    if d.user_data is not None:
+        base.update(userdataid=d.user_data.user_data.uuid, userdataname=d.user_data.user_data.name,
+                    userdatapolicy=d.user_data.policy.value.upper(),
+                    userdataparams=d.user_data.user_data.params or None)
     rows = []
     for z, placement in d.zones:
         if zone_uuid is not None and z.uuid != zone_uuid:

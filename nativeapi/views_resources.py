@@ -73,6 +73,8 @@ def volume(d: VolumeDetail, *, show_admin: bool) -> View:
         "hasannotations": False,
         "tags": tags(d.tags, d.account, d.domain),
     }
+    if v.iops is not None:  # provisioned IOPS: a fixed rate, as min and max
+        out.update(miniops=v.iops, maxiops=v.iops)
     if vm is not None:
         out.update(
             virtualmachineid=vm.uuid,

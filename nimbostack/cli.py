@@ -72,8 +72,20 @@ def cmd_init(args: argparse.Namespace) -> int:
                                      simulator_dir=str(cfg.simulator_dir))
     runtime.prepare(init=True, options=opts)
     runtime.shutdown()
+    _warm_model_cache()
     print(f"initialized region {opts.region}, zone {opts.zone}")
     return 0
+
+
+def _warm_model_cache() -> None:
+    """Parse the EC2 model once now, so that its cache under the home directory
+    (see :mod:`awsapi.model`) spares the first ``serve`` the parsing."""
+    try:
+        from awsapi.model import service_model
+
+        service_model()
+    except Exception as exc:  # noqa: BLE001 - only an optimisation
+        log.debug("EC2 model cache not written: %s", exc)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

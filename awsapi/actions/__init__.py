@@ -87,6 +87,7 @@ def _load() -> None:
                 instances,
                 key_pairs,
                 metadata_options,
+                network_interfaces,
                 networking,
                 networking_routes,
                 networking_vpcs,

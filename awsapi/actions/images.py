@@ -1,14 +1,20 @@
-"""Images (AMIs) are the engine's templates."""
+"""Images (AMIs) are the engine's templates.
+
+Tags given as TagSpecifications at creation are applied in the request's
+transaction, so a refused tag leaves no image behind.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from awsapi import ids, views
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import IMAGE_FILTERS, criteria
 from awsapi.ids import Kind
+from engine.errors import ResourceKind
 from engine.querying import Criterion, Paging
 from engine.services.catalog import TemplateFilter
 from engine.services.templates import TemplateRequest
@@ -73,6 +79,26 @@ def _request(p: Params, **kw: object) -> TemplateRequest:
                            **kw)  # type: ignore[arg-type]
 
 
+def _tag_specs(p: Params, allowed: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+    """TagSpecifications by resource type; a type outside ``allowed`` is refused."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for spec in p.get("TagSpecifications") or ():
+        kind = spec.get("ResourceType")
+        if kind not in allowed:
+            raise Ec2Error("InvalidParameterValue",
+                           f"'{kind}' is not a valid taggable resource type for this operation.")
+        out.setdefault(kind, []).extend(
+            (t.get("Key", ""), t.get("Value", "")) for t in spec.get("Tags") or ())
+    return out
+
+
+def _tag_image(ctx: RequestContext, template_uuid: str,
+               specs: dict[str, list[tuple[str, str]]]) -> None:
+    if specs.get("image"):
+        ctx.services.tags.create(ctx.principal, ResourceKind.TEMPLATE, [template_uuid],
+                                 specs["image"])
+
+
 def _root_snapshot(p: Params) -> str | None:
     """The snapshot of the root device mapping (the first one if no RootDeviceName)."""
     mappings = p.get("BlockDeviceMappings") or []
@@ -87,6 +113,7 @@ def _root_snapshot(p: Params) -> str | None:
 def register_image(ctx: RequestContext, p: Params) -> Result:
     """From ImageLocation (an http(s) URL the engine downloads) or from the
     root device's snapshot."""
+    specs = _tag_specs(p, ("image",))
     snapshot_sid = _root_snapshot(p)
     location = p.get("ImageLocation")
     if location and snapshot_sid:
@@ -101,6 +128,7 @@ def register_image(ctx: RequestContext, p: Params) -> Result:
     else:
         raise Ec2Error("MissingParameter", "The request must contain the parameter "
                        "ImageLocation or a block device mapping with a root snapshot")
+    _tag_image(ctx, t.uuid, specs)
     return {"ImageId": ids.render(Kind.IMAGE, t.sid)}
 
 
@@ -108,9 +136,13 @@ def register_image(ctx: RequestContext, p: Params) -> Result:
 def create_image(ctx: RequestContext, p: Params) -> Result:
     # QUIRK(ec2): NoReboot=false would reboot the instance for a consistent image;
     # the engine images the root disk as it is either way.
+    # QUIRK(ec2): "snapshot" specifications are accepted as AWS does, but the engine
+    # images the root disk directly and makes no snapshots, so they tag nothing.
+    specs = _tag_specs(p, ("image", "snapshot"))
     t, _ = ctx.services.templates.create_from_instance(
         ctx.principal, ids.parse(p["InstanceId"], Kind.INSTANCE), _request(p),
         allow_running=True, command="CreateImage")
+    _tag_image(ctx, t.uuid, specs)
     return {"ImageId": ids.render(Kind.IMAGE, t.sid)}
 
 
@@ -128,7 +160,9 @@ def copy_image(ctx: RequestContext, p: Params) -> Result:
         raise Ec2Error("InvalidParameterValue",
                        f"Invalid region: {p['SourceRegion']}; images can only be copied "
                        f"within {ctx.region}")
+    specs = _tag_specs(p, ("image", "snapshot"))  # QUIRK(ec2): as in CreateImage
     t, _ = ctx.services.templates.duplicate(
         ctx.principal, ids.parse(p["SourceImageId"], Kind.IMAGE),
         _name(p["Name"]), p.get("Description"), unique_name=True, command="CopyImage")
+    _tag_image(ctx, t.uuid, specs)
     return {"ImageId": ids.render(Kind.IMAGE, t.sid)}

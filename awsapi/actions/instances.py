@@ -9,6 +9,7 @@ from awsapi import ids, views
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.actions.images import paging
 from awsapi.actions.metadata_options import options_view
+from awsapi.actions.networking_vpcs import launch_network_options
 from awsapi.actions.placement_groups import placement_group_uuids
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import INSTANCE_FILTERS, criteria
@@ -58,7 +59,7 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         ctx.principal,
         sids=[ids.parse(g, Kind.SECURITY_GROUP) for g in p.get("SecurityGroupIds") or ()],
         names=list(p.get("SecurityGroups") or ()))
-    subnet = p.get("SubnetId")
+    subnet, public_ip = launch_network_options(p)
     launch = svc.instances.launch(ctx.principal, LaunchRequest(
         template_uuid=template.uuid,
         offering_uuid=offering.uuid,
@@ -77,6 +78,7 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         volume_tags=_tag_spec(p, "volume"),
         command="RunInstances",
         affinity_group_uuids=placement_group_uuids(ctx, p.get("Placement") or {}),
+        public_ip=public_ip,
     ))
     return views.reservation(launch.reservation_sid, ctx.principal.account_number,
                              launch.instances)

@@ -1,6 +1,7 @@
 """VPC networking, write side for VPCs and subnets: CreateVpc, DeleteVpc,
 ModifyVpcAttribute, DescribeVpcAttribute, CreateSubnet, DeleteSubnet,
-ModifySubnetAttribute.
+ModifySubnetAttribute; and what RunInstances asks of the network
+(:func:`launch_network_options`).
 
 Range and overlap checks are the engine's (InvalidVpc.Range,
 InvalidSubnet.Range, InvalidSubnet.Conflict come from the error table);
@@ -18,6 +19,7 @@ from awsapi.actions.tags import spec_tags
 from awsapi.errors_wire import Ec2Error
 from awsapi.ids import Kind
 from awsapi.views import zone_id
+from engine.services.public_ip_launch import PublicIpChoice
 
 VPC_ATTRIBUTES = ("enableDnsSupport", "enableDnsHostnames", "enableNetworkAddressUsageMetrics")
 TENANCIES = ("default", "dedicated")
@@ -134,3 +136,37 @@ def modify_subnet_attribute(ctx: RequestContext, p: Params) -> Result:
                        f"The attribute {others[0]} is not supported")
     ctx.services.vpcs.set_tier_attributes(ctx.principal, sid, map_public_ip=public)
     return {}
+
+
+def launch_network_options(p: Params) -> tuple[str | None, PublicIpChoice]:
+    """The subnet (wire id or None: the zone's default subnet) and the public
+    address choice of a RunInstances request.
+
+    The top-level SubnetId, or the primary interface's (DeviceIndex 0) when
+    NetworkInterfaces are given (both at once: InvalidParameterCombination).
+    The primary interface's AssociatePublicIpAddress overrides the subnet's
+    MapPublicIpOnLaunch; it is refused with several interfaces or with an
+    existing interface, as AWS does.
+    """
+    specs: list[dict[str, Any]] = list(p.get("NetworkInterfaces") or ())
+    subnet = p.get("SubnetId")
+    if not specs:
+        return subnet, PublicIpChoice.NETWORK
+    if subnet:
+        raise Ec2Error("InvalidParameterCombination",
+                       "Network interfaces and an instance-level subnet ID may not be "
+                       "specified on the same request")
+    primary = next((s for s in specs if not s.get("DeviceIndex")), specs[0])
+    choice = PublicIpChoice.NETWORK
+    wanted = primary.get("AssociatePublicIpAddress")
+    if wanted is not None:
+        if len(specs) > 1:
+            raise Ec2Error("InvalidParameterCombination",
+                           "The associatePublicIPAddress parameter cannot be specified when "
+                           "launching with multiple network interfaces.")
+        if primary.get("NetworkInterfaceId"):
+            raise Ec2Error("InvalidParameterCombination",
+                           "The associatePublicIPAddress parameter can only be specified for "
+                           "new network interfaces.")
+        choice = PublicIpChoice.YES if wanted else PublicIpChoice.NO
+    return primary.get("SubnetId") or None, choice

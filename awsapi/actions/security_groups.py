@@ -34,7 +34,7 @@ def _ensure_default(ctx: RequestContext) -> None:
 
 
 def _vpc_ids(ctx: RequestContext) -> list[str]:
-    return [ids.render(Kind.VPC, s) for s in ctx.services.security_groups.network_sids()]
+    return [ids.render(Kind.VPC, s) for s in ctx.services.security_groups.default_vpc_sids()]
 
 
 def _group(ctx: RequestContext, group_id: str | None, name: str | None) -> GroupDetail:

@@ -14,6 +14,7 @@ from awsapi.ids import Kind
 from engine.querying import Criterion
 
 _ACCOUNT_NUMBER = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]")
 # Owner aliases of snapshots this cloud never has.
 _ALIASES = frozenset({"amazon", "aws-marketplace", "aws-backup"})
 
@@ -71,15 +72,26 @@ def delete_snapshot(ctx: RequestContext, p: Params) -> Result:
     return {}
 
 
-@action("CopySnapshot")
-def copy_snapshot(ctx: RequestContext, p: Params) -> Result:
-    source = ids.parse(p["SourceSnapshotId"], Kind.SNAPSHOT)
+def _same_region(ctx: RequestContext, p: Params) -> None:
+    """SourceRegion/DestinationRegion (botocore fills in the latter) must name this
+    region. Another region (of this cloud, or named like an AWS region) is refused
+    as unsupported; anything else is not a region at all."""
     for param in ("SourceRegion", "DestinationRegion"):
         region = p.get(param)
-        if region and region != ctx.region:
-            raise Ec2Error("UnsupportedOperation",
-                           f"Copying snapshots between regions is not supported "
-                           f"({param} {region}).")
+        if not region or region == ctx.region:
+            continue
+        if not _REGION.fullmatch(region) and not ctx.services.catalog.regions((region,)):
+            raise Ec2Error("InvalidParameterValue", f"Invalid region: {region}")
+        raise Ec2Error("UnsupportedOperation",
+                       f"Copying snapshots between regions is not supported "
+                       f"({param} {region}).")
+
+
+@action("CopySnapshot")
+def copy_snapshot(ctx: RequestContext, p: Params) -> Result:
+    """A real copy of the snapshot's data, owned by the caller (pending -> completed)."""
+    source = ids.parse(p["SourceSnapshotId"], Kind.SNAPSHOT)
+    _same_region(ctx, p)
     if p.get("Encrypted") or p.get("KmsKeyId"):
         raise Ec2Error("UnsupportedOperation", "Encrypted snapshots are not supported.")
     tags = tag_specs(p, "snapshot")
@@ -88,3 +100,25 @@ def copy_snapshot(ctx: RequestContext, p: Params) -> Result:
                                           command="CopySnapshot")
     return {"SnapshotId": ids.render(Kind.SNAPSHOT, snap.sid),
             "Tags": [{"Key": k, "Value": v} for k, v in tags] or None}
+
+
+@action("CreateSnapshots")
+def create_snapshots(ctx: RequestContext, p: Params) -> Result:
+    """One snapshot per volume attached to the instance, in one transaction."""
+    spec = p["InstanceSpecification"]
+    if p.get("OutpostArn"):
+        raise Ec2Error("UnsupportedOperation", "Outposts are not supported.")
+    copy = p.get("CopyTagsFromSource")
+    if copy not in (None, "volume"):
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({copy}) for parameter CopyTagsFromSource is invalid.")
+    svc = ctx.services.snapshots
+    made = svc.create_for_instance(
+        ctx.principal, ids.parse(spec["InstanceId"], Kind.INSTANCE),
+        description=p.get("Description") or "",
+        exclude_root=bool(spec.get("ExcludeBootVolume")),
+        exclude_volumes=[ids.parse(v, Kind.VOLUME) for v in spec.get("ExcludeDataVolumeIds") or ()],
+        tags=tag_specs(p, "snapshot"), copy_volume_tags=copy == "volume",
+        command="CreateSnapshots")
+    return {"Snapshots": [views.snapshot_info(svc.get(ctx.principal, snap.uuid))
+                          for snap, _ in made]}

@@ -21,7 +21,7 @@ from awsapi.ids import Kind
 from awsapi.views import zone_id
 from engine.errors import IncorrectState, InvalidParameter, ResourceKind
 from engine.querying import Criterion, Paging
-from engine.services.volumes import VolumeRequest
+from engine.services.volumes import Performance, VolumeRequest
 
 if TYPE_CHECKING:
     from engine.services.volumes import VolumeDetail
@@ -63,25 +63,79 @@ def require_found(wire_ids: Sequence[str], sids: Sequence[str], found: set[str],
                        f"The {noun}{plural} '{', '.join(missing)}' {verb} exist.")
 
 
-def _check_type(volume_type: str, size_gib: int | None, p: Params, *,
-                creating: bool) -> None:
-    """AWS's size, IOPS and throughput rules for a volume type."""
+# AWS's provisioned IOPS per type: (minimum, maximum, maximum IOPS per GiB).
+_IOPS_RULES = {"gp3": (3000, 16000, 500), "io1": (100, 64000, 50), "io2": (100, 256000, 1000)}
+_THROUGHPUT_RANGE = (125, 1000)  # gp3, MiB/s
+_THROUGHPUT_PER_IOPS = 0.25
+_GP3_DEFAULTS = Performance(iops=3000, throughput=125)
+
+
+def _check_size(volume_type: str, size_gib: int | None) -> None:
     low, high = views.SIZE_RANGE[volume_type]
     if size_gib is not None and not low <= size_gib <= high:
         raise Ec2Error("InvalidParameterValue",
                        f"Volume of {size_gib}GiB is too {'small' if size_gib < low else 'large'}"
                        f" for {volume_type}; minimum is {low}GiB, maximum is {high}GiB.")
-    iops = p.get("Iops")
-    if creating and volume_type in views.PROVISIONED_IOPS and iops is None:
-        raise Ec2Error("MissingParameter", "The request must contain the parameter iops")
-    if iops is not None and volume_type not in views.PROVISIONED_IOPS | {"gp3"}:
+
+
+def _performance(volume_type: str, size_gib: int | None, iops: int | None,
+                 throughput: int | None, p: Params) -> Performance:
+    """AWS's IOPS and throughput rules for a type; the values to record.
+
+    ``iops``/``throughput`` are the wanted values (given or defaulted); ``p``
+    tells which were given, for the errors AWS gives about parameters that the
+    type does not take."""
+    if p.get("Iops") is not None and volume_type not in _IOPS_RULES:
         raise Ec2Error("InvalidParameterCombination",
                        f"The parameter iops is not supported for {volume_type} volumes.")
-    if iops is not None and not 100 <= iops <= (16000 if volume_type == "gp3" else 64000):
-        raise Ec2Error("InvalidParameterValue", f"Value ({iops}) for parameter iops is invalid.")
     if p.get("Throughput") is not None and volume_type != "gp3":
         raise Ec2Error("InvalidParameterCombination",
                        f"The parameter throughput is not supported for {volume_type} volumes.")
+    if volume_type not in _IOPS_RULES:
+        return Performance()
+    low, high, per_gib = _IOPS_RULES[volume_type]
+    if iops is None:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter iops")
+    if not low <= iops <= high:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Volume iops of {iops} is too {'low' if iops < low else 'high'}; "
+                       f"minimum is {low}, maximum is {high}.")
+    if size_gib and iops > per_gib * size_gib and not (volume_type == "gp3" and iops == low):
+        raise Ec2Error("InvalidParameterValue",
+                       f"Iops to volume size ratio of {iops / size_gib:f} is too high; "
+                       f"maximum is {per_gib:f}.")
+    if volume_type != "gp3":
+        return Performance(iops=iops)
+    assert throughput is not None
+    t_low, t_high = _THROUGHPUT_RANGE
+    if not t_low <= throughput <= t_high:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Volume throughput of {throughput} is too "
+                       f"{'low' if throughput < t_low else 'high'}; minimum is {t_low}, "
+                       f"maximum is {t_high}.")
+    if throughput > _THROUGHPUT_PER_IOPS * iops:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Throughput (MiBps) to iops ratio of {throughput / iops:f} is too high; "
+                       f"maximum is {_THROUGHPUT_PER_IOPS:f} MiBps per iops.")
+    return Performance(iops=iops, throughput=throughput)
+
+
+def _wanted(volume_type: str, p: Params, current: VolumeDetail | None = None) -> Performance:
+    """The IOPS/throughput a create or modify asks for: the given values, else
+    the volume's own while its type stays, else the type's defaults (AWS: 3000
+    IOPS for gp3/io1/io2 targets, 125 MiB/s for gp3)."""
+    same = current is not None and current.volume.volume_type == volume_type
+    iops = p.get("Iops")
+    if iops is None and same and current is not None:
+        iops = current.volume.iops
+    if iops is None and volume_type in _IOPS_RULES and (volume_type == "gp3" or current):
+        iops = _GP3_DEFAULTS.iops
+    throughput = p.get("Throughput")
+    if throughput is None and same and current is not None:
+        throughput = current.volume.throughput
+    if throughput is None and volume_type == "gp3":
+        throughput = _GP3_DEFAULTS.throughput
+    return Performance(iops=iops, throughput=throughput)
 
 
 def _unsupported_options(p: Params) -> None:
@@ -133,12 +187,15 @@ def create_volume(ctx: RequestContext, p: Params) -> Result:
     if p.get("Size") is None and not snapshot:
         raise Ec2Error("MissingParameter", "The request must contain the parameter size "
                        "or snapshotId")
-    _check_type(volume_type, p.get("Size"), p, creating=True)
+    _check_size(volume_type, p.get("Size"))
+    wanted = _wanted(volume_type, p)
+    performance = _performance(volume_type, p.get("Size"), wanted.iops, wanted.throughput, p)
     zone = ctx.services.catalog.zone(name=_zone_name(ctx, p))
     v, _ = ctx.services.volumes.create(ctx.principal, VolumeRequest(
         zone_uuid=zone.uuid, size_gib=p.get("Size"),
         snapshot_uuid=ids.parse(snapshot, Kind.SNAPSHOT) if snapshot else None,
-        volume_type=volume_type, tags=tag_specs(p, "volume")), command="CreateVolume")
+        volume_type=volume_type, tags=tag_specs(p, "volume"), performance=performance),
+        command="CreateVolume")
     out = views.volume(ctx.services.volumes.get(ctx.principal, v.uuid))
     out.pop("Attachments")
     return out
@@ -224,16 +281,22 @@ def modify_volume(ctx: RequestContext, p: Params) -> Result:
     if size is not None and size < current.size_gib:
         raise Ec2Error("InvalidParameterValue",
                        f"New size cannot be smaller than existing size ({current.size_gib}).")
-    _check_type(volume_type, size if size is not None else current.size_gib, p,
-                creating=False)
+    target_size = size if size is not None else current.size_gib
+    _check_size(volume_type, target_size)
+    wanted = _wanted(volume_type, p, current)
+    performance = _performance(volume_type, target_size, wanted.iops, wanted.throughput, p)
     grows = size is not None and size != current.size_gib
-    if not grows and volume_type == current.volume.volume_type and (
-            p.get("Iops") is not None or p.get("Throughput") is not None):
-        raise Ec2Error("UnsupportedOperation",
-                       "Changing only the IOPS or throughput of a volume is not supported.")
+    v = current.volume
+    now = Performance(views.iops(v.volume_type, current.size_gib, v.iops)
+                      if v.volume_type in _IOPS_RULES else None,
+                      views.throughput(v.volume_type, v.throughput))
+    if not grows and volume_type == v.volume_type and performance == now:
+        raise Ec2Error("InvalidParameterValue",
+                       "New size, volume type, IOPS or throughput must differ from the "
+                       "current ones.")
     change, _ = ctx.services.volumes.modify(
         ctx.principal, sid, size_gib=size if grows else None, volume_type=volume_type,
-        command="ModifyVolume")
+        performance=performance, command="ModifyVolume")
     return {"VolumeModification": views.modification(change)}
 
 

@@ -18,6 +18,9 @@ from engine.db import utcnow
 from engine.errors import InsufficientCapacity, InvalidParameter, ResourceKind
 from engine.models import (
     FirewallRule,
+    IpForwardingRule,
+    LoadBalancerMember,
+    LoadBalancerRule,
     Network,
     Nic,
     NicSecondaryIp,
@@ -83,8 +86,11 @@ class PublicIpAllocator:
 
     def release(self, ip: PublicIp) -> None:
         """Return the address to the pool, detached from any VM; its port
-        forwarding and firewall rules are removed."""
-        for model in (FirewallRule, PortForwardingRule):
+        forwarding, firewall, load balancer and IP forwarding rules are removed."""
+        balancers = select(LoadBalancerRule.uuid).where(LoadBalancerRule.public_ip_uuid == ip.uuid)
+        self._session.execute(delete(LoadBalancerMember).where(
+            LoadBalancerMember.rule_uuid.in_(balancers)))
+        for model in (FirewallRule, PortForwardingRule, LoadBalancerRule, IpForwardingRule):
             self._session.execute(delete(model).where(model.public_ip_uuid == ip.uuid))
         ip.state = IpState.FREE
         ip.account_uuid = None

@@ -172,6 +172,7 @@ class DomainInfo:
     memory_mib: int
     name: str = ""
     disk_sids: tuple[str, ...] = ()
+    nic_macs: tuple[str, ...] = ()  # drivers with HOT_PLUG_NIC fill it (definition order)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,8 @@ class Capability(StrEnum):
     DATA_DISKS = "data_disks"  # create_disk/delete_disk/disk_info: disks outside a domain
     MIGRATE = "migrate"  # migrate to another host of the same driver
     REVERT_SNAPSHOT = "revert_snapshot"  # revert_disk_snapshot (domain stopped or none)
+    COPY_DISK_SNAPSHOT = "copy_disk_snapshot"  # copy_disk_snapshot: a stored snapshot's data
+    HOT_PLUG_NIC = "hot_plug_nic"  # attach_nic/detach_nic, running or stopped domain
 
 
 class HypervisorDriver(abc.ABC):
@@ -246,7 +249,7 @@ class HypervisorDriver(abc.ABC):
     def host_stats(self) -> HostStats:
         """Current usage of the host."""
 
-    def close(self) -> None:  # noqa: B027 - deliberately a no-op by default
+    def close(self) -> None:
         """Release connections. Safe to call twice; the driver may reconnect after."""
 
     # -- domain lifecycle ---------------------------------------------------------
@@ -372,6 +375,44 @@ class HypervisorDriver(abc.ABC):
         Reverting twice is harmless.
         """
         raise self._unsupported("revert_disk_snapshot")
+
+    def copy_disk_snapshot(
+        self,
+        disk_sid: str,
+        snapshot_sid: str,
+        new_snapshot_sid: str,
+        *,
+        pool_ref: str | None = None,
+    ) -> None:
+        """Copy the stored data of snapshot ``snapshot_sid`` of disk ``disk_sid`` into
+        a new snapshot ``new_snapshot_sid`` of the same disk.
+
+        The copy is independent of the source (deleting either leaves the other)
+        and of the disk's current content; the disk itself need not exist any more.
+        It behaves like any snapshot of ``disk_sid``: ``delete_disk_snapshot`` and
+        ``DiskSpec.source_snapshot`` take it. ``NotFound(SNAPSHOT)`` without the
+        source; a no-op if ``new_snapshot_sid`` already exists as a copy of it.
+        """
+        raise self._unsupported("copy_disk_snapshot")
+
+    # -- optional: NICs ---------------------------------------------------------------
+
+    def attach_nic(self, ref: DomainRef, nic: NicSpec) -> None:
+        """Add the interface to the domain: hot-plugged and kept in its definition
+        when running, only in its definition when stopped.
+
+        No-op if the domain already has an interface with ``nic.mac``;
+        ``NotFound(INSTANCE)`` if the domain is missing.
+        """
+        raise self._unsupported("attach_nic")
+
+    def detach_nic(self, ref: DomainRef, mac: str) -> None:
+        """Remove the interface with MAC ``mac`` (live and from the definition).
+
+        Succeeds if the domain has no such interface (already detached);
+        ``NotFound(INSTANCE)`` if the domain is missing.
+        """
+        raise self._unsupported("detach_nic")
 
     # -- optional: other --------------------------------------------------------------
 

@@ -112,6 +112,9 @@ def _release_capacity(session: Session, inst: Instance) -> None:
 
 def _expunge_resources(session: Session, inst: Instance) -> None:
     """Free what the instance holds: disks, NICs (private IPs), public IPs."""
+    from engine.services.vm_snapshots import drop_instance_snapshots
+
+    drop_instance_snapshots(session, inst.uuid)  # their disk snapshots go by jobs
     storage = StorageAllocator(session, Settings(session))
     now = utcnow()
     for v in session.scalars(select(Volume).where(Volume.instance_uuid == inst.uuid,
@@ -124,6 +127,12 @@ def _expunge_resources(session: Session, inst: Instance) -> None:
             v.instance_uuid, v.device_id, v.attached_at = None, None, None
             v.state = VolumeState.READY
     revoke_instance_rules(session, inst.uuid)
+    from engine.jobs.nic_handlers import free_nic  # interfaces made on their own
+
+    for n in session.scalars(select(Nic).where(Nic.instance_uuid == inst.uuid,
+                                               Nic.delete_on_termination.is_(False))):
+        free_nic(n)  # detached and kept, like a volume that is not deleted on termination
+    session.flush()
     session.execute(delete(Nic).where(Nic.instance_uuid == inst.uuid))
     session.execute(delete(InstanceSecurityGroup).where(
         InstanceSecurityGroup.instance_uuid == inst.uuid))
@@ -332,6 +341,15 @@ def _merge_volume_handlers() -> None:
     from engine.jobs.transfer_handlers import TRANSFER_HANDLERS  # volume upload
 
     HANDLERS.update(TRANSFER_HANDLERS)
+    from engine.jobs.vm_snapshot_handlers import VM_SNAPSHOT_HANDLERS  # VM snapshots, restore
+
+    HANDLERS.update(VM_SNAPSHOT_HANDLERS)
+    from engine.jobs.nic_handlers import NIC_HANDLERS  # NIC attach/detach
+
+    HANDLERS.update(NIC_HANDLERS)
+    from engine.jobs.snapshot_copy_handlers import SNAPSHOT_COPY_HANDLERS  # snapshot copy
+
+    HANDLERS.update(SNAPSHOT_COPY_HANDLERS)
 
 
 _merge_volume_handlers()

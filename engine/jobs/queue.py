@@ -35,6 +35,13 @@ class JobKind(str, Enum):
     MIGRATE = "instance.migrate"
     REVERT_SNAPSHOT = "snapshot.revert"
     UPLOAD_VOLUME = "volume.upload"
+    CREATE_VM_SNAPSHOT = "vm_snapshot.create"
+    REVERT_VM_SNAPSHOT = "vm_snapshot.revert"
+    DELETE_VM_SNAPSHOT = "vm_snapshot.delete"
+    RESTORE_INSTANCE = "instance.restore"
+    COPY_SNAPSHOT = "snapshot.copy"
+    ATTACH_NIC = "nic.attach"
+    DETACH_NIC = "nic.detach"
     GENERIC = "generic"  # completed at once; for async commands with no long work
 
 

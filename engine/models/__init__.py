@@ -27,8 +27,10 @@ from engine.models.infrastructure import (
 )
 from engine.models.instance_metadata import MetadataAccess
 from engine.models.isos import IsoAttachment, IsoProperties, VolumeFile
+from engine.models.load_balancers import IpForwardingRule, LoadBalancerMember, LoadBalancerRule
 from engine.models.meta import Event, Job, Tag
 from engine.models.networking import Gateway, Route, RouteTable, RouteTableLink, Vpc, VpcTier
+from engine.models.nic_extras import NicSecurityGroup
 from engine.models.physical_networks import (
     NetworkServiceProvider,
     PhysicalNetwork,
@@ -36,20 +38,80 @@ from engine.models.physical_networks import (
     TrafficType,
 )
 from engine.models.policies import InstancePassword, PolicySnapshot, SnapshotPolicy
+from engine.models.resource_limits import Project, ProjectMember, ResourceLimit
 from engine.models.rules import FirewallRule, NetworkOffering, PortForwardingRule
 from engine.models.security import InstanceSecurityGroup, KeyPair, SecurityGroup, SecurityRule
 from engine.models.storage import Snapshot, Volume
-from engine.models.vm_extras import InstanceGroup, NicSecondaryIp, UserData
+from engine.models.vm_extras import InstanceGroup, NicSecondaryIp, TemplateUserData, UserData
+from engine.models.vm_snapshots import VmSnapshot, VmSnapshotDisk
 
 __all__ = [
-    "Account", "AffinityGroup", "Cluster", "DiskOffering", "Domain", "Event", "Host", "ImageStore", "Instance",
-    "InstanceAffinityGroup", "InstanceSecurityGroup", "Job", "KeyPair", "ManagementServer", "MetadataAccess", "Network", "Nic", "OsType",
-    "Pod", "PublicIp", "Region", "SecurityGroup", "SecurityRule", "Sequence", "ServiceOffering", "Setting",
-    "Snapshot", "StoragePool", "Tag", "Template", "TemplatePermission", "TemplateZone", "User", "VlanRange", "Volume",
-    "Zone", "Gateway", "Route", "RouteTable", "RouteTableLink", "Vpc", "VpcTier",
-    "FirewallRule", "NetworkOffering", "PortForwardingRule",
-    "InstancePassword", "PolicySnapshot", "SnapshotPolicy",
-    "IsoAttachment", "IsoProperties", "VolumeFile",
-    "NetworkServiceProvider", "PhysicalNetwork", "ProviderElement", "TrafficType",
-    "InstanceGroup", "NicSecondaryIp", "UserData",
+    "Account",
+    "AffinityGroup",
+    "Cluster",
+    "DiskOffering",
+    "Domain",
+    "Event",
+    "FirewallRule",
+    "Gateway",
+    "Host",
+    "ImageStore",
+    "Instance",
+    "InstanceAffinityGroup",
+    "InstanceGroup",
+    "InstancePassword",
+    "InstanceSecurityGroup",
+    "IpForwardingRule",
+    "IsoAttachment",
+    "IsoProperties",
+    "Job",
+    "KeyPair",
+    "LoadBalancerMember",
+    "LoadBalancerRule",
+    "ManagementServer",
+    "MetadataAccess",
+    "Network",
+    "NetworkOffering",
+    "NetworkServiceProvider",
+    "Nic",
+    "NicSecondaryIp",
+    "NicSecurityGroup",
+    "OsType",
+    "PhysicalNetwork",
+    "Pod",
+    "PolicySnapshot",
+    "PortForwardingRule",
+    "Project",
+    "ProjectMember",
+    "ProviderElement",
+    "PublicIp",
+    "Region",
+    "ResourceLimit",
+    "Route",
+    "RouteTable",
+    "RouteTableLink",
+    "SecurityGroup",
+    "SecurityRule",
+    "Sequence",
+    "ServiceOffering",
+    "Setting",
+    "Snapshot",
+    "SnapshotPolicy",
+    "StoragePool",
+    "Tag",
+    "Template",
+    "TemplatePermission",
+    "TemplateZone",
+    "TrafficType",
+    "User",
+    "TemplateUserData",
+    "UserData",
+    "VlanRange",
+    "VmSnapshot",
+    "VmSnapshotDisk",
+    "Volume",
+    "VolumeFile",
+    "Vpc",
+    "VpcTier",
+    "Zone",
 ]

@@ -73,6 +73,8 @@ class Instance(Base):
     launch_index: Mapped[int] = mapped_column(default=0)
     client_token: Mapped[str | None] = mapped_column(String(64))
     disable_api_termination: Mapped[bool] = mapped_column(default=False)
+    # Launched wanting a public address mapped (engine.services.public_ip_launch).
+    public_ip_mapped: Mapped[bool] = mapped_column(default=False)
     group_name: Mapped[str255] = mapped_column(default="")
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime | None]
@@ -97,3 +99,11 @@ class Nic(Base):
     device_id: Mapped[int] = mapped_column(default=0)
     is_default: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[created_at]
+    # Interfaces made on their own (no instance) name their owner; attachment
+    # bookkeeping: ``status`` is available/attaching/in-use/detaching.
+    account_uuid: Mapped[str | None] = mapped_column(String(36), index=True)
+    attachment_sid: Mapped[str | None] = mapped_column(String(17), index=True, unique=True)
+    status: Mapped[str32] = mapped_column(default="in-use")
+    description: Mapped[str255] = mapped_column(default="")
+    delete_on_termination: Mapped[bool] = mapped_column(default=True)
+    attached_at: Mapped[datetime | None]

@@ -17,13 +17,21 @@ from engine.db import Base, created_at, sid_unique, str32, str64, str255, uuid_p
 
 
 class Vpc(Base):
-    """A network container: a CIDR that its tiers' CIDRs are carved from."""
+    """A network container: a CIDR that its tiers' CIDRs are carved from.
+
+    A region's default container (``is_default``) belongs to no account; its
+    tiers are the zones' default shared networks. ``zone_uuid`` is the zone a
+    container was made for, when one was named (None: any zone of its region).
+    """
 
     __tablename__ = "vpcs"
     uuid: Mapped[uuid_pk]
     sid: Mapped[sid_unique]
-    account_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("accounts.uuid"), index=True)
+    account_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("accounts.uuid"), index=True)
     region_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("regions.uuid"))
+    zone_uuid: Mapped[str | None] = mapped_column(String(36), ForeignKey("zones.uuid"))
+    is_default: Mapped[bool] = mapped_column(default=False)
     name: Mapped[str255] = mapped_column(default="")
     display_text: Mapped[str255] = mapped_column(default="")
     cidr: Mapped[str64]

@@ -30,6 +30,8 @@ class Volume(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[VolumeState]
     volume_type: Mapped[str32] = mapped_column(default="gp3")
+    iops: Mapped[int | None]  # provisioned I/O operations per second, if any
+    throughput: Mapped[int | None]  # provisioned throughput in MiB/s, if any
     disk_offering_uuid: Mapped[str | None] = mapped_column(String(36))
     template_uuid: Mapped[str | None] = mapped_column(String(36))
     snapshot_uuid: Mapped[str | None] = mapped_column(String(36))

@@ -1,4 +1,5 @@
-"""VM extras: secondary IPs of NICs, stored instance groups, user data objects."""
+"""VM extras: secondary IPs of NICs, stored instance groups, user data objects and
+their links to templates."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db import Base, created_at, str64, str255, text, uuid_pk
+from engine.db import Base, created_at, str32, str64, str255, text, uuid_pk
 
 
 class NicSecondaryIp(Base):
@@ -48,3 +49,16 @@ class UserData(Base):
     params: Mapped[str255] = mapped_column(default="")
     created_at: Mapped[created_at]
     removed_at: Mapped[datetime | None]
+
+
+class TemplateUserData(Base):
+    """The user data object linked to a template, and how a launch's own user
+    data combines with it (``policy``: allow-override, append, deny-override)."""
+
+    __tablename__ = "template_user_data"
+    template_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey("templates.uuid"), primary_key=True)
+    user_data_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("user_data.uuid"),
+                                                index=True)
+    policy: Mapped[str32]
+    created_at: Mapped[created_at]

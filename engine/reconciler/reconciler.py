@@ -38,6 +38,7 @@ from engine.reconciler.compare import (
     unknown_power,
 )
 from engine.reconciler.corrections import Corrections
+from engine.reconciler.deadline import DeadlineExceeded, call_with_deadline
 from engine.reconciler.ownership import HostLeases
 from engine.reconciler.records import host_records
 from engine.settings import Settings
@@ -66,6 +67,7 @@ class _Knobs:
     lease: float
     down_after: float
     destroy_strays: bool
+    host_timeout: float = 30.0
 
 
 class Reconciler:
@@ -141,7 +143,8 @@ class Reconciler:
             interval = self._interval or settings.float("reconcile.interval")
             return _Knobs(interval, self._lease or 3 * interval,
                           settings.float("host.down.after"),
-                          settings.str("reconcile.destroy.strays").lower() == "true")
+                          settings.str("reconcile.destroy.strays").lower() == "true",
+                          settings.float("reconcile.host.timeout"))
 
     def run_once(self) -> PassReport:
         """One pass over every host this server holds (claiming lapsed ones first)."""
@@ -167,7 +170,7 @@ class Reconciler:
             access, name = host_access(s, host), host.name
         report.hosts.append(host_uuid)
         observed_at = utcnow()
-        driver, domains = self._ask(access)
+        driver, domains = self._ask(access, knobs.host_timeout)
         state = self._corrections.settle_host(host_uuid, reachable=domains is not None,
                                               down_after=knobs.down_after)
         if state is None:
@@ -184,12 +187,16 @@ class Reconciler:
         self._apply(host_uuid, name, driver, compare(records, domains), observed_at, knobs,
                     report)
 
-    def _ask(self, access: HostAccess) -> tuple[HypervisorDriver | None,
-                                                dict[str, PowerState] | None]:
-        """The host's driver and its domains, or (None, None) if it did not answer."""
+    def _ask(self, access: HostAccess, timeout: float) -> tuple[
+            HypervisorDriver | None, dict[str, PowerState] | None]:
+        """The host's driver and its domains, or (None, None) if it did not answer
+        (within ``timeout`` seconds: a hung hypervisor does not stall the pass)."""
         try:
-            driver = self._drivers.get(access)
-            return driver, driver.list_domains()
+            driver = self._drivers.get(access)  # cached per thread: not on a helper thread
+            return driver, call_with_deadline(driver.list_domains, timeout,
+                                              name=f"list_domains {access.uuid}")
+        except DeadlineExceeded as exc:
+            log.warning("host %s did not answer: %s", access.uuid, exc)
         except EngineError as exc:
             log.warning("host %s did not answer: %s", access.uuid, exc)
         except Exception:

@@ -30,6 +30,7 @@ from engine.services.security_groups import SecurityGroupService
 from engine.services.settings import Settings
 from engine.services.snapshots import SnapshotService
 from engine.services.tags import TagService
+from engine.services.template_user_data import TemplateUserDataService
 from engine.services.templates import TemplateService
 from engine.services.volume_transfers import VolumeTransferService
 from engine.services.volumes import VolumeService
@@ -38,9 +39,17 @@ from engine.services.vpcs import VpcService
 if TYPE_CHECKING:
     from engine.runtime import Runtime
     from engine.services.instance_operations import InstanceOperations
+    from engine.services.instance_restore import InstanceRestore
+    from engine.services.ip_forwarding import IpForwardingService
+    from engine.services.load_balancers import LoadBalancerService
+    from engine.services.nic_management import NicService
     from engine.services.passwords import PasswordService
     from engine.services.physical_networks import PhysicalNetworkService
+    from engine.services.projects import ProjectService
+    from engine.services.resource_limits import ResourceLimitService
     from engine.services.snapshot_policies import SnapshotPolicyService
+    from engine.services.vm_snapshots import VmSnapshotService
+    from engine.services.volume_uploads import VolumeUploadService
 
 
 class Services:
@@ -133,6 +142,10 @@ class Services:
         return IsoService(self.session)
 
     @cached_property
+    def template_user_data(self) -> TemplateUserDataService:
+        return TemplateUserDataService(self.session)
+
+    @cached_property
     def extracts(self) -> ExtractService:
         from pathlib import Path
 
@@ -142,6 +155,15 @@ class Services:
     @cached_property
     def volume_transfers(self) -> VolumeTransferService:
         return VolumeTransferService(self.session, self.settings)
+
+    @cached_property
+    def volume_uploads(self) -> VolumeUploadService:
+        from pathlib import Path
+
+        from engine.services.volume_uploads import VolumeUploadService
+
+        home = Path(self.runtime.config.simulator_dir).parent if self.runtime else Path(".")
+        return VolumeUploadService(self.session, self.settings, home)
 
     @cached_property
     def vpcs(self) -> VpcService:
@@ -154,6 +176,12 @@ class Services:
     @cached_property
     def interfaces(self) -> InterfaceService:
         return InterfaceService(self.session)
+
+    @cached_property
+    def nics(self) -> NicService:
+        from engine.services.nic_management import NicService
+
+        return NicService(self.session, self.runtime.drivers if self.runtime else None)
 
     @cached_property
     def instance_operations(self) -> InstanceOperations:
@@ -173,3 +201,41 @@ class Services:
         from engine.services.snapshot_policies import SnapshotPolicyService
 
         return SnapshotPolicyService(self.session, self.settings)
+
+    @cached_property
+    def load_balancers(self) -> LoadBalancerService:
+        from engine.services.load_balancers import LoadBalancerService
+
+        return LoadBalancerService(self.session, self.settings)
+
+    @cached_property
+    def ip_forwarding(self) -> IpForwardingService:
+        from engine.services.ip_forwarding import IpForwardingService
+
+        return IpForwardingService(self.session)
+
+    @cached_property
+    def resource_limits(self) -> ResourceLimitService:
+        from engine.services.resource_limits import ResourceLimitService
+
+        return ResourceLimitService(self.session, self.settings)
+
+    @cached_property
+    def projects(self) -> ProjectService:
+        from engine.services.projects import ProjectService
+
+        return ProjectService(self.session)
+
+    @cached_property
+    def vm_snapshots(self) -> VmSnapshotService:
+        from engine.services.vm_snapshots import VmSnapshotService
+
+        drivers = self.runtime.drivers if self.runtime is not None else None
+        return VmSnapshotService(self.session, self.settings, drivers)
+
+    @cached_property
+    def instance_restore(self) -> InstanceRestore:
+        from engine.services.instance_restore import InstanceRestore
+
+        drivers = self.runtime.drivers if self.runtime is not None else None
+        return InstanceRestore(self.session, self.settings, drivers)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, ResourceKind
-from engine.models import Account, Domain, Instance
+from engine.models import Account, Domain, Instance, Project, ProjectMember
 from engine.principal import Principal
 from engine.states import VmState
 
@@ -27,8 +27,18 @@ def may_act(session: Session, principal: Principal, account_uuid: str | None) ->
             .join(Account, Account.domain_uuid == Domain.uuid)
             .where(Account.uuid == account_uuid)
         )
-        return path is not None and path.startswith(principal.domain_path)
-    return False
+        if path is not None and path.startswith(principal.domain_path):
+            return True
+    return account_uuid is not None and _project_member(session, principal, account_uuid)
+
+
+def _project_member(session: Session, principal: Principal, account_uuid: str) -> bool:
+    """Whether ``account_uuid`` is a project's account and the principal's account
+    one of its members (members act on the project's resources)."""
+    return session.scalar(select(ProjectMember.uuid).join(
+        Project, Project.uuid == ProjectMember.project_uuid).where(
+        Project.account_uuid == account_uuid, Project.removed_at.is_(None),
+        ProjectMember.account_uuid == principal.account_uuid).limit(1)) is not None
 
 
 def owner_account(session: Session, principal: Principal, account_uuid: str | None) -> str:

@@ -28,11 +28,11 @@ from engine.errors import (
     InsufficientCapacity,
     InUse,
     InvalidParameter,
-    LimitExceeded,
     MissingParameter,
     NotFound,
     PermissionDenied,
     ResourceKind,
+    RuleConflict,
 )
 from engine.ids import new_sid
 from engine.models import Account, Domain, Instance, Nic, PublicIp, Tag, Zone
@@ -52,7 +52,14 @@ from engine.querying import (
 )
 from engine.services.access import may_act, owner_account
 from engine.services.events import record_event
-from engine.services.rules import has_port_forwarding, owned_address
+from engine.services.public_ip_launch import remap_after_disassociation
+from engine.services.resource_limits import Resource, enforce
+from engine.services.rules import (
+    has_load_balancers,
+    has_port_forwarding,
+    owned_address,
+    revoke_nat_rules,
+)
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags, remove_tags
 from engine.states import AllocationState, IpState, VmState
@@ -271,6 +278,9 @@ class AddressService:
         if has_port_forwarding(self._s, ip.uuid):
             raise InvalidParameter("address", ip.address,
                                    "the address has port forwarding rules")
+        if has_load_balancers(self._s, ip.uuid):
+            raise RuleConflict(f"Failed to enable static nat for the ip address {ip.address} "
+                               "as it already has LoadBalancing rules assigned")
         inst = self._instance(principal, instance_uuid)
         if inst.account_uuid != ip.account_uuid:
             raise InvalidParameter("instance", instance_uuid,
@@ -307,7 +317,9 @@ class AddressService:
 
         An unknown association sid raises NotFound(PUBLIC_IP, sid). An address
         with no association is left as it is, or with ``missing_ok=False``
-        raises InvalidParameter. The address stays allocated.
+        raises InvalidParameter. The address stays allocated. The instance gets a
+        fresh mapped address when its network maps them at launch
+        (:func:`engine.services.public_ip_launch.remap_after_disassociation`).
         """
         if (ip_uuid is None) == (association_sid is None):
             if ip_uuid is None:
@@ -326,7 +338,10 @@ class AddressService:
                     return ip
                 raise InvalidParameter("address", ip.address,
                                        "the address is not associated with any instance")
+        instance_uuid = ip.instance_uuid
         self._detach(principal, ip)
+        if instance_uuid is not None:  # a fresh mapped address, as the network says
+            remap_after_disassociation(self._s, principal, instance_uuid)
         return ip
 
     def release(self, principal: Principal, ip_uuid: str, *, disassociate: bool = False) -> None:
@@ -352,6 +367,7 @@ class AddressService:
         record_event(self._s, principal, EVENT_DISASSOCIATE,
                      f"Disassociated {ip.address}", ResourceKind.PUBLIC_IP, ip.uuid,
                      account_uuid=ip.account_uuid)
+        revoke_nat_rules(self._s, ip.uuid)  # its IP forwarding rules go with it
         ip.instance_uuid = ip.association_sid = ip.network_uuid = None
 
     def _owned(self, principal: Principal, uuid: str) -> PublicIp:
@@ -391,15 +407,7 @@ class AddressService:
     def _check_limit(self, account_uuid: str) -> None:
         """LimitExceeded if the account holds its limit; locks the account row so
         concurrent allocations of one account count one after another."""
-        limit = self._settings.int(LIMIT_SETTING)
-        if limit < 0:
-            return
-        self._s.execute(select(Account.uuid).where(Account.uuid == account_uuid)
-                        .with_for_update())
-        held = self._s.scalar(select(func.count()).select_from(PublicIp).where(
-            PublicIp.account_uuid == account_uuid, PublicIp.state == IpState.ALLOCATED)) or 0
-        if held >= limit:
-            raise LimitExceeded(ResourceKind.PUBLIC_IP, limit)
+        enforce(self._s, account_uuid, {Resource.PUBLIC_IP: 1}, self._settings)
 
     def _page(self, stmt, paging: Paging, key: str, count: bool) -> ListResult:  # type: ignore[no-untyped-def]
         """Keyset paging over (allocated_at, uuid): addresses have no created_at."""

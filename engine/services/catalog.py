@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from enum import Enum
 from typing import Any
 
@@ -21,6 +22,7 @@ from engine.models import (
     OsType,
     Region,
     ServiceOffering,
+    Tag,
     Template,
     TemplateZone,
     Zone,
@@ -37,8 +39,10 @@ from engine.querying import (
     query_key,
 )
 from engine.services import region_cache
+from engine.services.default_vpcs import default_vpc
 from engine.services.template_access import shared_with
 from engine.services.template_fields import TEMPLATE_MORE_FIELDS
+from engine.services.template_user_data import LinkedUserData, TemplateUserDataService
 from engine.settings import Settings
 from engine.states import AllocationState, TemplateState
 
@@ -61,6 +65,8 @@ class TemplateDetail:
     owner: Account
     os_type: OsType
     zones: list[tuple[Zone, TemplateZone]]
+    tags: list[Tag] = dc_field(default_factory=list)
+    user_data: LinkedUserData | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class AccountOverview:
     instance_limit: int
     public_ip_limit: int
     default_network: Network | None  # the region's default guest network, if any
+    default_vpc_sid: str | None = None  # the region's default container, if any
 
 
 def _template_zone(values: object) -> object:
@@ -181,8 +188,11 @@ class CatalogService:
             .where(Region.name == region_name, Network.is_default.is_(True),
                    Network.removed_at.is_(None), Zone.removed_at.is_(None))
             .order_by(Zone.created_at, Network.created_at).limit(1))
+        region = self._s.scalar(select(Region.uuid).where(Region.name == region_name))
+        container = default_vpc(self._s, region) if region else None
         return AccountOverview(settings.int("max.account.user.vms"),
-                               settings.int("max.account.public.ips"), network)
+                               settings.int("max.account.public.ips"), network,
+                               container.sid if container is not None else None)
 
     # -------------------------------------------------------------- offerings
     def service_offerings(self, *, names: tuple[str, ...] = (), uuids: tuple[str, ...] = (),
@@ -390,8 +400,14 @@ class CatalogService:
             .where(TemplateZone.template_uuid.in_(uuids)).order_by(Zone.name)
         ).all():
             zones.setdefault(tz.template_uuid, []).append((z, tz))
+        tags: dict[str, list[Tag]] = {}
+        for tag in self._s.scalars(select(Tag).where(Tag.resource_uuid.in_(uuids))
+                                   .order_by(Tag.key)):
+            tags.setdefault(tag.resource_uuid, []).append(tag)
+        links = TemplateUserDataService(self._s).linked(uuids)
         return [TemplateDetail(t, owners[t.account_uuid], os_types[t.os_type_uuid],
-                               zones.get(t.uuid, [])) for t in templates]
+                               zones.get(t.uuid, []), tags.get(t.uuid, []), links.get(t.uuid))
+                for t in templates]
 
     def account_domain(self, account_uuid: str) -> tuple[Account, Domain]:
         row = self._s.execute(select(Account, Domain).join(Domain, Domain.uuid == Account.domain_uuid)

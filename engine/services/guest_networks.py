@@ -30,6 +30,7 @@ from engine.services.events import record_event
 from engine.services.inventory import InventoryService, NetworkRequest
 from engine.services.inventory_network import NetworkDetail
 from engine.services.network_offerings import NetworkOfferingService
+from engine.services.resource_limits import Resource, enforce
 from engine.services.rules import revoke_network_rules
 from engine.states import Role, VmState
 
@@ -95,6 +96,7 @@ class GuestNetworkService:
         if not shared and req.account_uuid and req.account_uuid != principal.account_uuid:
             owner_uuid = owner_account(self._s, principal, req.account_uuid)
             owner = _as_account(self._s, principal, owner_uuid)
+        enforce(self._s, owner.account_uuid, {Resource.NETWORK: 1})
         detail = self._inv.add_guest_network(owner, NetworkRequest(
             zone_uuid=req.zone_uuid, name=req.name, cidr=cidr, display_text=req.display_text,
             gateway=req.gateway, shared=shared, vlan=req.vlan))

@@ -43,6 +43,7 @@ from engine.principal import Principal
 from engine.services.access import may_act, owned_instance
 from engine.services.events import record_event
 from engine.services.instance_details import InstanceDetail, InstanceReader
+from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
 from engine.states import (
     HostState,
@@ -125,6 +126,8 @@ class InstanceOperations:
         offering = self._s.get(ServiceOffering, offering_uuid)
         if offering is None or not offering.active or offering.is_system:
             raise NotFound(ResourceKind.SERVICE_OFFERING, offering_uuid)
+        enforce(self._s, inst.account_uuid, {Resource.CPU: offering.cpus - inst.cpus,
+                Resource.MEMORY: offering.memory_mib - inst.memory_mib}, self._settings)
         if inst.state == VmState.RUNNING:
             self._grow_running(inst, offering)
         inst.service_offering_uuid = offering.uuid

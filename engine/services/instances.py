@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.allocators.addresses import PrivateIpAllocator, mac_for
@@ -28,7 +28,6 @@ from engine.errors import (
     DriverError,
     InsufficientCapacity,
     InvalidParameter,
-    LimitExceeded,
     NotFound,
     Protected,
     ResourceKind,
@@ -62,8 +61,11 @@ from engine.services.instance_launch_checks import (
     check_user_data,
     one_host,
 )
+from engine.services.public_ip_launch import PublicIpChoice, map_at_launch
+from engine.services.resource_limits import Resource, admit
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags
+from engine.services.template_user_data import launch_user_data
 from engine.states import (
     DESTROYABLE,
     EXPUNGEABLE,
@@ -101,6 +103,7 @@ class LaunchRequest:
     max_count: int = 1
     key_name: str | None = None
     user_data_b64: str | None = None
+    user_data_uuid: str | None = None  # a stored user data object instead of inline data
     security_group_uuids: tuple[str, ...] = ()
     name: str | None = None
     display_name: str | None = None
@@ -116,6 +119,7 @@ class LaunchRequest:
     group: str = ""
     command: str = ""
     affinity_group_uuids: tuple[str, ...] = ()
+    public_ip: PublicIpChoice = PublicIpChoice.NO  # a public address mapped at launch
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,15 @@ class InstanceService(LaunchChecks):
             raise NotFound(ResourceKind.SERVICE_OFFERING, req.offering_uuid)
         template = self._visible_template(principal, req.template_uuid)
         zone = self._zone_for(template, req.zone_uuid or self._network_zone(req.network_uuid))
-        user_data = check_user_data(req.user_data_b64)
+        user_data = check_user_data(launch_user_data(
+            self._s, principal, template.uuid, req.user_data_b64, req.user_data_uuid))
+        # Limits lock the account row: before anything below inserts rows that
+        # reference it (an FK check's shared lock would deadlock concurrent launches).
+        root_bytes = self._root_size(template, offering, req.root_size_gib)
+        count = admit(self._s, principal.account_uuid, {
+            Resource.INSTANCE: 1, Resource.CPU: offering.cpus, Resource.MEMORY: offering.memory_mib,
+            Resource.VOLUME: 1, Resource.PRIMARY_STORAGE: root_bytes},
+            req.min_count, req.max_count, self._settings)
         if req.key_name is not None:
             self._key_pair(principal, req.key_name)
         groups = self._groups(principal, req.security_group_uuids)
@@ -196,16 +208,8 @@ class InstanceService(LaunchChecks):
         if req.private_ip and req.max_count > 1:
             raise ConflictingParameters(("PrivateIpAddress", "MaxCount"),
                                         "A private address can be given for one instance only")
-        limit = self._settings.int("max.account.user.vms")
-        existing = self._count_live(principal.account_uuid) if limit >= 0 else 0
-        count = req.max_count
-        if limit >= 0:
-            if existing + req.min_count > limit:
-                raise LimitExceeded(ResourceKind.INSTANCE, limit)
-            count = min(count, limit - existing)
         affinity = AffinityService(self._s).resolve(principal, principal.account_uuid,
                                                     req.affinity_group_uuids)
-        root_bytes = self._root_size(template, offering, req.root_size_gib)
         reservation_sid = new_sid()
         first_number = take(self._s, "instance", count)
         launched: list[Instance] = []
@@ -289,7 +293,9 @@ class InstanceService(LaunchChecks):
         self._s.flush()
         address = PrivateIpAllocator(self._s).allocate(network, req.private_ip)
         self._s.add(Nic(instance_uuid=inst.uuid, network_uuid=network.uuid, ip_address=address,
-                        mac_address=mac_for(network.sid, address), device_id=0, is_default=True))
+                        mac_address=mac_for(network.sid, address), device_id=0, is_default=True,
+                        account_uuid=inst.account_uuid))
+        map_at_launch(self._s, principal, inst, network, req.public_ip)
         root = Volume(
             name=f"ROOT-{number}", account_uuid=principal.account_uuid, zone_uuid=zone.uuid,
             pool_uuid=pool_uuid, instance_uuid=inst.uuid, kind=VolumeKind.ROOT, device_id=0,
@@ -499,11 +505,6 @@ class InstanceService(LaunchChecks):
                 self._s, principal, inst.account_uuid):
             raise NotFound(ResourceKind.INSTANCE, uuid)
         return inst
-
-    def _count_live(self, account_uuid: str) -> int:
-        return int(self._s.scalar(select(func.count()).select_from(Instance).where(
-            Instance.account_uuid == account_uuid,
-            Instance.state.not_in((VmState.EXPUNGED, VmState.EXPUNGING, VmState.ERROR)))) or 0)
 
     def _by_client_token(self, principal: Principal, token: str) -> Launch | None:
         first = self._s.scalar(select(Instance).where(

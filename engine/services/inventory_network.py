@@ -202,6 +202,9 @@ class NetworkInventory(ComputeInventory):
                           gateway=gw, is_default=is_default, vlan=vlan)
         self._s.add(network)
         self._s.flush()
+        if is_default:  # a tier of the region's default container
+            from engine.services.default_vpcs import link_default_network
+            link_default_network(self._s, network)
         return network
 
     # ------------------------------------------------------------ IP ranges

@@ -1,8 +1,9 @@
 """Instances' network interfaces (NICs), read side.
 
-A NIC is listed while its instance is live (not expunged); it belongs to the
-instance's account. Listing contract: :meth:`InterfaceService.list` (fields in
-its docstring); ``tag:*`` criteria match nothing (NICs carry no tags yet).
+A NIC is listed while its instance is live (not expunged), or while it is a
+standalone interface (no instance); it belongs to its own account, else to
+the instance's. Listing contract: :meth:`InterfaceService.list` (fields in
+its docstring, plus ``tag:*`` / ``tag-key`` / ``tag-value``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from engine.models import (
@@ -21,8 +22,10 @@ from engine.models import (
     InstanceSecurityGroup,
     Network,
     Nic,
+    NicSecurityGroup,
     PublicIp,
     SecurityGroup,
+    Tag,
     Vpc,
     VpcTier,
     Zone,
@@ -48,13 +51,14 @@ _GONE = (VmState.EXPUNGED, VmState.EXPUNGING)
 @dataclass
 class InterfaceDetail:
     nic: Nic
-    instance: Instance
+    instance: Instance | None  # None: a standalone interface
     network: Network
     zone: Zone
     account: Account
     vpc_sid: str  # the network's container (its own sid when standalone)
     public_ip: PublicIp | None = None
     groups: list[SecurityGroup] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
 
 
 class InterfaceService:
@@ -68,13 +72,21 @@ class InterfaceService:
 
         Fields: ``sid``, ``network_sid``, ``vpc_sid``, ``instance_sid``,
         ``ip_address``, ``mac_address``, ``zone_name``, ``owner_number``,
-        ``device_id``, ``group_sid``, ``group_name``, ``public_ip``.
+        ``device_id``, ``group_sid``, ``group_name``, ``public_ip``, ``status``
+        (available/attaching/in-use/detaching), ``attachment_status``
+        (attaching/attached/detaching, "" when free), ``attachment_sid``,
+        ``description``, ``delete_on_termination`` ("true"/"false").
         """
         def grouped(column: object) -> object:
-            return lambda values: exists().where(
-                InstanceSecurityGroup.instance_uuid == Instance.uuid,
-                SecurityGroup.uuid == InstanceSecurityGroup.group_uuid,
-                column.in_(values))  # type: ignore[attr-defined]
+            own = exists().where(NicSecurityGroup.nic_uuid == Nic.uuid)
+            return lambda values: or_(
+                exists().where(NicSecurityGroup.nic_uuid == Nic.uuid,
+                               SecurityGroup.uuid == NicSecurityGroup.group_uuid,
+                               column.in_(values)),  # type: ignore[attr-defined]
+                and_(~own, exists().where(
+                    InstanceSecurityGroup.instance_uuid == Instance.uuid,
+                    SecurityGroup.uuid == InstanceSecurityGroup.group_uuid,
+                    column.in_(values))))  # type: ignore[attr-defined]
 
         def public(column: Any, *where: Any) -> Any:
             return lambda values: exists().where(
@@ -93,7 +105,16 @@ class InterfaceService:
                 PublicIp.instance_uuid == Instance.uuid, Nic.is_default.is_(True),
                 PublicIp.address.in_(values)),
             "nothing": lambda values: literal(False),
-            "created_at": time_pattern_match(Nic.created_at, "created_at"),
+            "created_at": time_pattern_match(func.coalesce(Nic.attached_at, Nic.created_at),
+                                             "created_at"),
+            "status": Nic.status,
+            "attachment_status": case(
+                (Nic.status == "in-use", literal("attached")),
+                (Nic.status == "available", literal("")), else_=Nic.status),
+            "attachment_sid": func.coalesce(Nic.attachment_sid, Nic.sid),
+            "description": Nic.description,
+            "delete_on_termination": case((Nic.delete_on_termination.is_(True), literal("true")),
+                                          else_=literal("false")),
             "public_ip_sid": public(PublicIp.sid, PublicIp.account_uuid.is_not(None)),
             "public_ip_association_sid": public(PublicIp.association_sid),
             "public_ip_owner": lambda values: exists().where(
@@ -102,20 +123,17 @@ class InterfaceService:
                     match_values(Account.number, values, True))),
                     and_(PublicIp.account_uuid.is_(None), literal("" in values)))),
         }
-        crit = tuple(c for c in criteria if not c.field.startswith("tag"))
-        untagged = len(crit) == len(tuple(criteria))
+        owner = func.coalesce(Nic.account_uuid, Instance.account_uuid)
         stmt = (select(Nic)
-                .join(Instance, Instance.uuid == Nic.instance_uuid)
+                .outerjoin(Instance, Instance.uuid == Nic.instance_uuid)
                 .join(Network, Network.uuid == Nic.network_uuid)
                 .join(Zone, Zone.uuid == Network.zone_uuid)
-                .join(Account, Account.uuid == Instance.account_uuid)
+                .join(Account, Account.uuid == owner)
                 .outerjoin(VpcTier, VpcTier.network_uuid == Network.uuid)
                 .outerjoin(Vpc, Vpc.uuid == VpcTier.vpc_uuid)
-                .where(Instance.state.not_in(_GONE),
-                       owner_scope(Instance.account_uuid, principal)))
-        if not untagged:
-            stmt = stmt.where(literal(False))
-        stmt = apply_fields(stmt, fields, Nic.uuid, crit)
+                .where(or_(Nic.instance_uuid.is_(None), Instance.state.not_in(_GONE)),
+                       owner_scope(owner, principal)))
+        stmt = apply_fields(stmt, fields, Nic.uuid, tuple(criteria))
         page = paginate(self._s, stmt, created_column=Nic.created_at, uuid_column=Nic.uuid,
                         paging=paging or Paging(),
                         query_key=query_key("nics", principal.account_uuid, tuple(criteria)))
@@ -128,14 +146,15 @@ class InterfaceService:
         uuids = [n.uuid for n in nics]
         heads = {n.uuid: (i, net, z, a, vsid) for n, i, net, z, a, vsid in self._s.execute(
             select(Nic, Instance, Network, Zone, Account, func.coalesce(Vpc.sid, Network.sid))
-            .join(Instance, Instance.uuid == Nic.instance_uuid)
+            .outerjoin(Instance, Instance.uuid == Nic.instance_uuid)
             .join(Network, Network.uuid == Nic.network_uuid)
             .join(Zone, Zone.uuid == Network.zone_uuid)
-            .join(Account, Account.uuid == Instance.account_uuid)
+            .join(Account, Account.uuid == func.coalesce(Nic.account_uuid,
+                                                          Instance.account_uuid))
             .outerjoin(VpcTier, VpcTier.network_uuid == Network.uuid)
             .outerjoin(Vpc, Vpc.uuid == VpcTier.vpc_uuid)
             .where(Nic.uuid.in_(uuids))).all()}
-        instances = {h[0].uuid for h in heads.values()}
+        instances = {h[0].uuid for h in heads.values() if h[0] is not None}
         public = {p.instance_uuid: p for p in self._s.scalars(
             select(PublicIp).where(PublicIp.instance_uuid.in_(instances)))}
         groups: dict[str, builtins.list[SecurityGroup]] = {}
@@ -145,10 +164,22 @@ class InterfaceService:
                 .where(InstanceSecurityGroup.instance_uuid.in_(instances))
                 .order_by(SecurityGroup.name)).all():
             groups.setdefault(inst_uuid, []).append(group)
+        own: dict[str, builtins.list[SecurityGroup]] = {}
+        for nic_uuid, group in self._s.execute(
+                select(NicSecurityGroup.nic_uuid, SecurityGroup)
+                .join(SecurityGroup, SecurityGroup.uuid == NicSecurityGroup.group_uuid)
+                .where(NicSecurityGroup.nic_uuid.in_(uuids))
+                .order_by(SecurityGroup.name)).all():
+            own.setdefault(nic_uuid, []).append(group)
+        tags: dict[str, builtins.list[Tag]] = {}
+        for t in self._s.scalars(select(Tag).where(Tag.resource_uuid.in_(uuids))
+                                 .order_by(Tag.key)):
+            tags.setdefault(t.resource_uuid, []).append(t)
         out = []
         for n in nics:
             inst, net, zone, account, vsid = heads[n.uuid]
-            out.append(InterfaceDetail(n, inst, net, zone, account, vsid,
-                                       public.get(inst.uuid) if n.is_default else None,
-                                       groups.get(inst.uuid, [])))
+            ip = public.get(inst.uuid) if inst is not None and n.is_default else None
+            sgs = own.get(n.uuid) or (groups.get(inst.uuid, []) if inst is not None else [])
+            out.append(InterfaceDetail(n, inst, net, zone, account, vsid, ip, sgs,
+                                       tags.get(n.uuid, [])))
         return out

@@ -1,8 +1,8 @@
 """Internet gateways and route tables of network containers.
 
-Gateways: created detached; attached to one container at a time. A zone's
-default (shared, standalone) network is listed with a gateway of its own,
-always attached, whose sid is the network's (``GatewayDetail.gateway`` None).
+Gateways: created detached; attached to one container at a time. A region's
+default container is listed with a gateway of its own, always attached,
+whose sid is the container's (``GatewayDetail.gateway`` None).
 
 Route tables: each container has a main one (made with the container, with
 the ``local`` route for its CIDR and a main association). More tables can be
@@ -153,12 +153,9 @@ class RoutingService:
         Fields: ``uuid``, ``sid``, ``vpc_sid`` (of the attachment), ``attached``
         (``available`` when attached), ``owner_number``.
         """
-        default = (select(Network.uuid, Network.sid, Network.created_at,
-                          Network.sid.label("vpc_sid"), Network.account_uuid)
-                   .where(Network.removed_at.is_(None), Network.is_default.is_(True),
-                          ~exists().where(VpcTier.network_uuid == Network.uuid),
-                          or_(Network.account_uuid.is_(None),
-                              owner_scope(Network.account_uuid, principal))))
+        default = (select(Vpc.uuid, Vpc.sid, Vpc.created_at, Vpc.sid.label("vpc_sid"),
+                          Vpc.account_uuid)
+                   .where(Vpc.removed_at.is_(None), Vpc.is_default.is_(True)))
         own = (select(Gateway.uuid, Gateway.sid, Gateway.created_at,
                       Vpc.sid.label("vpc_sid"), Gateway.account_uuid)
                .outerjoin(Vpc, Vpc.uuid == Gateway.vpc_uuid)

@@ -11,6 +11,8 @@ forwarding rules of one protocol may not overlap; two firewall rules of one
 protocol overlap only when their source CIDR sets are equal; forwarding and
 firewall rules never conflict with each other. An address with static NAT
 takes no forwarding rule (and one with forwarding rules takes no static NAT).
+A forwarding rule may not take a load balancer rule's public port, whatever
+its protocol (``engine.services.load_balancers`` checks the other direction).
 
 Rules apply at once (state ``Active``); deleting a rule removes its row.
 Releasing an address (``engine.allocators.addresses``) removes the address's
@@ -25,7 +27,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidParameter, NotFound, ResourceKind, RuleConflict
@@ -34,6 +36,9 @@ from engine.models import (
     Domain,
     FirewallRule,
     Instance,
+    IpForwardingRule,
+    LoadBalancerMember,
+    LoadBalancerRule,
     Network,
     Nic,
     PortForwardingRule,
@@ -370,6 +375,13 @@ class RuleService:
                 FirewallRule.state != "Revoke")))
         new_fw = isinstance(new, FirewallRule)
         n0, n1 = _ports(new)
+        if not new_fw and ip_uuid is not None:
+            # A balancer's public port is taken for forwarding rules of any protocol.
+            for lb in self._s.scalars(select(LoadBalancerRule).where(
+                    LoadBalancerRule.public_ip_uuid == ip_uuid)):
+                if _overlap(n0, n1, lb.public_port, lb.public_port):
+                    raise RuleConflict(f"The range specified, {n0}-{n1}, conflicts with rule "
+                                       f"{lb.uuid} which has {lb.public_port}-{lb.public_port}")
         for old in others:
             if old is new or old.uuid == new.uuid:
                 continue
@@ -487,10 +499,35 @@ def has_port_forwarding(session: Session, ip_uuid: str) -> bool:
         PortForwardingRule.public_ip_uuid == ip_uuid).limit(1)) is not None
 
 
+def has_load_balancers(session: Session, ip_uuid: str) -> bool:
+    """Whether any load balancer rule uses the address (static NAT is refused then)."""
+    return session.scalar(select(LoadBalancerRule.uuid).where(
+        LoadBalancerRule.public_ip_uuid == ip_uuid).limit(1)) is not None
+
+
 def revoke_ip_rules(session: Session, ip_uuid: str) -> None:
     """Remove every rule on the address (it is being released)."""
     session.execute(delete(FirewallRule).where(FirewallRule.public_ip_uuid == ip_uuid))
     session.execute(delete(PortForwardingRule).where(PortForwardingRule.public_ip_uuid == ip_uuid))
+    _revoke_balancers(session, LoadBalancerRule.public_ip_uuid == ip_uuid)
+    session.execute(delete(IpForwardingRule).where(IpForwardingRule.public_ip_uuid == ip_uuid))
+
+
+def revoke_nat_rules(session: Session, ip_uuid: str) -> None:
+    """Remove the IP forwarding rules of the address and the firewall rules they
+    opened (its static NAT ends)."""
+    nat = select(IpForwardingRule.uuid).where(IpForwardingRule.public_ip_uuid == ip_uuid)
+    session.execute(delete(FirewallRule).where(FirewallRule.related_uuid.in_(nat)))
+    session.execute(delete(IpForwardingRule).where(IpForwardingRule.public_ip_uuid == ip_uuid))
+
+
+def _revoke_balancers(session: Session, where: ColumnElement[bool]) -> None:
+    """Remove the balancer rules matching ``where``, their members and firewall rules."""
+    rules = list(session.scalars(select(LoadBalancerRule.uuid).where(where)))
+    if rules:
+        session.execute(delete(LoadBalancerMember).where(LoadBalancerMember.rule_uuid.in_(rules)))
+        session.execute(delete(FirewallRule).where(FirewallRule.related_uuid.in_(rules)))
+        session.execute(delete(LoadBalancerRule).where(LoadBalancerRule.uuid.in_(rules)))
 
 
 def revoke_instance_rules(session: Session, instance_uuid: str) -> None:
@@ -500,6 +537,11 @@ def revoke_instance_rules(session: Session, instance_uuid: str) -> None:
     session.execute(delete(FirewallRule).where(FirewallRule.related_uuid.in_(pf)))
     session.execute(delete(PortForwardingRule).where(
         PortForwardingRule.instance_uuid == instance_uuid))
+    session.execute(delete(LoadBalancerMember).where(
+        LoadBalancerMember.instance_uuid == instance_uuid))
+    for ip_uuid in list(session.scalars(select(PublicIp.uuid).where(
+            PublicIp.instance_uuid == instance_uuid))):
+        revoke_nat_rules(session, ip_uuid)
 
 
 def revoke_network_rules(session: Session, network_uuid: str) -> None:
@@ -507,6 +549,8 @@ def revoke_network_rules(session: Session, network_uuid: str) -> None:
     session.execute(delete(FirewallRule).where(FirewallRule.network_uuid == network_uuid))
     session.execute(delete(PortForwardingRule).where(
         PortForwardingRule.network_uuid == network_uuid))
+    _revoke_balancers(session, LoadBalancerRule.network_uuid == network_uuid)
+    session.execute(delete(IpForwardingRule).where(IpForwardingRule.network_uuid == network_uuid))
 
 
 def owned_address(session: Session, principal: Principal, ident: str) -> PublicIp:

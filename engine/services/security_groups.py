@@ -28,10 +28,10 @@ from engine.models import (
     Domain,
     Instance,
     InstanceSecurityGroup,
-    Network,
     SecurityGroup,
     SecurityRule,
     Tag,
+    Vpc,
 )
 from engine.principal import Principal
 from engine.querying import (
@@ -222,12 +222,12 @@ class SecurityGroupService(SecurityRules):
             raise NotFound(ResourceKind.SECURITY_GROUP, uuid or sid)
         return page.items[0]  # type: ignore[no-any-return]
 
-    def network_sids(self) -> builtins.list[str]:
-        """Sids of the zones' default guest networks, oldest first: groups are
-        bound to no network and apply on each of them."""
-        return builtins.list(self._s.scalars(select(Network.sid).where(
-            Network.is_default.is_(True), Network.account_uuid.is_(None),
-            Network.removed_at.is_(None)).order_by(Network.created_at, Network.uuid)))
+    def default_vpc_sids(self) -> builtins.list[str]:
+        """Sids of the regions' default containers (VPCs), oldest first: groups
+        are bound to no network and apply on each default network."""
+        return builtins.list(self._s.scalars(select(Vpc.sid).where(
+            Vpc.is_default.is_(True), Vpc.removed_at.is_(None))
+            .order_by(Vpc.created_at, Vpc.uuid)))
 
     def details(self, groups: Sequence[SecurityGroup]) -> builtins.list[GroupDetail]:
         """Load rules, owners, tags and referenced groups with one query per relation."""

@@ -1,9 +1,11 @@
-"""Volume snapshots: take, list, get and delete.
+"""Volume snapshots: take (one volume, or all of an instance's), copy, list, get
+and delete.
 
 Taking a snapshot marks the volume Snapshotting and queues a job that asks
 the hypervisor for a crash-consistent copy; the snapshot goes Creating ->
 BackedUp (or Error, and the volume back to its stable state). A snapshot
-outlives its volume. Deleting one hides it at once; a job removes it from the
+outlives its volume. A copy is another snapshot of the same volume whose data
+a job copies from the source's (``engine/jobs/snapshot_copy_handlers.py``). Deleting one hides it at once; a job removes it from the
 hypervisor. A snapshot cannot be deleted while a volume is still to be cloned
 from it.
 """
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 from engine.db import utcnow
 from engine.errors import IncorrectState, InUse, InvalidParameter, NotFound, ResourceKind
 from engine.jobs.queue import JobKind, enqueue
-from engine.models import Account, Domain, Job, Snapshot, Tag, Volume, Zone
+from engine.models import Account, Domain, Instance, Job, Snapshot, Tag, Volume, Zone
 from engine.principal import Principal
 from engine.querying import (
     Criterion,
@@ -35,6 +37,7 @@ from engine.querying import (
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
+from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags, remove_tags
 from engine.services.volumes import (
@@ -44,7 +47,7 @@ from engine.services.volumes import (
     require_idle,
     timestamp_match,
 )
-from engine.states import SnapshotState, VolumeKind, VolumeState, require
+from engine.states import JobStatus, SnapshotState, VolumeKind, VolumeState, require
 
 T = TypeVar("T")
 DELETABLE = frozenset({SnapshotState.BACKED_UP, SnapshotState.ERROR})
@@ -161,6 +164,8 @@ class SnapshotService:
         require_idle(self._s, v)
         if v.kind == VolumeKind.ROOT and not v.path:
             raise IncorrectState(ResourceKind.VOLUME, v.uuid, v.state, (VolumeState.READY,))
+        enforce(self._s, v.account_uuid, {Resource.SNAPSHOT: 1,
+                Resource.SECONDARY_STORAGE: v.size_bytes}, self._settings)
         now = utcnow()
         snap = Snapshot(
             name=(name or f"{v.name}_{_stamp(now)}")[:255], description=description[:255],
@@ -179,33 +184,90 @@ class SnapshotService:
         self._s.flush()
         return snap, job
 
+    def create_for_instance(self, principal: Principal, instance_uuid: str,
+                            description: str = "", *, exclude_root: bool = False,
+                            exclude_volumes: Sequence[str] = (),
+                            tags: tuple[tuple[str, str], ...] = (),
+                            copy_volume_tags: bool = False,
+                            command: str = "") -> builtins.list[tuple[Snapshot, Job]]:
+        """Snapshot every volume attached to an instance (all or none), root
+        first; ``exclude_volumes`` are volume uuids or sids. Each snapshot gets
+        ``tags``, preceded by its volume's tags when ``copy_volume_tags``.
+        Raises NotFound (instance; an excluded volume not attached to it),
+        InvalidParameter (nothing left to snapshot) and what :meth:`create` raises.
+        """
+        inst = self._s.scalar(select(Instance).where(
+            by_ident(Instance.uuid, Instance.sid, instance_uuid)))
+        if inst is None or inst.removed_at is not None or not may_act(
+                self._s, principal, inst.account_uuid):
+            raise NotFound(ResourceKind.INSTANCE, instance_uuid)
+        volumes = builtins.list(self._s.scalars(select(Volume).where(
+            Volume.instance_uuid == inst.uuid, Volume.removed_at.is_(None))
+            .order_by(Volume.device_id, Volume.created_at)))
+        for ident in exclude_volumes:
+            if not any(ident in (v.uuid, v.sid) for v in volumes):
+                raise NotFound(ResourceKind.VOLUME, ident)
+        chosen = [v for v in volumes
+                  if not (exclude_root and v.kind == VolumeKind.ROOT)
+                  and v.uuid not in exclude_volumes and v.sid not in exclude_volumes]
+        if not chosen:
+            raise InvalidParameter("instance", instance_uuid, "no volume is left to snapshot")
+        out = []
+        for v in chosen:
+            own = tags
+            if copy_volume_tags:
+                copied = tuple((t.key, t.value) for t in self._s.scalars(select(Tag).where(
+                    Tag.resource_uuid == v.uuid, Tag.resource_kind == ResourceKind.VOLUME)
+                    .order_by(Tag.key)) if not t.key.startswith("aws:"))
+                own = tuple({**dict(copied), **dict(tags)}.items())
+            out.append(self.create(principal, v.uuid, description=description, tags=own,
+                                   command=command))
+        return out
+
     def copy(self, principal: Principal, snapshot_uuid: str, description: str | None = None,
              *, tags: tuple[tuple[str, str], ...] = (),
              command: str = "") -> tuple[Snapshot, Job]:
-        """A new snapshot with the content of a BackedUp one, in the same zone.
+        """A new snapshot owned by the caller's account with the data of a
+        BackedUp one it may see, in the same zone; ``description`` defaults to
+        the source's.
 
-        The copy is taken from the source's volume, which must still live and
-        be idle: no driver can copy a stored snapshot yet, so the copy equals
-        the source only while that volume is unchanged. Raises NotFound
-        (snapshot), IncorrectState (source not BackedUp; volume busy) and
-        InvalidParameter (the source's volume was deleted).
+        The copy starts Creating; a job copies the source's stored data through
+        the driver (``copy_disk_snapshot``), so the copy equals the source as
+        taken even when its volume changed or was deleted since. Tags are
+        applied in this transaction. Raises NotFound (snapshot) and
+        IncorrectState (source not BackedUp).
         """
         source = self._visible(principal, snapshot_uuid)
         require(source.state, frozenset({SnapshotState.BACKED_UP}), ResourceKind.SNAPSHOT,
                 source.sid)
-        volume = self._s.get(Volume, source.volume_uuid)
-        if volume is None or volume.removed_at is not None:
-            raise InvalidParameter("snapshot", source.sid,
-                                   "the snapshot's volume was deleted, so it cannot be copied")
+        enforce(self._s, principal.account_uuid or source.account_uuid, {
+                Resource.SNAPSHOT: 1, Resource.SECONDARY_STORAGE: source.size_bytes},
+                self._settings)
+        now = utcnow()
         text = source.description if description is None else description
-        return self.create(principal, volume.uuid, description=text, tags=tags,
-                           command=command)
+        snap = Snapshot(
+            name=f"{source.name}_copy_{_stamp(now)}"[:255], description=text[:255],
+            account_uuid=principal.account_uuid or source.account_uuid,
+            zone_uuid=source.zone_uuid, volume_uuid=source.volume_uuid,
+            volume_kind=source.volume_kind, size_bytes=source.size_bytes,
+            state=SnapshotState.CREATING, created_at=now,
+        )
+        self._s.add(snap)
+        self._s.flush()
+        if tags:
+            apply_tags(self._s, principal, ResourceKind.SNAPSHOT, [snap.uuid], tags)
+        job = enqueue(self._s, JobKind.COPY_SNAPSHOT, principal,
+                      resource_kind=ResourceKind.SNAPSHOT, resource_uuid=snap.uuid,
+                      payload={"source_snapshot_uuid": source.uuid}, command=command)
+        self._s.flush()
+        return snap, job
 
     # ---------------------------------------------------------------- delete
     def delete(self, principal: Principal, snapshot_uuid: str, *, command: str = "") -> Job:
         """Remove a BackedUp (or Error) snapshot at once; the job deletes it
         from the hypervisor. Raises NotFound, IncorrectState (still being
-        taken) and InUse (a volume is still to be cloned from it)."""
+        taken) and InUse (a volume is still to be cloned from it, or a copy
+        still to be made of it)."""
         snap = self._visible(principal, snapshot_uuid, lock=True)
         require(snap.state, DELETABLE, ResourceKind.SNAPSHOT, snap.uuid)
         pending = self._s.scalar(select(Volume.name).where(
@@ -213,6 +275,12 @@ class SnapshotService:
             Volume.state != VolumeState.ERROR))
         if pending is not None:
             raise InUse(ResourceKind.SNAPSHOT, snapshot_uuid, by=f"volume {pending}")
+        copying = self._s.scalar(select(Job.uuid).where(
+            Job.kind == JobKind.COPY_SNAPSHOT.value,
+            Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+            Job.payload.contains(snap.uuid)).limit(1))
+        if copying is not None:
+            raise InUse(ResourceKind.SNAPSHOT, snapshot_uuid, by="a snapshot copy")
         snap.state, snap.removed_at = SnapshotState.DESTROYED, utcnow()
         remove_tags(self._s, [snap.uuid], [])
         record_event(self._s, principal, "SNAPSHOT.DELETE", f"Deleted snapshot {snap.name}",

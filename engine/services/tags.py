@@ -29,6 +29,7 @@ from engine.models import (
     Instance,
     KeyPair,
     Network,
+    Nic,
     PublicIp,
     RouteTable,
     SecurityGroup,
@@ -155,6 +156,7 @@ TAGGABLE: dict[ResourceKind, _Taggable] = {
     ResourceKind.VPC: _Taggable(Vpc, lambda m: m.removed_at.is_(None)),
     ResourceKind.GATEWAY: _Taggable(Gateway, lambda m: m.removed_at.is_(None)),
     ResourceKind.ROUTE_TABLE: _Taggable(RouteTable, lambda m: m.removed_at.is_(None)),
+    ResourceKind.NIC: _Taggable(Nic, lambda m: m.account_uuid.is_not(None)),
 }
 
 

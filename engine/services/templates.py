@@ -42,6 +42,7 @@ from engine.models import (
 from engine.principal import Principal
 from engine.services.access import may_act, owner_account
 from engine.services.events import record_event
+from engine.services.resource_limits import Resource, enforce
 from engine.services.template_access import owned_template, visible_template
 from engine.services.template_permissions import TemplatePermissionService
 from engine.states import SnapshotState, TemplateState, VmState, VolumeKind, VolumeState
@@ -376,6 +377,7 @@ class TemplateService:
                 Template.account_uuid == owner, Template.name == req.name,
                 Template.removed_at.is_(None)).limit(1)) is not None:
             raise Duplicate(ResourceKind.TEMPLATE, req.name)
+        enforce(self._s, owner, {Resource.TEMPLATE: 1, Resource.SECONDARY_STORAGE: size_bytes})
         t = Template(
             name=req.name[:255], display_text=(req.display_text or req.name)[:255],
             account_uuid=owner,

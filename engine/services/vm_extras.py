@@ -22,7 +22,7 @@ from engine.allocators.addresses import PrivateIpAllocator
 from engine.db import utcnow
 from engine.errors import Duplicate, InsufficientCapacity, InvalidParameter, NotFound, ResourceKind
 from engine.models import Account, Domain, Instance, Network, Nic, Volume
-from engine.models.vm_extras import InstanceGroup, NicSecondaryIp, UserData
+from engine.models.vm_extras import InstanceGroup, NicSecondaryIp, TemplateUserData, UserData
 from engine.principal import Principal
 from engine.services.access import may_act, owned_instance, owner_account
 from engine.states import VmState
@@ -197,7 +197,13 @@ class VmExtrasService:
         return row
 
     def delete_user_data(self, principal: Principal, uuid: str) -> None:
-        self.get_user_data(principal, uuid).removed_at = utcnow()
+        """Remove a stored object; InvalidParameter while a template links it."""
+        row = self.get_user_data(principal, uuid)
+        if self._s.scalar(select(TemplateUserData.template_uuid).where(
+                TemplateUserData.user_data_uuid == row.uuid).limit(1)) is not None:
+            raise InvalidParameter("id", uuid, "the user data is linked to a template; "
+                                   "unlink it first")
+        row.removed_at = utcnow()
 
     # ---------------------------------------------------------------- volumes
     def rename_volume(self, principal: Principal, volume_uuid: str, name: str) -> None:

@@ -100,7 +100,8 @@ class VolumeDetail:
 
 @dataclass(frozen=True)
 class VolumeModification:
-    """One change of a volume's size and/or type (one resize job) and how far it got."""
+    """One change of a volume's size, type and/or provisioned IOPS and throughput
+    (one resize job) and how far it got."""
 
     volume_uuid: str
     volume_sid: str
@@ -112,6 +113,10 @@ class VolumeModification:
     started_at: datetime
     completed_at: datetime | None = None
     message: str = ""
+    old_iops: int | None = None
+    new_iops: int | None = None
+    old_throughput: int | None = None
+    new_throughput: int | None = None
 
     @property
     def old_size_gib(self) -> int:
@@ -132,7 +137,10 @@ def modification_of(job: Job, v: Volume) -> VolumeModification:
         old_volume_type=str(p.get("old_volume_type", v.volume_type)),
         new_volume_type=str(p.get("new_volume_type", v.volume_type)),
         status=job.status, started_at=job.created_at, completed_at=job.completed_at,
-        message=job.error_message or "")
+        message=job.error_message or "",
+        old_iops=p.get("old_iops", v.iops), new_iops=p.get("new_iops", v.iops),
+        old_throughput=p.get("old_throughput", v.throughput),
+        new_throughput=p.get("new_throughput", v.throughput))
 
 
 # Modification fields matched in Python (they live in the job's payload).

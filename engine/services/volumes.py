@@ -39,10 +39,11 @@ from engine.errors import (
 from engine.ids import new_uuid
 from engine.jobs.drivers import reachable_pool_uuids
 from engine.jobs.queue import JobKind, enqueue
-from engine.models import DiskOffering, Instance, Job, Snapshot, Volume, Zone
+from engine.models import DiskOffering, Instance, Job, Snapshot, Volume, VolumeFile, Zone
 from engine.principal import Principal
 from engine.services.access import may_act
 from engine.services.events import record_event
+from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags, remove_tags
 from engine.services.volume_queries import (  # re-exported: callers import them from here
@@ -69,7 +70,8 @@ from engine.states import (
 __all__ = [
     "ATTACHABLE_VMS", "CHANGEABLE", "DELETABLE", "FORCE_DETACHABLE_VMS", "GIB",
     "MAX_DEVICE_ID", "MAX_SIZE_GIB", "RESERVED_DEVICE_IDS", "UNFINISHED", "VOLUME_FIELDS",
-    "AttachmentState", "VolumeDetail", "VolumeModification", "VolumeRequest", "VolumeService",
+    "AttachmentState", "Performance", "VolumeDetail", "VolumeModification", "VolumeRequest",
+    "VolumeService",
     "ZoneMismatch", "by_ident", "owned_volume", "pending_jobs", "require_idle",
     "settled_state", "timestamp_match",
 ]
@@ -100,6 +102,22 @@ class ZoneMismatch(InvalidParameter):
 
 
 @dataclass(frozen=True)
+class Performance:
+    """Provisioned performance of a volume: I/O operations per second and
+    throughput in MiB/s (None: not provisioned). The engine only records it;
+    which values a volume type allows is the front end's business."""
+
+    iops: int | None = None
+    throughput: int | None = None
+
+    def check(self) -> None:
+        """InvalidParameter unless each given value is positive."""
+        for name, value in (("iops", self.iops), ("throughput", self.throughput)):
+            if value is not None and value <= 0:
+                raise InvalidParameter(name, value, "must be positive")
+
+
+@dataclass(frozen=True)
 class VolumeRequest:
     """What to create: a size, a disk offering, a snapshot, or a combination.
 
@@ -115,6 +133,7 @@ class VolumeRequest:
     name: str | None = None
     volume_type: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    performance: Performance | None = None
 
 
 # ------------------------------------------------------------ shared helpers
@@ -165,6 +184,8 @@ class VolumeService(VolumeQueries):
         if snapshot is not None and snapshot.zone_uuid != zone.uuid:
             raise InvalidParameter("zone", zone.uuid, "the snapshot is in another zone")
         size_bytes = self._size(req, offering, snapshot)
+        enforce(self._s, principal.account_uuid, {Resource.VOLUME: 1,
+                Resource.PRIMARY_STORAGE: size_bytes}, self._settings)
         pool_uuid = self._storage.reserve(zone.uuid, size_bytes,
                                           tags=offering.storage_tags if offering else "")
         uuid = new_uuid()
@@ -179,6 +200,9 @@ class VolumeService(VolumeQueries):
         volume_type = req.volume_type or (offering.volume_type if offering else None)
         if volume_type:
             v.volume_type = volume_type
+        if req.performance is not None:
+            req.performance.check()
+            v.iops, v.throughput = req.performance.iops, req.performance.throughput
         self._s.add(v)
         self._s.flush()
         if req.tags:
@@ -386,15 +410,17 @@ class VolumeService(VolumeQueries):
         return job
 
     def modify(self, principal: Principal, volume_uuid: str, *, size_gib: int | None = None,
-               volume_type: str | None = None,
+               volume_type: str | None = None, performance: Performance | None = None,
                command: str = "") -> tuple[VolumeModification, Job]:
-        """Grow a volume and/or relabel its type, as one resize job.
+        """Grow a volume and/or change its type or provisioned performance, as
+        one resize job.
 
         Like :meth:`resize`, extra capacity is reserved on the volume's pool
         now and the job grows the disk (giving the extra back if that fails).
-        The type is only a label to the engine and changes at once; a
-        type-only change runs the same job, a no-op on the hypervisor. The
-        job payload records old and new size and type for
+        The type and ``performance`` (which replaces both values; None keeps
+        them) are only labels to the engine and change at once; a change of
+        those alone runs the same job, a no-op on the hypervisor. The job
+        payload records old and new size, type and performance for
         :meth:`modifications`. Raises NotFound, InvalidParameter (smaller,
         too large, nothing changes), IncorrectState (busy) and
         InsufficientCapacity.
@@ -407,16 +433,22 @@ class VolumeService(VolumeQueries):
         if new_bytes < v.size_bytes:
             raise InvalidParameter("size", size_gib, "a volume can only grow")
         new_type = volume_type or v.volume_type
-        if new_bytes == v.size_bytes and new_type == v.volume_type:
-            raise InvalidParameter("size", size_gib,
-                                   "the new size or type must differ from the current one")
+        new = performance or Performance(v.iops, v.throughput)
+        new.check()
+        if new_bytes == v.size_bytes and new_type == v.volume_type and (
+                new == Performance(v.iops, v.throughput)):
+            raise InvalidParameter("size", size_gib, "the new size, type or performance "
+                                   "must differ from the current one")
         delta = new_bytes - v.size_bytes
         if delta and (v.pool_uuid is None or not self._storage.try_reserve(v.pool_uuid, delta)):
             raise InsufficientCapacity(ResourceKind.STORAGE_POOL,
                                        f"pool {v.pool_uuid} cannot take {delta} more bytes")
         payload = {"old_size_bytes": v.size_bytes, "new_size_bytes": new_bytes,
-                   "old_volume_type": v.volume_type, "new_volume_type": new_type}
+                   "old_volume_type": v.volume_type, "new_volume_type": new_type,
+                   "old_iops": v.iops, "new_iops": new.iops,
+                   "old_throughput": v.throughput, "new_throughput": new.throughput}
         v.size_bytes, v.volume_type, v.state = new_bytes, new_type, VolumeState.RESIZING
+        v.iops, v.throughput = new.iops, new.throughput
         job = enqueue(self._s, JobKind.RESIZE_VOLUME, principal,
                       resource_kind=ResourceKind.VOLUME, resource_uuid=v.uuid,
                       payload=payload, command=command)
@@ -425,8 +457,8 @@ class VolumeService(VolumeQueries):
 
     def delete(self, principal: Principal, volume_uuid: str, *,
                command: str = "") -> Job | None:
-        """Remove a detached volume at once: its capacity is released, its tags
-        dropped and it becomes Expunged. If its disk was ever created, the
+        """Remove a detached volume at once (also one still waiting for a direct
+        upload): its capacity is released, its tags dropped and it becomes Expunged. If its disk was ever created, the
         returned job deletes it from the hypervisor.
 
         Raises NotFound, InUse (attached) and IncorrectState (busy).
@@ -434,7 +466,9 @@ class VolumeService(VolumeQueries):
         v = owned_volume(self._s, principal, volume_uuid)
         if v.instance_uuid is not None:
             raise InUse(ResourceKind.VOLUME, volume_uuid, by=self._instance_name(v.instance_uuid))
-        require_idle(self._s, v, DELETABLE)
+        waiting = self._s.get(VolumeFile, v.uuid)  # a direct upload never made
+        require_idle(self._s, v, DELETABLE | ({VolumeState.CREATING} if waiting is not None
+                                              and waiting.state == "NotUploaded" else set()))
         if v.pool_uuid is not None:
             self._storage.release(v.pool_uuid, v.size_bytes)
         v.state, v.removed_at = VolumeState.EXPUNGED, utcnow()

@@ -7,6 +7,10 @@ overlap. A guest network that belongs to no container (one made by
 its only tier and the same sid; such a "standalone" container cannot be
 changed here, only its network can be removed (``delete_tier``).
 
+A region's default container (:mod:`engine.services.default_vpcs`) holds the
+zones' default networks, one per zone; everyone sees it, only root admins
+may change it (others: Unsupported, or InUse for removing it).
+
 Listing contracts (``list_vpcs``, ``list_tiers``): criteria fields are given
 in each ``*_FIELDS`` docstring; ``tag:<k>``/``tag-key``/``tag-value`` match the
 resource's tags; keyset paging over (created_at, uuid).
@@ -71,6 +75,7 @@ from engine.querying import (
     query_key,
 )
 from engine.services.access import may_act, owned_live, the_one
+from engine.services.resource_limits import Resource, enforce
 from engine.services.tags import apply_tags
 
 CONTAINER_PREFIXES = range(16, 29)  # /16 ... /28, for containers and tiers alike
@@ -210,18 +215,31 @@ class VpcService:
     # ------------------------------------------------------------ containers
     def create_vpc(self, principal: Principal, cidr: str, *, tenancy: str = "default",
                    tags: Sequence[tuple[str, str]] = (), name: str = "",
-                   display_text: str = "") -> VpcDetail:
+                   display_text: str = "", zone_uuid: str | None = None) -> VpcDetail:
         """A container for the caller's account with its main route table (one
-        ``local`` route for ``cidr``). InvalidParameter("vpc.cidr") outside /16../28."""
+        ``local`` route for ``cidr``). InvalidParameter("vpc.cidr") outside /16../28.
+        With ``zone_uuid`` (uuid or name) the container is made for that zone
+        and lives in its region (NotFound for no such live zone); else in the
+        oldest region."""
         net = parse_cidr(cidr, "vpc.cidr")
-        region = self._s.scalar(select(Region).order_by(Region.created_at))
+        zone = None
+        if zone_uuid:
+            zone = self._s.scalar(select(Zone).where(
+                or_(Zone.uuid == zone_uuid, Zone.name == zone_uuid), Zone.removed_at.is_(None)))
+            if zone is None:
+                raise NotFound(ResourceKind.ZONE, zone_uuid)
+            region = self._s.get(Region, zone.region_uuid)
+        else:
+            region = self._s.scalar(select(Region).order_by(Region.created_at))
         if region is None:
             raise NotFound(ResourceKind.REGION, "default")
+        enforce(self._s, principal.account_uuid, {Resource.VPC: 1})
         vpc = Vpc(account_uuid=principal.account_uuid, region_uuid=region.uuid, cidr=str(net),
-                  tenancy=tenancy, name=name, display_text=display_text or name)
+                  tenancy=tenancy, name=name, display_text=display_text or name,
+                  zone_uuid=zone.uuid if zone is not None else None)
         self._s.add(vpc)
         self._s.flush()
-        table = RouteTable(account_uuid=vpc.account_uuid, vpc_uuid=vpc.uuid, is_main=True)
+        table = RouteTable(account_uuid=principal.account_uuid, vpc_uuid=vpc.uuid, is_main=True)
         self._s.add(table)
         self._s.flush()
         self._s.add_all([Route(route_table_uuid=table.uuid, destination=str(net)),
@@ -236,21 +254,30 @@ class VpcService:
         found = self.list_vpcs(principal, [Criterion("sid", (ident,), False)]).items
         return the_one(found, ResourceKind.VPC, ident)
 
-    def owned_vpc(self, principal: Principal, ident: str) -> Vpc:
-        """A live container row the principal may act on, by sid or uuid."""
+    def owned_vpc(self, principal: Principal, ident: str, *,
+                  default_refusal: Exception | None = None) -> Vpc:
+        """A live container row the principal may act on, by sid or uuid. A
+        default container is root admins' to act on; for others it raises
+        ``default_refusal`` (NotFound when None)."""
         vpc = self._s.scalar(select(Vpc).where(or_(Vpc.sid == ident, Vpc.uuid == ident),
                                                Vpc.removed_at.is_(None)))
+        if vpc is not None and vpc.is_default and default_refusal is not None \
+                and not principal.is_root_admin:
+            raise default_refusal
         if vpc is None or not may_act(self._s, principal, vpc.account_uuid):
             raise NotFound(ResourceKind.VPC, ident)
         return vpc
 
     def container_zone(self, vpc_uuid: str, zone_ident: str | None = None) -> Zone:
         """The zone a container is shown in: ``zone_ident`` (uuid or name) when
-        given (NotFound unless a live zone of its region), else the zone of its
-        oldest live tier, else its region's oldest live zone."""
+        given (NotFound unless a live zone of its region), else the zone it was
+        made for, else the zone of its oldest live tier, else its region's
+        oldest live zone."""
         vpc = self._s.get(Vpc, vpc_uuid)
         if vpc is None:
             raise NotFound(ResourceKind.VPC, vpc_uuid)
+        if not zone_ident and vpc.zone_uuid:
+            zone_ident = vpc.zone_uuid
         if not zone_ident:
             tier_zone = self._s.scalar(select(Zone).join(
                 Network, Network.zone_uuid == Zone.uuid).join(
@@ -287,7 +314,8 @@ class VpcService:
             if self._standalone(principal, ident) is not None:
                 raise InUse(ResourceKind.VPC, ident, "its subnet")
             raise NotFound(ResourceKind.VPC, ident)
-        vpc = self.owned_vpc(principal, ident)
+        vpc = self.owned_vpc(principal, ident,
+                             default_refusal=InUse(ResourceKind.VPC, ident, "its subnets"))
         tiers = self._s.scalar(select(func.count()).select_from(VpcTier).join(
             Network, Network.uuid == VpcTier.network_uuid).where(
             VpcTier.vpc_uuid == vpc.uuid, Network.removed_at.is_(None)))
@@ -316,7 +344,8 @@ class VpcService:
         if self._s.scalar(select(Vpc.uuid).where(Vpc.sid == ident)) is None \
                 and self._standalone(principal, ident) is not None:
             raise Unsupported("changing the DNS settings of this network")
-        vpc = self.owned_vpc(principal, ident)
+        vpc = self.owned_vpc(principal, ident, default_refusal=Unsupported(
+            "changing the DNS settings of the default network"))
         if dns_support is not None:
             vpc.dns_support = dns_support
         if dns_hostnames is not None:
@@ -326,17 +355,19 @@ class VpcService:
 
     def list_vpcs(self, principal: Principal, criteria: Sequence[Criterion] = (),
                   paging: Paging | None = None) -> ListResult:
-        """Visible containers (own and, for admins, their domain's; shared
-        standalone networks to everyone) as :class:`VpcDetail`, oldest first.
+        """Visible containers (own and, for admins, their domain's; default
+        containers and shared standalone networks to everyone) as
+        :class:`VpcDetail`, oldest first.
 
         Fields: ``uuid``, ``sid``, ``cidr``, ``is_default`` (``1``/``0``,
         ``true``/``false``), ``owner_number``, ``dns_support``, ``dns_hostnames``.
         """
         contained = exists().where(VpcTier.network_uuid == Network.uuid)
         u = union_all(
-            select(Vpc.uuid, Vpc.sid, Vpc.created_at, Vpc.cidr, literal(False).label("is_default"),
+            select(Vpc.uuid, Vpc.sid, Vpc.created_at, Vpc.cidr, Vpc.is_default,
                    Vpc.account_uuid, Vpc.dns_support, Vpc.dns_hostnames).where(
-                Vpc.removed_at.is_(None), owner_scope(Vpc.account_uuid, principal)),
+                Vpc.removed_at.is_(None),
+                or_(Vpc.is_default.is_(True), owner_scope(Vpc.account_uuid, principal))),
             select(Network.uuid, Network.sid, Network.created_at, Network.cidr,
                    Network.is_default, Network.account_uuid, literal(True),
                    Network.is_default).where(
@@ -367,7 +398,7 @@ class VpcService:
         vpcs = {v.uuid: v for v in self._s.scalars(select(Vpc).where(Vpc.uuid.in_(uuids)))}
         nets = {n.uuid: n for n in self._s.scalars(select(Network).where(
             Network.uuid.in_(uuids)))}
-        owners = {v.account_uuid for v in vpcs.values()} | {
+        owners = {v.account_uuid for v in vpcs.values() if v.account_uuid} | {
             n.account_uuid for n in nets.values() if n.account_uuid}
         accounts = {a.uuid: a for a in self._s.scalars(select(Account).where(
             Account.uuid.in_(owners)))} if owners else {}
@@ -385,11 +416,14 @@ class VpcService:
     # ----------------------------------------------------------------- tiers
     def create_tier(self, principal: Principal, vpc_ident: str, cidr: str, *,
                     zone_uuid: str | None = None, name: str = "",
-                    tags: Sequence[tuple[str, str]] = ()) -> TierDetail:
+                    tags: Sequence[tuple[str, str]] = (), gateway: str | None = None,
+                    display_text: str = "", offering_uuid: str | None = None) -> TierDetail:
         """A guest network inside a container, in ``zone_uuid`` (default: the
-        region's first enabled zone). InvalidParameter("network.cidr") when the
-        block is not a /16../28 inside the container; Duplicate(NETWORK, cidr)
-        when it overlaps a tier of the container."""
+        container's zone, else the region's first zone). InvalidParameter
+        ("network.cidr") when the block is not a /16../28 inside the container;
+        Duplicate(NETWORK, cidr) when it overlaps a tier of the container;
+        InvalidParameter("gateway") for a ``gateway`` (default: the block's
+        first address) that is not a host address of the block."""
         if self._s.scalar(select(Vpc.uuid).where(Vpc.sid == vpc_ident)) is None:
             alone = self._standalone(principal, vpc_ident)
             if alone is None:
@@ -398,7 +432,8 @@ class VpcService:
             if net.overlaps(ipaddress.IPv4Network(alone.cidr, strict=False)):
                 raise Duplicate(ResourceKind.NETWORK, cidr)
             raise InvalidParameter("network.cidr", cidr, f"The CIDR '{cidr}' is invalid.")
-        vpc = self.owned_vpc(principal, vpc_ident)
+        vpc = self.owned_vpc(principal, vpc_ident, default_refusal=Unsupported(
+            "adding subnets to the default network"))
         net = parse_cidr(cidr, "network.cidr")
         if not net.subnet_of(ipaddress.IPv4Network(vpc.cidr)):
             raise InvalidParameter("network.cidr", cidr, f"The CIDR '{cidr}' is invalid.")
@@ -407,11 +442,22 @@ class VpcService:
                 VpcTier.vpc_uuid == vpc.uuid, Network.removed_at.is_(None))):
             if net.overlaps(ipaddress.IPv4Network(other, strict=False)):
                 raise Duplicate(ResourceKind.NETWORK, cidr)
-        zone = self._zone(vpc, zone_uuid)
+        gw = str(net.network_address + 1)
+        if gateway:
+            try:
+                given = ipaddress.IPv4Address(gateway)
+            except ValueError:
+                given = None
+            if given is None or given not in net or given in (net.network_address,
+                                                              net.broadcast_address):
+                raise InvalidParameter("gateway", gateway,
+                                       f"The gateway {gateway} is not an address of {net}.")
+            gw = str(given)
+        zone = self._zone(vpc, zone_uuid or vpc.zone_uuid)
         network = Network(zone_uuid=zone.uuid, account_uuid=vpc.account_uuid,
-                          name=name or str(net), display_text=name or str(net),
-                          network_type="Isolated", cidr=str(net),
-                          gateway=str(net.network_address + 1),
+                          name=name or str(net), display_text=display_text or name or str(net),
+                          network_type="Isolated", cidr=str(net), gateway=gw,
+                          network_offering_uuid=offering_uuid,
                           next_ip_offset=RESERVED_PER_TIER - 2)  # first address handed: .4
         self._s.add(network)
         self._s.flush()
@@ -467,12 +513,12 @@ class VpcService:
                    paging: Paging | None = None) -> ListResult:
         """Visible guest networks as :class:`TierDetail`, oldest first.
 
-        Fields: ``uuid``, ``sid``, ``vpc_sid``, ``cidr``, ``zone_name``,
+        Fields: ``uuid``, ``sid``, ``vpc_sid``, ``vpc_uuid``, ``cidr``, ``zone_name``,
         ``is_default``, ``owner_number``, ``map_public_ip``.
         """
         vpc_sid = func.coalesce(Vpc.sid, Network.sid)
         fields: FieldMap = {
-            "uuid": Network.uuid, "sid": Network.sid, "vpc_sid": vpc_sid,
+            "uuid": Network.uuid, "sid": Network.sid, "vpc_sid": vpc_sid, "vpc_uuid": Vpc.uuid,
             "cidr": Network.cidr, "zone_name": Zone.name,
             "is_default": _bools(Network.is_default),
             "map_public_ip": _bools(func.coalesce(VpcTier.map_public_ip, false())),

@@ -34,13 +34,14 @@ if TYPE_CHECKING:
     from engine.models import Job
 
 
-MODULES = ("async_jobs", "catalog", "discovery", "network_lists", "virtual_machines",
+MODULES = ("async_jobs", "catalog", "discovery", "virtual_machines",
            "volumes", "snapshots", "addresses", "security_groups", "ssh_keys", "tags", "events",
            "infrastructure", "accounts", "configurations", "sessions", "vm_operations",
            "management", "affinity", "templates", "rules", "networks", "vm_scaling",
            "snapshot_policies", "isos", "extracts", "volume_transfers",
            "physical_networks", "vm_extras", "account_admin", "offering_admin",
-           "catalog_lists", "infra_updates", "vpcs", "system_lists")
+           "catalog_lists", "infra_updates", "vpcs", "system_lists", "load_balancers",
+           "nics", "resource_limits", "projects", "vm_snapshots")
 READONLY = re.compile(r"^(list|query|get|find)[A-Z]")
 
 

@@ -3,8 +3,8 @@ domains, user state, roles and resource limits.
 
 Managing other users, accounts and domains is for root admins (``admin_only``);
 ``updateUser`` is open to everyone but the engine lets a user change only itself
-(with its current password for a new one); ``listRoles`` and
-``listResourceLimits`` are open and scoped to what the caller may see.
+(with its current password for a new one); ``listRoles`` is
+open and scoped to what the caller may see (resource limits: resource_limits.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from nativeapi.commands import (
     Submitted,
     Success,
     finished,
-    invalid_value,
     job_result,
     page_slice,
     paging,
@@ -29,7 +28,6 @@ from nativeapi.commands import (
 from nativeapi.commands.accounts import _account_uuid, _account_view
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
-from nativeapi.views import domain_path
 
 if TYPE_CHECKING:
     from engine.models import Job
@@ -132,51 +130,4 @@ def list_roles(ctx: CsContext, p: CsParams) -> Listing:
             and (name is None or r["name"].lower() == name.lower())
             and (kind is None or r["type"].lower() == kind.lower())
             and (keyword is None or keyword.lower() in r["name"].lower())]
-    return Listing(page_slice(rows, paging(ctx, p)), len(rows))
-
-
-# --- resource limits ------------------------------------------------------------------
-
-# Resource type -> the setting the engine enforces it with (others are unlimited).
-ENFORCED = {0: "max.account.user.vms", 1: "max.account.public.ips"}
-
-
-def _wanted_types(p: CsParams) -> list[int]:
-    kinds = list(range(len(views_admin_more.RESOURCE_TYPES)))
-    number = p.integer("resourcetype")
-    if number is not None:
-        if number not in kinds:
-            raise invalid_value("Please specify a valid resource type.")
-        kinds = [number]
-    type_name = p.get("resourcetypename")
-    if type_name:
-        if type_name.lower() not in views_admin_more.RESOURCE_TYPES:
-            raise invalid_value("Please specify a valid resource type name.")
-        kinds = [k for k in kinds if views_admin_more.RESOURCE_TYPES[k] == type_name.lower()]
-    return kinds
-
-
-@command("listResourceLimits")
-def list_resource_limits(ctx: CsContext, p: CsParams) -> Listing:
-    """The caller's account's limits (or ``account``+``domainid``'s, for admins);
-    with ``domainid`` alone a domain's, which the engine does not limit (-1)."""
-    kinds = _wanted_types(p)
-    accounts = ctx.services.accounts
-    if p.get("account"):
-        uuid = accounts.account_by_name(ctx.principal, p.require("account"),
-                                        p.uuid("domainid")).uuid
-    elif p.uuid("domainid") and p.uuid("domainid") != ctx.principal.domain_uuid:
-        domain = accounts.domain_for(ctx.principal, p.uuid("domainid") or "")
-        rows = [views_admin_more.resource_limit(
-            k, -1, account=None, domain_uuid=domain.uuid, domain_name=domain.name,
-            domain_path=domain_path(domain)) for k in kinds]
-        return Listing(page_slice(rows, paging(ctx, p)), len(rows))
-    else:
-        uuid = ctx.principal.account_uuid
-    detail = accounts.account_detail(ctx.principal, uuid)
-    settings = ctx.services.settings
-    rows = [views_admin_more.resource_limit(
-        k, settings.int(ENFORCED[k]) if k in ENFORCED else -1, account=detail.account.name,
-        domain_uuid=detail.domain.uuid, domain_name=detail.domain.name,
-        domain_path=domain_path(detail.domain)) for k in kinds]
     return Listing(page_slice(rows, paging(ctx, p)), len(rows))

@@ -38,9 +38,16 @@ def _vms(ctx: CsContext, jobs: Sequence[Job]) -> dict[str, InstanceDetail]:
              if j.status is JobStatus.SUCCEEDED and j.resource_uuid and _returns_vm(j)}
     if not uuids:
         return {}
+    crit = (Criterion("uuid", tuple(sorted(uuids)), False),)
     page = ctx.services.instances.list(ctx.principal, InstanceQuery(
-        criteria=(Criterion("uuid", tuple(sorted(uuids)), False),), include_expunged=True))
-    return {d.instance.uuid: d for d in page.items}
+        criteria=crit, include_expunged=True))
+    found = {d.instance.uuid: d for d in page.items}
+    if len(found) < len(uuids):
+        # VMs deployed in a project belong to its account: its members see them too.
+        for member in ctx.services.projects.member_principals(ctx.principal):
+            found.update({d.instance.uuid: d for d in ctx.services.instances.list(
+                member, InstanceQuery(criteria=crit, include_expunged=True)).items})
+    return found
 
 
 def _result(ctx: CsContext, job: Job, vms: dict[str, InstanceDetail]

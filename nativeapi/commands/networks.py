@@ -26,6 +26,7 @@ from nativeapi.commands import (
 )
 from nativeapi.commands.infrastructure import _vlan
 from nativeapi.commands.ownership import owner_uuid
+from nativeapi.commands.vpcs import create_tier, vpc_rows
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
 
@@ -132,6 +133,8 @@ def network_job_result(ctx: CsContext, job: Job) -> dict[str, Any] | None:
 
 @command("createNetwork")
 def create_network(ctx: CsContext, p: CsParams) -> dict[str, Any]:
+    if p.get("vpcid"):
+        return create_tier(ctx, p)
     vlan = ""
     if ctx.is_admin and p.get("vlan"):
         vlan = _vlan(p.get("vlan"))
@@ -150,8 +153,7 @@ def list_networks(ctx: CsContext, p: CsParams) -> Listing:
     kind = (p.get("type") or "").lower()
     if kind and kind not in ("shared", "isolated"):
         return Listing([], 0)
-    if (p.get("traffictype") or "guest").lower() != "guest" or p.boolean("issystem") \
-            or p.boolean("forvpc") or p.uuid("vpcid"):
+    if (p.get("traffictype") or "guest").lower() != "guest" or p.boolean("issystem"):
         return Listing([], 0)
     found = ctx.services.guest_networks.list(
         ctx.principal, uuid=p.uuid("id"), zone_uuid=p.uuid("zoneid"),
@@ -169,7 +171,7 @@ def list_networks(ctx: CsContext, p: CsParams) -> Listing:
             and (not offering or g.offering.uuid == offering)
             and (not acl or acl == ("domain" if g.network.account_uuid is None else "account"))
             and services <= {s.lower() for s, _ in service_names(g.offering)}]
-    return _listing(ctx, p, rows)
+    return _listing(ctx, p, vpc_rows(ctx, p, rows))
 
 
 @command("updateNetwork", is_async=True)

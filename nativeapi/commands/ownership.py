@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.querying import Criterion
 from nativeapi.commands import CsContext
 from nativeapi.protocol.parser import CsParams
+
+if TYPE_CHECKING:
+    from engine.principal import Principal
 
 
 def owner_uuid(ctx: CsContext, p: CsParams) -> str | None:
@@ -30,3 +35,13 @@ def list_all(p: CsParams) -> bool:
     """Whether admins see other accounts' resources: ``listall=true``, or an
     ``id``/``account`` naming what to list (as CloudStack's ACL search does)."""
     return bool(p.boolean("listall", False)) or bool(p.get("id")) or bool(p.get("account"))
+
+
+def acting_principal(ctx: CsContext, p: CsParams) -> Principal:
+    """Who a command acts as: with ``projectid``, the caller acting for the
+    project's account (NotFound unless a member or an admin over it); else the
+    caller itself."""
+    project = p.uuid("projectid")
+    if not project:
+        return ctx.principal
+    return ctx.services.projects.acting_principal(ctx.principal, project)

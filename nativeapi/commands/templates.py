@@ -1,6 +1,6 @@
 """Template management: registerTemplate, createTemplate, copyTemplate,
 updateTemplate, deleteTemplate, updateTemplatePermissions,
-listTemplatePermissions, prepareTemplate."""
+listTemplatePermissions, prepareTemplate, linkUserDataToTemplate."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import NotFound, ResourceKind
 from engine.services.template_permissions import AccountKey, PermissionChange, PermissionOp
+from engine.services.template_user_data import parse_policy
 from engine.services.templates import TemplateRequest, TemplateUpdate
 from nativeapi import views
 from nativeapi.commands import CsContext, Listing, Submitted, invalid_value, job_result
@@ -150,3 +151,15 @@ def prepare_template(ctx: CsContext, p: CsParams) -> Listing:
     zone = p.uuid("zoneid", required=True)
     rows = _rows(ctx, p.uuid("templateid", required=True) or "", zone)
     return Listing(rows, len(rows))
+
+
+@command("linkUserDataToTemplate")
+def link_user_data_to_template(ctx: CsContext, p: CsParams) -> dict[str, Any]:
+    template_uuid, iso_uuid = p.uuid("templateid"), p.uuid("isoid")
+    if (template_uuid is None) == (iso_uuid is None):
+        raise invalid_value("Either ISO or template ID is required, and not both")
+    t = ctx.services.template_user_data.link(
+        ctx.principal, template_uuid or iso_uuid or "", p.uuid("userdataid"),
+        parse_policy(p.get("userdatapolicy")))
+    rows = _rows(ctx, t.uuid)
+    return rows[0] if rows else {"id": t.uuid}  # type: ignore[no-any-return]

@@ -19,6 +19,7 @@ from nativeapi.commands import (
     paging,
     tag_criteria_pairs,
 )
+from nativeapi.commands.ownership import acting_principal
 from nativeapi.errors_wire import ApiErrorCode, CloudStackError, CsErrorCode
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
@@ -68,12 +69,13 @@ def deploy_virtual_machine(ctx: CsContext, p: CsParams) -> Submitted:
     # An ISO needs a disk offering for the blank root disk; the VM boots with the ISO in.
     iso_root_gib = ctx.services.isos.root_size_for_iso(template_uuid, p.uuid("diskofferingid"),
                                                        p.long("size"))
-    launch = ctx.services.instances.launch(ctx.principal, LaunchRequest(
+    launch = ctx.services.instances.launch(acting_principal(ctx, p), LaunchRequest(
         template_uuid=template_uuid,
         offering_uuid=p.uuid("serviceofferingid", required=True) or "",
         zone_uuid=p.uuid("zoneid", required=True),
         key_name=p.get("keypair") or None,
         user_data_b64=p.get("userdata") or None,
+        user_data_uuid=p.uuid("userdataid"),
         security_group_uuids=_security_groups(ctx, p),
         name=p.get("name") or None,
         display_name=p.get("displayname") or None,
@@ -144,7 +146,7 @@ def list_virtual_machines(ctx: CsContext, p: CsParams) -> Listing:
         if state.lower() not in _STATES:
             return Listing([], 0)
         crit.append(Criterion("state", (_STATES[state.lower()],), False))
-    page = ctx.services.instances.list(ctx.principal, InstanceQuery(
+    page = ctx.services.instances.list(acting_principal(ctx, p), InstanceQuery(
         criteria=tuple(crit), paging=paging(ctx, p), list_all=bool(p.boolean("listall", False)),
         count=True))
     vm_id = p.uuid("id")

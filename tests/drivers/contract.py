@@ -143,6 +143,10 @@ _OPTIONAL_CALLS: dict[Capability, Callable[[HypervisorDriver, DomainRef, DiskSpe
     Capability.MIGRATE: lambda d, ref, disk: d.migrate(ref, d.conn),
     Capability.REVERT_SNAPSHOT: lambda d, ref, disk: d.revert_disk_snapshot(
         ref, disk.disk_sid, "snap-x"),
+    Capability.COPY_DISK_SNAPSHOT: lambda d, ref, disk: d.copy_disk_snapshot(
+        disk.disk_sid, "snap-x", "snap-y"),
+    Capability.HOT_PLUG_NIC: lambda d, ref, disk: d.attach_nic(
+        ref, NicSpec(mac="02:00:00:00:ee:01", device_id=1)),
 }
 
 
@@ -429,6 +433,31 @@ class DriverContract:
                                         pool_ref=self.pool_ref)
         driver.delete_disk_snapshot(root, snap, pool_ref=self.pool_ref)
 
+    def test_copy_disk_snapshot(self, driver: HypervisorDriver, lab: Lab) -> None:
+        """A copy holds the snapshot's data, not the disk's, and outlives both."""
+        _needs(driver, Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT,
+               Capability.DATA_DISKS)
+        disk = lab.disk(1)
+        driver.create_disk(disk)
+        snap, copy = (f"snap-{uuid.uuid4().hex[:12]}" for _ in range(2))
+        driver.snapshot_disk(None, disk.disk_sid, snap, pool_ref=self.pool_ref)
+        try:
+            if driver.supports(Capability.RESIZE_DISK):
+                driver.resize_disk(None, disk.disk_sid, 2 * DISK_SIZE)
+            driver.copy_disk_snapshot(disk.disk_sid, snap, copy, pool_ref=self.pool_ref)
+            driver.copy_disk_snapshot(disk.disk_sid, snap, copy, pool_ref=self.pool_ref)
+            with pytest.raises(NotFound):
+                driver.copy_disk_snapshot(disk.disk_sid, f"snap-{uuid.uuid4().hex[:12]}",
+                                          f"snap-{uuid.uuid4().hex[:12]}", pool_ref=self.pool_ref)
+            driver.delete_disk_snapshot(disk.disk_sid, snap, pool_ref=self.pool_ref)
+            driver.delete_disk(disk.disk_sid, pool_ref=self.pool_ref)
+            clone = lab.disk(2, size_bytes=DISK_SIZE, source_snapshot=copy)
+            driver.create_disk(clone)
+            assert driver.disk_info(clone.disk_sid, pool_ref=self.pool_ref).size_bytes == DISK_SIZE
+        finally:
+            driver.delete_disk_snapshot(disk.disk_sid, snap, pool_ref=self.pool_ref)
+            driver.delete_disk_snapshot(disk.disk_sid, copy, pool_ref=self.pool_ref)
+
     def test_data_disk_lifecycle(self, driver: HypervisorDriver, lab: Lab) -> None:
         _needs(driver, Capability.DATA_DISKS)
         disk = lab.disk(1)
@@ -478,3 +507,46 @@ class DriverContract:
         with type(driver)(target) as there:
             assert there.info(new_ref).power_state is PowerState.RUNNING
             there.destroy(new_ref)
+
+    # -- NIC hot-plug ------------------------------------------------------------------
+
+    def test_attach_and_detach_nic_when_stopped(self, driver: HypervisorDriver, lab: Lab) -> None:
+        _needs(driver, Capability.HOT_PLUG_NIC)
+        ref = lab.define()
+        nic = NicSpec(mac="02:00:00:00:ee:02", device_id=1, ip="10.1.2.10",
+                      network_ref=self.network_ref)
+        driver.attach_nic(ref, nic)
+        driver.attach_nic(ref, nic)  # idempotent
+        assert driver.info(ref).nic_macs.count(nic.mac) == 1
+        assert len(driver.info(ref).nic_macs) == 2
+        driver.detach_nic(ref, nic.mac)
+        assert nic.mac not in driver.info(ref).nic_macs
+        driver.detach_nic(ref, nic.mac)  # already gone: fine
+        driver.start(ref)  # the changed definition still boots
+        assert _power(driver, ref) is PowerState.RUNNING
+
+    def test_hot_plug_and_unplug_nic_on_a_running_domain(
+        self, driver: HypervisorDriver, lab: Lab
+    ) -> None:
+        _needs(driver, Capability.HOT_PLUG_NIC)
+        ref = lab.running()
+        nic = NicSpec(mac="02:00:00:00:ee:03", device_id=1, network_ref=self.network_ref)
+        driver.attach_nic(ref, nic)
+        assert nic.mac in driver.info(ref).nic_macs
+        assert _power(driver, ref) is PowerState.RUNNING
+        driver.stop(ref, timeout=0, force=True)
+        assert nic.mac in driver.info(ref).nic_macs  # kept in the definition
+        driver.start(ref)
+        driver.detach_nic(ref, nic.mac)
+        assert nic.mac not in driver.info(ref).nic_macs
+        assert _power(driver, ref) is PowerState.RUNNING
+
+    def test_nic_operations_on_a_missing_domain_raise_not_found(
+        self, driver: HypervisorDriver, lab: Lab
+    ) -> None:
+        _needs(driver, Capability.HOT_PLUG_NIC)
+        missing = DomainRef(str(uuid.uuid4()))
+        with pytest.raises(NotFound):
+            driver.attach_nic(missing, NicSpec(mac="02:00:00:00:ee:04", device_id=1))
+        with pytest.raises(NotFound):
+            driver.detach_nic(missing, "02:00:00:00:ee:04")

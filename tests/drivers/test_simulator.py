@@ -111,6 +111,9 @@ class MinimalSimulator(SimulatorDriver):
     console_output = HypervisorDriver.console_output
     migrate = HypervisorDriver.migrate
     revert_disk_snapshot = HypervisorDriver.revert_disk_snapshot
+    copy_disk_snapshot = HypervisorDriver.copy_disk_snapshot
+    attach_nic = HypervisorDriver.attach_nic
+    detach_nic = HypervisorDriver.detach_nic
 
 
 class TestMinimalDriverContract(DriverContract):

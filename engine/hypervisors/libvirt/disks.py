@@ -173,3 +173,16 @@ class DiskOperations:
         with self._errors("delete the disk snapshot"):
             self.storage.delete(self.storage.find(snapshot_volume_name(snapshot_sid), pool_ref))
 
+    def copy_disk_snapshot(self, disk_sid: str, snapshot_sid: str, new_snapshot_sid: str, *,
+                           pool_ref: str | None = None) -> None:
+        """A full qcow2 copy of the snapshot's volume, beside it in the same pool."""
+        name = snapshot_volume_name(new_snapshot_sid)
+        with self._errors("copy the disk snapshot"):
+            if self.storage.find(name, pool_ref) is not None:
+                return
+            src = self.storage.find(snapshot_volume_name(snapshot_sid), pool_ref)
+            if src is None:
+                raise NotFound(ResourceKind.SNAPSHOT, snapshot_sid)
+            pool = src.storagePoolLookupByVolume()
+            pool.createXMLFrom(volume_xml(name, int(src.info()[1])), src, 0)
+

@@ -266,3 +266,53 @@ def without_disk(xml: str, path: str) -> str:
         if el.tag == "disk" and source is not None and source.get("file") == path:
             devices.remove(el)  # type: ignore[union-attr]
     return ET.tostring(dom, encoding="unicode")
+
+
+def nic_xml(nic: NicDevice) -> str:
+    """The ``<interface>`` element alone (for attachDeviceFlags)."""
+    return ET.tostring(_nic_element(nic), encoding="unicode")
+
+
+def domain_nic_macs(xml: str) -> list[str]:
+    """MAC addresses of the domain's interfaces, in definition order (lower case)."""
+    dom = ET.fromstring(xml)
+    out = []
+    for el in dom.findall("./devices/interface"):
+        mac = el.find("mac")
+        if mac is not None and mac.get("address"):
+            out.append(str(mac.get("address")).lower())
+    return out
+
+
+def interface_xml(xml: str, mac: str) -> str:
+    """The ``<interface>`` element with MAC ``mac`` as libvirt holds it, or ""."""
+    dom = ET.fromstring(xml)
+    for el in dom.findall("./devices/interface"):
+        found = el.find("mac")
+        if found is not None and str(found.get("address", "")).lower() == mac.lower():
+            return ET.tostring(el, encoding="unicode")
+    return ""
+
+
+def with_nic(xml: str, nic: NicDevice) -> str:
+    """``xml`` with ``nic`` appended after the existing interfaces (for redefining)."""
+    dom = ET.fromstring(xml)
+    devices = dom.find("devices")
+    if devices is None:
+        devices = _sub(dom, "devices")
+    nics = devices.findall("interface")
+    index = list(devices).index(nics[-1]) + 1 if nics else len(devices)
+    devices.insert(index, _nic_element(nic))
+    return ET.tostring(dom, encoding="unicode")
+
+
+def without_nic(xml: str, mac: str) -> str:
+    """``xml`` without the interface whose MAC is ``mac``."""
+    dom = ET.fromstring(xml)
+    devices = dom.find("devices")
+    for el in list(devices) if devices is not None else []:
+        found = el.find("mac")
+        if el.tag == "interface" and found is not None and (
+                str(found.get("address", "")).lower() == mac.lower()):
+            devices.remove(el)  # type: ignore[union-attr]
+    return ET.tostring(dom, encoding="unicode")

@@ -47,6 +47,7 @@ from engine.hypervisors.libvirt import connection as lvc
 from engine.hypervisors.libvirt import domain_xml as dx
 from engine.hypervisors.libvirt import inspect
 from engine.hypervisors.libvirt.disks import DiskOperations
+from engine.hypervisors.libvirt.nics import NicOperations
 from engine.hypervisors.libvirt.seed import build_seed_iso
 from engine.hypervisors.libvirt.storage import (
     Storage,
@@ -60,13 +61,14 @@ _UNDEFINE_ALL = (libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
 CONSOLE_TAIL = 64 * 1024
 
 
-class LibvirtDriver(DiskOperations, HypervisorDriver):
+class LibvirtDriver(DiskOperations, NicOperations, HypervisorDriver):
     """One libvirt host (see the module docstring); disk operations come from ``disks``."""
 
     name = "kvm"
     capabilities = frozenset({
         Capability.ATTACH_DISK, Capability.LIVE_ATTACH_DISK, Capability.RESIZE_DISK,
         Capability.CONSOLE_OUTPUT, Capability.DISK_SNAPSHOT, Capability.DATA_DISKS,
+        Capability.COPY_DISK_SNAPSHOT, Capability.HOT_PLUG_NIC,
     })  # fmt: skip
 
     def __init__(self, conn: HostConnection) -> None:
@@ -76,7 +78,7 @@ class LibvirtDriver(DiskOperations, HypervisorDriver):
         caps = set(type(self).capabilities)
         if self.is_test:
             caps -= {Capability.LIVE_ATTACH_DISK, Capability.RESIZE_DISK,
-                     Capability.CONSOLE_OUTPUT}
+                     Capability.CONSOLE_OUTPUT, Capability.HOT_PLUG_NIC}  # no device hot-plug
         elif not lvc.is_local_uri(conn.url):
             caps.discard(Capability.CONSOLE_OUTPUT)
         self.capabilities = frozenset(caps)  # type: ignore[misc]  # per-connection narrowing
@@ -344,9 +346,10 @@ class LibvirtDriver(DiskOperations, HypervisorDriver):
             if dom is None:
                 return DomainInfo(ref, PowerState.MISSING, 0, 0)
             _, max_kib, _, vcpus, _ = dom.info()
-            sids = tuple(d.sid for d in dx.domain_disks(inspect.config_xml(dom)) if d.sid)
+            config = inspect.config_xml(dom)
+            sids = tuple(d.sid for d in dx.domain_disks(config) if d.sid)
             return DomainInfo(ref, inspect.power_state(dom), int(vcpus), int(max_kib) // 1024,
-                              dom.name(), sids)
+                              dom.name(), sids, tuple(dx.domain_nic_macs(config)))
 
     def list_domains(self) -> dict[str, PowerState]:
         with self._errors("list domains"):

@@ -28,6 +28,7 @@ from engine.hypervisors.base import (
     HostConnection,
     HostInfo,
     HostStats,
+    NicSpec,
     PowerState,
 )
 from engine.hypervisors.simulator import records
@@ -158,7 +159,9 @@ class SimulatorDriver(SimulatorControls):
             db.host, ref.ref,
         )  # fmt: skip
         sids = tuple(d[0] for d in disks)
-        return DomainInfo(ref, PowerState(row[0]), row[1], row[2], row[3], sids)
+        (spec,) = db.domain(ref.ref, "spec")
+        macs = tuple(n["mac"] for n in records.spec_nics(spec))
+        return DomainInfo(ref, PowerState(row[0]), row[1], row[2], row[3], sids, macs)
 
     def list_domains(self) -> dict[str, PowerState]:
         self._prepare("list_domains")
@@ -248,6 +251,46 @@ class SimulatorDriver(SimulatorControls):
             if row is None:
                 raise NotFound(ResourceKind.SNAPSHOT, snapshot_sid)
             db.run("UPDATE disks SET size_bytes=?, format=? WHERE sid=?", row[0], row[1], disk_sid)
+
+    def copy_disk_snapshot(
+        self, disk_sid: str, snapshot_sid: str, new_snapshot_sid: str, *,
+        pool_ref: str | None = None,
+    ) -> None:  # fmt: skip
+        self._prepare("copy_disk_snapshot", disk_sid)
+        with self._tx() as db:
+            row = db.one("SELECT size_bytes, format FROM snapshots WHERE sid=? AND disk_sid=?",
+                         snapshot_sid, disk_sid)
+            if row is None:
+                raise NotFound(ResourceKind.SNAPSHOT, snapshot_sid)
+            have = db.one("SELECT disk_sid FROM snapshots WHERE sid=?", new_snapshot_sid)
+            if have is not None and have[0] != disk_sid:
+                raise InvalidParameter("new_snapshot_sid", new_snapshot_sid,
+                                       "used by another disk")
+            if have is None:
+                db.run("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?)",
+                       new_snapshot_sid, disk_sid, row[0], row[1], time.time())
+
+    # -- NICs ---------------------------------------------------------------------
+
+    def attach_nic(self, ref: DomainRef, nic: NicSpec) -> None:
+        self._prepare("attach_nic", ref)
+        with self._tx() as db:
+            (spec,) = db.domain(ref.ref, "spec")
+            nics = records.spec_nics(spec)
+            if any(n["mac"] == nic.mac for n in nics):
+                return
+            nics.append({"mac": nic.mac, "ip": nic.ip, "device_id": nic.device_id,
+                         "network": nic.network_ref})
+            records.set_spec_nics(db, ref.ref, spec, nics)
+
+    def detach_nic(self, ref: DomainRef, mac: str) -> None:
+        self._prepare("detach_nic", ref)
+        with self._tx() as db:
+            (spec,) = db.domain(ref.ref, "spec")
+            nics = records.spec_nics(spec)
+            kept = [n for n in nics if n["mac"] != mac]
+            if len(kept) != len(nics):
+                records.set_spec_nics(db, ref.ref, spec, kept)
 
     # -- other --------------------------------------------------------------------
 

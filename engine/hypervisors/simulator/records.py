@@ -30,6 +30,20 @@ def spec_json(spec: DomainSpec) -> str:
     })  # fmt: skip
 
 
+def spec_nics(spec: str) -> list[dict[str, Any]]:
+    """The NICs kept in a ``domains.spec`` text, in device order."""
+    nics: list[dict[str, Any]] = list(json.loads(spec or "{}").get("nics") or [])
+    return sorted(nics, key=lambda n: int(n.get("device_id") or 0))
+
+
+def set_spec_nics(db: Db, uuid: str, spec: str, nics: list[dict[str, Any]]) -> None:
+    """Store ``nics`` as domain ``uuid``'s NIC list (the rest of ``spec`` unchanged)."""
+    data = json.loads(spec or "{}")
+    data["nics"] = nics
+    db.run("UPDATE domains SET spec=?, updated=? WHERE host=? AND uuid=?",
+           json.dumps(data), time.time(), db.host, uuid)
+
+
 def check_spec(spec: DomainSpec) -> None:
     """``InvalidParameter`` unless ``spec`` has CPUs, memory and unique disk sids/devices."""
     if spec.cpus < 1 or spec.memory_mib < 1:

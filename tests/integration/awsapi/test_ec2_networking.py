@@ -127,10 +127,12 @@ def test_default_subnet_per_zone(ec2: Any) -> None:
     zones = {z["ZoneName"]: z for z in ec2.describe_availability_zones()["AvailabilityZones"]}
     subnets = _default_subnets(ec2)
     assert subnets
+    default_vpc = ec2.describe_vpcs(
+        Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     for s in subnets:
         assert s["SubnetId"].startswith("subnet-")
-        assert s["VpcId"] == "vpc-" + s["SubnetId"][len("subnet-"):]
-        assert s["DefaultForAz"] is True and s["MapPublicIpOnLaunch"] is False
+        assert s["VpcId"] == default_vpc  # one default VPC per region holds them all
+        assert s["DefaultForAz"] is True and s["MapPublicIpOnLaunch"] is True
         assert s["State"] == "available"
         assert s["AvailabilityZone"] in zones
         assert s["AvailabilityZoneId"] == zones[s["AvailabilityZone"]]["ZoneId"]

@@ -337,5 +337,5 @@ def test_concurrent_allocations_stop_at_the_account_limit(world: World) -> None:
     with world.runtime.unit() as sv:
         sv.settings.update("max.account.public.ips", "3")
     got, outcomes = _race(world, [world.alice] * 6, tries=2)
-    assert outcomes == {"ok": 3, "LimitExceeded": 9}, outcomes
+    assert outcomes == {"ok": 3, "QuotaExceeded": 9}, outcomes  # a LimitExceeded
     assert len(set(got)) == 3

@@ -243,6 +243,23 @@ def test_unreachable_host_goes_disconnected_then_down_then_back_up(
     assert_accounting(cloud)
 
 
+def test_a_hung_hypervisor_does_not_stall_the_pass(cloud: Cloud, rec: Reconciler) -> None:
+    configure(cloud, reconcile_host_timeout="0.3")
+    first, second = hosts(cloud)[0], hosts(cloud)[1]
+    driver_of(cloud, first.uuid).configure(**{"delay.list_domains": 3})
+    try:
+        started = time.monotonic()
+        report = rec.run_once()
+        assert time.monotonic() - started < 2.5  # the other hosts were not held up
+        assert {first.uuid, second.uuid} <= set(report.hosts)
+        assert hosts(cloud)[0].state == HostState.DISCONNECTED
+        assert report.host_states[second.uuid] == HostState.UP
+    finally:
+        driver_of(cloud, first.uuid).configure(**{"delay.list_domains": None})
+    rec.run_once()
+    assert hosts(cloud)[0].state == HostState.UP
+
+
 # --------------------------------------------------------------------- strays
 def _define(sim: SimulatorDriver, name: str, dom_uuid: str) -> None:
     from engine.hypervisors.base import DomainRef

@@ -141,7 +141,9 @@ def test_meta_data_listing_and_values(vm: Launched, server) -> None:  # type: ig
                  "local-hostname", "hostname", "mac", "reservation-id", "security-groups",
                  "block-device-mapping/", "network/", "placement/", "public-keys/"):
         assert name in entries, name
-    assert "public-ipv4" not in entries  # no public address yet
+    # A default subnet maps a public address at launch, as on AWS.
+    assert "public-ipv4" in entries and i["PublicIpAddress"]
+    assert call(base + "public-ipv4").text == i["PublicIpAddress"]
     assert not listing.text.endswith("\n")
     assert call(vm.base + "latest/meta-data").text == listing.text  # no slash: same listing
     values = {
@@ -213,7 +215,10 @@ def test_public_ipv4_appears_with_an_elastic_ip(vm: Launched, server) -> None:  
         ec2.disassociate_address(AssociationId=ec2.describe_addresses(
             AllocationIds=[alloc["AllocationId"]])["Addresses"][0]["AssociationId"])
         ec2.release_address(AllocationId=alloc["AllocationId"])
-    assert "public-ipv4" not in call(vm.base + "latest/meta-data/").text.split("\n")
+    # Without the elastic IP the instance gets an address of the pool again.
+    fresh = ec2.describe_instances(InstanceIds=[vm.id])["Reservations"][0]["Instances"][0]
+    assert fresh["PublicIpAddress"] != alloc["PublicIp"]
+    assert call(vm.base + "latest/meta-data/public-ipv4").text == fresh["PublicIpAddress"]
 
 
 def test_user_data_identity_document_and_versions(vm: Launched) -> None:

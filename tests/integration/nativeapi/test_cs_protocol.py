@@ -49,14 +49,6 @@ def test_unknown_command_is_401_errorresponse(cs: CloudStack) -> None:
     assert body["errorcode"] == 401
 
 
-def test_known_but_unimplemented_command_is_432(cs: CloudStack) -> None:
-    # A command of the table that has no handler yet (load balancers are not modelled).
-    _body, response = _error(cs.createLoadBalancerRule, publicipid=str(uuid.uuid4()),
-                             name="x", algorithm="roundrobin", privateport=80, publicport=80)
-    assert response.status_code == 432
-    assert list(response.json()) == ["errorresponse"]
-
-
 def test_no_command_is_432(server: Any) -> None:
     response = requests.get(server.cloudstack_url, params={"response": "json"}, timeout=10)
     assert response.status_code == 432
