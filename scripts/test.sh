@@ -111,7 +111,10 @@ for backend in $BACKENDS; do
   if [ "$DEFAULT_ARGS" = 1 ] && [ "$backend" != "${BACKENDS%% *}" ]; then
     EXTRA=(--ignore=tests/unit --ignore=tests/drivers --ignore=tests/integration/hypervisors
            --ignore=tests/integration/test_conformance_ec2.py
-           --ignore=tests/integration/test_conformance_cloudstack.py)
+           --ignore=tests/integration/test_conformance_cloudstack.py
+           --ignore=tests/integration/awsapi/test_ec2_protocol.py
+           --ignore=tests/integration/nativeapi/test_cs_protocol.py
+           --ignore=tests/integration/imds)
   fi
   NIMBOSTACK_TEST_DB=$backend python3 -m pytest -q "${XDIST[@]}" "${EXTRA[@]}" "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}

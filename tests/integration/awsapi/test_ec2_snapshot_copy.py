@@ -17,20 +17,9 @@ from awsapi import ids
 from awsapi.ids import Kind
 from engine.jobs.drivers import HostAccess
 from engine.models import Host
+from tests.integration.awsapi.volume_waits import wait_modified
 
 WAIT = {"Delay": 0.2, "MaxAttempts": 150}
-
-
-def _modified(ec2: Any, vid: str) -> None:
-    """Wait until the volume's latest modification has completed (a volume stays
-    available while it is modified, as on AWS, so its state does not tell)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        mods = ec2.describe_volumes_modifications(VolumeIds=[vid])["VolumesModifications"]
-        if mods and max(mods, key=lambda m: m["StartTime"])["ModificationState"] == "completed":
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the modification of {vid} did not complete")
 ZONE = "us-east-1a"
 
 
@@ -76,7 +65,7 @@ def test_copy_survives_a_changed_or_deleted_volume(ec2: Any, drivers: list[Any])
     vid, sid = _snapshot_of(ec2, 2, "as taken")
     # The volume grows and is then deleted: the copy still has the snapshot's data.
     ec2.modify_volume(VolumeId=vid, Size=5)
-    _modified(ec2, vid)
+    wait_modified(ec2, vid)
     ec2.delete_volume(VolumeId=vid)
     copy = ec2.copy_snapshot(SourceSnapshotId=sid, SourceRegion="us-east-1")["SnapshotId"]
     assert _snapshot(ec2, copy)["State"] in ("pending", "completed")

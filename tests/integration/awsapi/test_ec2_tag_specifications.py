@@ -78,6 +78,7 @@ def test_create_image_tags_the_image(ec2: Any, instance: str) -> None:
                              TagSpecifications=_spec("image", mark) + _spec("snapshot", mark)
                              )["ImageId"]
     assert _tags_of(ec2, image) == {"mark": mark}
+    assert _settled(ec2, image)["State"] == "available"  # a pending image cannot be copied
     # A copy takes its own tags, not the source's.
     copy = ec2.copy_image(Name=f"copied-{mark}", SourceImageId=image, SourceRegion="us-east-1",
                           TagSpecifications=[{"ResourceType": "image", "Tags": [

@@ -5,26 +5,14 @@ CloudStack view (miniops/maxiops) of the same volume."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from cs import CloudStack
 
-WAIT = {"Delay": 0.2, "MaxAttempts": 150}
+from tests.integration.awsapi.volume_waits import wait_modified
 
-
-def _modified(ec2: Any, vid: str) -> None:
-    """Wait until the volume's latest modification has completed (a volume stays
-    available while it is modified, as on AWS, so its state does not tell)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        mods = ec2.describe_volumes_modifications(VolumeIds=[vid])["VolumesModifications"]
-        if mods and max(mods, key=lambda m: m["StartTime"])["ModificationState"] == "completed":
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the modification of {vid} did not complete")
 ZONE = "us-east-1a"
 
 
@@ -91,12 +79,12 @@ def test_modify_changes_iops_and_reports_them(ec2: Any) -> None:
     assert (change["OriginalIops"], change["TargetIops"]) == (3000, 6000)
     assert (change["OriginalThroughput"], change["TargetThroughput"]) == (125, 400)
     assert change["OriginalSize"] == change["TargetSize"] == 20
-    _modified(ec2, vid)
+    wait_modified(ec2, vid)
     v = _volume(ec2, vid)
     assert (v["Iops"], v["Throughput"]) == (6000, 400)
     # To io1: IOPS given; the throughput goes away.
     ec2.modify_volume(VolumeId=vid, VolumeType="io1", Iops=1000)
-    _modified(ec2, vid)
+    wait_modified(ec2, vid)
     v = _volume(ec2, vid)
     assert (v["VolumeType"], v["Iops"]) == ("io1", 1000) and "Throughput" not in v
     mods = ec2.describe_volumes_modifications(VolumeIds=[vid])["VolumesModifications"]
@@ -106,11 +94,11 @@ def test_modify_changes_iops_and_reports_them(ec2: Any) -> None:
     assert last["OriginalThroughput"] == 400 and "TargetThroughput" not in last
     # Growing keeps the provisioned IOPS of the same type.
     ec2.modify_volume(VolumeId=vid, Size=30)
-    _modified(ec2, vid)
+    wait_modified(ec2, vid)
     assert _volume(ec2, vid)["Iops"] == 1000
     # To gp2: IOPS follow the size again.
     ec2.modify_volume(VolumeId=vid, VolumeType="gp2")
-    _modified(ec2, vid)
+    wait_modified(ec2, vid)
     assert _volume(ec2, vid)["Iops"] == 100
     ec2.delete_volume(VolumeId=vid)
 

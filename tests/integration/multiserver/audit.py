@@ -104,8 +104,12 @@ def audit(runtime: Runtime, home: Path, ledger: Ledger) -> Counter[VmState]:
         # No address given twice.
         ips = list(s.scalars(select(Nic.ip_address)))
         assert len(ips) == len(set(ips)) == states[VmState.RUNNING]
-        assert s.scalar(select(func.count()).select_from(PublicIp).where(
-            PublicIp.state != IpState.FREE)) == 0
+        # Public addresses: only those mapped at launch (default subnets map one,
+        # as on AWS), one per Running VM at most, none on a failed or removed one.
+        running = {i.uuid for i in instances if i.state == VmState.RUNNING}
+        holders = list(s.scalars(select(PublicIp.instance_uuid).where(
+            PublicIp.state != IpState.FREE)))
+        assert len(holders) == len(set(holders)) and set(holders) <= running, holders
 
         # No job stuck; every one finished.
         jobs = Counter(s.scalars(select(Job.status)))
