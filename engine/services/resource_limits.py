@@ -241,14 +241,20 @@ class ResourceLimitService:
               max_count: int = 1) -> int:
         """How many units (``min_count``..``max_count``) of ``per_unit`` the
         account may still take: QuotaExceeded if fewer than ``min_count``. Locks
-        the account row, and the rows of limited domains above it."""
-        account = self._s.scalar(select(Account).where(Account.uuid == account_uuid)
-                                 .with_for_update())
+        the account row, and the rows of limited domains above it, but only when
+        a limit applies: unlimited accounts (the default) do not serialize their
+        creations on the account row."""
+        account = self._s.get(Account, account_uuid)
         if account is None or account.role is Role.ADMIN:
             return max_count
         wanted = {r: n for r, n in per_unit.items() if n > 0}
         allowed = max_count
         domains = self._ancestors(account.domain_uuid)
+        if all(self.account_limit(account, r) < 0 and all(
+                self.domain_limit(d, r) < 0 for d in domains) for r in wanted):
+            return max_count
+        self._s.execute(select(Account.uuid).where(Account.uuid == account_uuid)
+                        .with_for_update())
         for resource, each in wanted.items():
             limit = self.account_limit(account, resource)
             if limit >= 0:
