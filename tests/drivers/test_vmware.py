@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +29,7 @@ pytest.importorskip("pyVmomi")
 
 from pyVmomi import vim
 
-from engine.errors import DriverError, InvalidParameter, Unavailable
+from engine.errors import DriverError, InvalidParameter, NotFound, Unavailable
 from engine.hypervisors import registry
 from engine.hypervisors.base import (
     MIB,
@@ -38,6 +39,7 @@ from engine.hypervisors.base import (
     PowerState,
 )
 from engine.hypervisors.vmware import VmwareDriver
+from tests.drivers.contract import DISK_SIZE as DISK
 from tests.drivers.contract import DriverContract, Lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -267,3 +269,59 @@ def test_a_vm_on_another_host_is_missing_here(vcsim: str, drv: VmwareDriver, lab
         assert there.info(ref).power_state is PowerState.MISSING
         assert spec.name not in there.list_domains()
     assert drv.info(ref).power_state is PowerState.STOPPED
+
+
+def _files(drv: VmwareDriver, folder: str) -> set[str]:
+    ds = drv.place.datastores[0]
+    spec = vim.host.DatastoreBrowser.SearchSpec(matchPattern=["*.vmdk"])
+    try:
+        found = drv.session.wait(ds.browser.SearchDatastore_Task(f"[{ds.name}] {folder}", spec),
+                                 "list")
+    except Exception:  # noqa: BLE001 - no such folder yet
+        return set()
+    return {f.path for f in getattr(found, "file", None) or ()}
+
+
+def test_snapshot_copy_is_a_file_copy_that_outlives_source_and_disk(
+        drv: VmwareDriver, lab: Lab) -> None:
+    ref = lab.running()
+    volume = lab.disk(1)
+    drv.attach_disk(ref, volume)
+    snap, copy = (f"snap-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    drv.snapshot_disk(ref, volume.disk_sid, snap)
+    frozen = drv.session.props(_vm(drv, ref.ref), ["snapshot.currentSnapshot"]) or {}
+    assert frozen.get("snapshot.currentSnapshot") is None  # the temporary VM snapshot is gone
+    assert drv.info(ref).power_state is PowerState.RUNNING
+    drv.copy_disk_snapshot(volume.disk_sid, snap, copy)
+    drv.copy_disk_snapshot(volume.disk_sid, snap, copy)
+    assert {f"{snap}.vmdk", f"{copy}.vmdk"} <= _files(drv, "nimbostack-snapshots")
+    with pytest.raises(NotFound):
+        drv.copy_disk_snapshot(volume.disk_sid, f"snap-{uuid.uuid4().hex[:12]}", "snap-none")
+    drv.delete_disk_snapshot(volume.disk_sid, snap)
+    drv.delete_disk_snapshot(volume.disk_sid, snap)
+    drv.detach_disk(ref, volume.disk_sid)
+    clone = lab.disk(2, size_bytes=2 * DISK, source_snapshot=copy)
+    drv.attach_disk(ref, clone)
+    device = next(d for d in _vm(drv, ref.ref).config.hardware.device
+                  if isinstance(d, vim.vm.device.VirtualDisk)
+                  and d.backing.fileName.endswith(f"nimbostack-volumes/{clone.disk_sid}.vmdk"))
+    assert device.capacityInKB * 1024 == 2 * DISK
+    assert f"{copy}.vmdk" in _files(drv, "nimbostack-snapshots")
+    drv.delete_disk_snapshot(volume.disk_sid, copy)
+    assert not {f"{snap}.vmdk", f"{copy}.vmdk"} & _files(drv, "nimbostack-snapshots")
+
+
+def test_a_free_volume_is_snapshotted_and_a_missing_snapshot_is_not_cloned(
+        drv: VmwareDriver, lab: Lab) -> None:
+    ref = lab.define()
+    volume = lab.disk(1)
+    drv.attach_disk(ref, volume)
+    drv.detach_disk(ref, volume.disk_sid)
+    snap = f"snap-{uuid.uuid4().hex[:12]}"
+    drv.snapshot_disk(None, volume.disk_sid, snap)
+    assert f"{snap}.vmdk" in _files(drv, "nimbostack-snapshots")
+    with pytest.raises(NotFound):
+        drv.snapshot_disk(None, f"vol-{uuid.uuid4().hex[:12]}", f"snap-{uuid.uuid4().hex[:12]}")
+    with pytest.raises(NotFound):
+        drv.attach_disk(ref, lab.disk(2, source_snapshot=f"snap-{uuid.uuid4().hex[:12]}"))
+    drv.delete_disk_snapshot(volume.disk_sid, snap)

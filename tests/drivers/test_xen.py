@@ -144,7 +144,7 @@ def test_registry_and_url_guess() -> None:
     assert registry.driver_class("XenServer") is XenDriver
     assert XenDriver.capabilities == {Capability.ATTACH_DISK, Capability.LIVE_ATTACH_DISK,
                                       Capability.RESIZE_DISK, Capability.DATA_DISKS,
-                                      Capability.DISK_SNAPSHOT}
+                                      Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT}
 
 
 # -- what define leaves in XAPI ------------------------------------------------------------
@@ -309,6 +309,46 @@ def test_live_resize_and_snapshot_clone(drv: XenDriver, api: Any) -> None:
     copy = DiskSpec(disk_sid="data-3", device_id=1, size_bytes=GIB, source_snapshot="snap-1")
     drv.create_disk(copy)
     assert drv.disk_info("data-3").size_bytes == 2 * GIB
+
+
+def test_snapshot_copy_is_a_full_vdi_copy_on_the_snapshot_sr(
+        drv: XenDriver, double: XapiDouble, api: Any) -> None:
+    drv.create_disk(DiskSpec(disk_sid="data-4", device_id=1, size_bytes=GIB))
+    drv.snapshot_disk(None, "data-4", "snap-4")
+    drv.resize_disk(None, "data-4", 2 * GIB)
+    calls = double.xapi.calls["Async.VDI.copy"]
+    drv.copy_disk_snapshot("data-4", "snap-4", "snap-5")
+    drv.copy_disk_snapshot("data-4", "snap-4", "snap-5")  # already there: no second copy
+    assert double.xapi.calls["Async.VDI.copy"] == calls + 1
+    [source] = api.VDI.get_by_name_label("snap-4")
+    [copy] = api.VDI.get_by_name_label("snap-5")
+    record = api.VDI.get_record(copy)
+    assert record["SR"] == api.VDI.get_SR(source)
+    assert record["virtual_size"] == str(GIB)  # the snapshot's size, not the disk's now
+    assert "vhd-parent" not in record["sm_config"] and record["is_a_snapshot"] is False
+    assert record["other_config"][rec.SNAPSHOT_SID] == "snap-5"
+    assert record["other_config"][rec.COPY_OF] == "snap-4"
+    with pytest.raises(InvalidParameter):
+        drv.copy_disk_snapshot("data-4", "snap-other", "snap-5")
+    drv.delete_disk_snapshot("data-4", "snap-4")
+    drv.delete_disk("data-4")
+    drv.create_disk(DiskSpec(disk_sid="data-6", device_id=1, size_bytes=GIB,
+                             source_snapshot="snap-5"))
+    assert drv.disk_info("data-6").size_bytes == GIB
+    assert rec.COPY_OF not in api.VDI.get_other_config(api.VDI.get_by_name_label("data-6")[0])
+
+
+def test_failed_snapshot_copy_leaves_no_vdi(drv: XenDriver, double: XapiDouble,
+                                            api: Any) -> None:
+    drv.create_disk(DiskSpec(disk_sid="data-7", device_id=1, size_bytes=GIB))
+    drv.snapshot_disk(None, "data-7", "snap-7")
+    before = len(api.VDI.get_all())
+    double.xapi.fail("VDI.set_other_config", "INTERNAL_ERROR", "injected")
+    with pytest.raises(DriverError):
+        drv.copy_disk_snapshot("data-7", "snap-7", "snap-8")
+    assert len(api.VDI.get_all()) == before
+    drv.copy_disk_snapshot("data-7", "snap-7", "snap-8")  # a retry works
+    assert len(api.VDI.get_all()) == before + 1
 
 
 # -- the double speaks XAPI's wire protocol -------------------------------------------------

@@ -72,6 +72,23 @@ def duplicate_vdi(x: Xapi, ref: str, *, sr: str | None = None, full_copy: bool =
     return new
 
 
+def vdi_copy(x: Xapi, ref: str, sr: str, base_vdi: str = NULL, into_vdi: str = NULL) -> str:
+    """``VDI.copy``: a full copy of ``ref`` as a new VDI in ``sr`` (same virtual size, no
+    VHD parent, not a snapshot). The 4-argument form may name an existing ``into_vdi``
+    instead, which must be at least as large (``VDI_TOO_SMALL``); ``base_vdi`` only
+    limits what real xapi transfers, so it changes nothing here."""
+    src = x.store.get("VDI", ref)
+    if base_vdi != NULL:
+        x.store.get("VDI", base_vdi)
+    if into_vdi == NULL:
+        x.store.get("SR", sr)
+        return duplicate_vdi(x, ref, sr=sr, full_copy=True)
+    into = x.store.get("VDI", into_vdi)
+    if int(into["virtual_size"]) < int(src["virtual_size"]):
+        raise XapiError("VDI_TOO_SMALL", into_vdi, src["virtual_size"])
+    return into_vdi
+
+
 def vdi_destroy(x: Xapi, ref: str) -> str:
     vdi = x.store.get("VDI", ref)
     for vbd in vdi["VBDs"]:
@@ -210,7 +227,7 @@ METHODS: dict[str, Callable[..., Any]] = {
     "VDI.resize_online": lambda x, ref, size: _resize(x, ref, size, online=True),
     "VDI.snapshot": lambda x, ref, driver_params=None: duplicate_vdi(x, ref, snapshot=True),
     "VDI.clone": lambda x, ref, driver_params=None: duplicate_vdi(x, ref),
-    "VDI.copy": lambda x, ref, sr: duplicate_vdi(x, ref, sr=sr, full_copy=True),
+    "VDI.copy": vdi_copy,
     "VBD.create": vbd_create,
     "VBD.plug": vbd_plug,
     "VBD.unplug": vbd_unplug,

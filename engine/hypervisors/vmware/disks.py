@@ -8,7 +8,7 @@ from pyVmomi import vim
 
 from engine.errors import DriverError, InUse, InvalidParameter, NotFound, ResourceKind
 from engine.hypervisors.base import DiskSpec, DomainRef
-from engine.hypervisors.vmware import specs, vms
+from engine.hypervisors.vmware import snapshots, specs, vms
 from engine.hypervisors.vmware.domains import CONTROLLER_KEY
 from engine.hypervisors.vmware.inventory import Placement, pick_datastore
 from engine.hypervisors.vmware.session import DRIVER, VsphereSession
@@ -39,7 +39,8 @@ def _slot(devices: list[Any]) -> tuple[int, int, list[Any]]:
 
 def attach(session: VsphereSession, place: Placement, ref: DomainRef, disk: DiskSpec,
            pools: dict[str, str]) -> None:
-    """Attach the data volume ``disk.disk_sid`` (created in the volume directory if new)."""
+    """Attach the data volume ``disk.disk_sid``; if new, it is created in the volume
+    directory, blank or as a copy of ``disk.source_snapshot`` grown to ``disk.size_bytes``."""
     props = _require(session, place, ref)
     if any(sid == disk.disk_sid for sid, _ in vms.disk_sids(props)):
         return
@@ -52,6 +53,10 @@ def attach(session: VsphereSession, place: Placement, ref: DomainRef, disk: Disk
             raise InUse(ResourceKind.VOLUME, disk.disk_sid, holder[1])
     else:
         vms.ensure_directory(session, place, ds, specs.VOLUME_DIR)
+        if disk.source_snapshot:
+            snapshots.clone_into(session, place, disk.source_snapshot, path,
+                                 pools.get(disk.pool_ref or ""))
+            exists = True
     devices = list(props.get("config.hardware.device") or ())
     ctl_key, unit, extra = _slot(devices)
     add = specs.add_disk(key=-1, controller_key=ctl_key, unit=unit, file_name=path,
@@ -59,6 +64,8 @@ def attach(session: VsphereSession, place: Placement, ref: DomainRef, disk: Disk
     vm = vms.vm_object(session, ref)
     session.run("attach a disk", disk.disk_sid, vm.ReconfigVM_Task,
                 spec=vim.vm.ConfigSpec(deviceChange=[*extra, add]))
+    if disk.source_snapshot:
+        resize(session, place, ref, disk.disk_sid, disk.size_bytes, grow_only=True)
 
 
 def detach(session: VsphereSession, place: Placement, ref: DomainRef, disk_sid: str) -> None:
@@ -73,8 +80,10 @@ def detach(session: VsphereSession, place: Placement, ref: DomainRef, disk_sid: 
 
 
 def resize(session: VsphereSession, place: Placement, ref: DomainRef | None, disk_sid: str,
-           size_bytes: int) -> None:
-    """Grow an attached disk (edit), or a free data volume (ExtendVirtualDisk_Task)."""
+           size_bytes: int, *, grow_only: bool = False) -> None:
+    """Grow an attached disk (edit), or a free data volume (ExtendVirtualDisk_Task).
+
+    ``InvalidParameter`` for a smaller size, unless ``grow_only`` (then a no-op)."""
     if ref is None:
         path = next((specs.volume_path(ds.name, disk_sid) for ds in place.datastores
                      if vms.file_exists(session, place, ds,
@@ -91,7 +100,7 @@ def resize(session: VsphereSession, place: Placement, ref: DomainRef | None, dis
     if device is None:
         raise NotFound(ResourceKind.VOLUME, disk_sid)
     current = (device.capacityInKB or 0) * 1024
-    if size_bytes == current:
+    if size_bytes == current or (grow_only and size_bytes < current):
         return
     if size_bytes < current:
         raise InvalidParameter("size", size_bytes, f"disks only grow (now {current} bytes)")

@@ -6,7 +6,9 @@ and a VM that runs on another host is MISSING for this driver. Define clones the
 template VM named by the root disk's ``source_image`` when it exists and creates a
 VM from a ConfigSpec otherwise; disk ownership follows the naming rules in
 ``specs.py``. Direct kernel boot (``DomainSpec.boot``) does not exist on vSphere
-and is ignored. Serial console output is not available (no CONSOLE_OUTPUT).
+and is ignored. Serial console output is not available (no CONSOLE_OUTPUT). Disk
+snapshots are full copies of the disk file (``snapshots.py``); a data volume made from
+one is copied from it when it is attached.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from engine.hypervisors.base import (
     HypervisorDriver,
     PowerState,
 )
-from engine.hypervisors.vmware import disks, domains, vms
+from engine.hypervisors.vmware import disks, domains, snapshots, vms
 from engine.hypervisors.vmware.inventory import Placement, locate
 from engine.hypervisors.vmware.session import DRIVER, VsphereSession, faults
 from engine.hypervisors.vmware.urls import VsphereTarget, parse_host_url
@@ -68,7 +70,7 @@ class VmwareDriver(HypervisorDriver):
     name: ClassVar[str] = "vmware"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.ATTACH_DISK, Capability.LIVE_ATTACH_DISK, Capability.RESIZE_DISK,
-        Capability.MIGRATE,
+        Capability.MIGRATE, Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT,
     })
 
     def __init__(self, conn: HostConnection) -> None:
@@ -246,6 +248,27 @@ class VmwareDriver(HypervisorDriver):
     def resize_disk(self, ref: DomainRef | None, disk_sid: str, size_bytes: int) -> None:
         with faults("resize a disk", disk_sid):
             disks.resize(self.session, self.place, ref, disk_sid, size_bytes)
+
+    @_guarded
+    def snapshot_disk(self, ref: DomainRef | None, disk_sid: str, snapshot_sid: str, *,
+                      pool_ref: str | None = None) -> None:
+        with faults("snapshot a disk", disk_sid):
+            snapshots.snapshot(self.session, self.place, ref, disk_sid, snapshot_sid,
+                               self._pools.get(pool_ref or ""))
+
+    @_guarded
+    def delete_disk_snapshot(self, disk_sid: str, snapshot_sid: str, *,
+                             pool_ref: str | None = None) -> None:
+        with faults("delete a disk snapshot", snapshot_sid):
+            snapshots.delete(self.session, self.place, snapshot_sid,
+                             self._pools.get(pool_ref or ""))
+
+    @_guarded
+    def copy_disk_snapshot(self, disk_sid: str, snapshot_sid: str, new_snapshot_sid: str, *,
+                           pool_ref: str | None = None) -> None:
+        with faults("copy a disk snapshot", snapshot_sid):
+            snapshots.copy(self.session, self.place, snapshot_sid, new_snapshot_sid,
+                           self._pools.get(pool_ref or ""))
 
     @_guarded
     def migrate(self, ref: DomainRef, dest: HostConnection) -> DomainRef:

@@ -9,6 +9,9 @@ Disk naming (how the driver tells disks apart without a database):
   ``[DS] <vm name>/<disk_sid>.vmdk`` and belongs to the domain (removed with it).
 * A data volume lives in ``[DS] nimbostack-volumes/<disk_sid>.vmdk`` and is only
   ever detached, never deleted, by domain operations.
+* A disk snapshot is a full copy of the disk file (VirtualDiskManager) in
+  ``[DS] nimbostack-snapshots/<snapshot_sid>.vmdk`` on the disk's datastore; it outlives
+  the disk, and a copy of a snapshot is one more such file.
 * Disks copied from a template keep vSphere's names; the VM's extraConfig key
   ``nimbostack.disks`` (JSON ``{file name: disk_sid}``) records which sid they carry.
 """
@@ -25,6 +28,7 @@ from pyVmomi import vim
 from engine.hypervisors.base import DomainSpec
 
 VOLUME_DIR = "nimbostack-volumes"
+SNAPSHOT_DIR = "nimbostack-snapshots"
 UUID_KEY = "nimbostack.uuid"
 DISKS_KEY = "nimbostack.disks"
 DEFAULT_GUEST_ID = "otherLinux64Guest"
@@ -42,6 +46,15 @@ def kib(size_bytes: int) -> int:
 
 def volume_path(datastore: str, disk_sid: str) -> str:
     return f"[{datastore}] {VOLUME_DIR}/{disk_sid}.vmdk"
+
+
+def snapshot_path(datastore: str, snapshot_sid: str) -> str:
+    return f"[{datastore}] {SNAPSHOT_DIR}/{snapshot_sid}.vmdk"
+
+
+def partial_path(file_name: str) -> str:
+    """Where a disk copy is written before it is renamed to ``file_name``."""
+    return file_name.removesuffix(".vmdk") + ".partial.vmdk"
 
 
 def own_disk_path(datastore: str, vm_name: str, disk_sid: str) -> str:

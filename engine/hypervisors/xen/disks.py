@@ -2,7 +2,9 @@
 
 A disk is a VDI whose ``other_config`` carries its ``disk_sid`` (see ``records``);
 attaching is a VBD (plugged at once when the VM runs); snapshots are ``VDI.snapshot``
-children that outlive their parent VDI, as on XenServer.
+children that outlive their parent VDI, as on XenServer. A snapshot copy is a full
+``VDI.copy`` of the snapshot VDI on the snapshot's SR: an independent VDI (no VHD
+parent) that plays the snapshot role for the new sid.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class XenBase(HypervisorDriver):
     name = DRIVER
     capabilities = frozenset({Capability.ATTACH_DISK, Capability.LIVE_ATTACH_DISK,
                               Capability.RESIZE_DISK, Capability.DATA_DISKS,
-                              Capability.DISK_SNAPSHOT})
+                              Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT})
 
     def __init__(self, conn: HostConnection) -> None:
         super().__init__(conn)
@@ -113,7 +115,7 @@ class XenBase(HypervisorDriver):
 
     def tag_vdi(self, vdi: str, disk: DiskSpec, owner: str | None) -> None:
         current = dict(self.call("VDI.get_other_config", vdi))
-        for key in (rec.DISK_SID, rec.DISK_OWNER, rec.SNAPSHOT_SID):
+        for key in (rec.DISK_SID, rec.DISK_OWNER, rec.SNAPSHOT_SID, rec.COPY_OF):
             current.pop(key, None)
         current[rec.DISK_SID] = disk.disk_sid
         if owner:
@@ -254,3 +256,32 @@ class XenBase(HypervisorDriver):
         found = self.find_vdi(snapshot_sid, rec.SNAPSHOT_SID)
         if found is not None:
             self.call("VDI.destroy", found[0])
+
+    @guarded("copy a disk snapshot")
+    def copy_disk_snapshot(self, disk_sid: str, snapshot_sid: str, new_snapshot_sid: str, *,
+                           pool_ref: str | None = None) -> None:
+        """``VDI.copy`` of the snapshot VDI into its own SR, tagged as ``new_snapshot_sid``.
+
+        The copy is retagged at once (``VDI.copy`` keeps the source's other_config and
+        name) and destroyed again if that fails, so no VDI claims the source's sid twice.
+        """
+        existing = self.find_vdi(new_snapshot_sid, rec.SNAPSHOT_SID)
+        if existing is not None:
+            if existing[1].get("other_config", {}).get(rec.COPY_OF) != snapshot_sid:
+                raise InvalidParameter("new_snapshot_sid", new_snapshot_sid,
+                                       "names another snapshot")
+            return
+        found = self.find_vdi(snapshot_sid, rec.SNAPSHOT_SID)
+        if found is None:
+            raise NotFound(ResourceKind.SNAPSHOT, snapshot_sid)
+        source, record = found
+        copy = str(self.xapi.run("VDI.copy", source, record["SR"], timeout=self.task_timeout))
+        try:
+            other = {k: v for k, v in dict(self.call("VDI.get_other_config", copy)).items()
+                     if k not in (rec.DISK_SID, rec.DISK_OWNER, rec.SNAPSHOT_SID, rec.COPY_OF)}
+            other.update({rec.SNAPSHOT_SID: new_snapshot_sid, rec.COPY_OF: snapshot_sid})
+            self.call("VDI.set_other_config", copy, other)
+            self.call("VDI.set_name_label", copy, new_snapshot_sid)
+        except BaseException:
+            self.call("VDI.destroy", copy)
+            raise

@@ -8,7 +8,9 @@ What nimbostack keeps in XAPI so that ownership is recoverable from XAPI alone:
   (readable in the guest with ``xenstore-read vm-data/nimbostack/user-data``);
 * ``VDI.other_config``: ``nimbostack-disk`` (the volume's ``disk_sid``, also the VDI's
   name_label), ``nimbostack-owner`` (instance uuid, only on disks ``define`` created and
-  ``destroy`` deletes) and ``nimbostack-snapshot`` (snapshot sid) on snapshot VDIs.
+  ``destroy`` deletes) and ``nimbostack-snapshot`` (snapshot sid) on snapshot VDIs and
+  on snapshot copies (full ``VDI.copy`` VDIs, which also carry ``nimbostack-copy-of``, the
+  source snapshot's sid).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ USER_DATA = "vm-data/nimbostack/user-data"
 DISK_SID = "nimbostack-disk"
 DISK_OWNER = "nimbostack-owner"
 SNAPSHOT_SID = "nimbostack-snapshot"
+COPY_OF = "nimbostack-copy-of"
 
 Record = Mapping[str, Any]
 

@@ -144,3 +144,45 @@ def _instance_name(server: LiveServer, instance_id: str) -> str:
                                            .where(Instance.sid == sid)))
 
     return str(server.runtime.call(lookup))
+
+
+def _snapshot(ec2: Any, snapshot_id: str) -> str:
+    return str(ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["State"])
+
+
+def _snapshot_files(content: Any) -> set[str]:
+    """The disk files in the datastore's snapshot folder."""
+    ds = next(d for d in content.rootFolder.childEntity[0].datastore if d.name == "LocalDS_0")
+    spec = vim.host.DatastoreBrowser.SearchSpec(matchPattern=["*.vmdk"])
+    task = ds.browser.SearchDatastore_Task("[LocalDS_0] nimbostack-snapshots", spec)
+    wait_for(lambda: task.info.state in ("success", "error"), timeout=30, what="search")
+    if task.info.state == "error":
+        return set()
+    return {f.path for f in task.info.result.file or ()}
+
+
+def test_copy_snapshot_through_boto3_copies_the_disk_file(
+        hv_server: LiveServer, vmware: dict[str, Any], vsphere: tuple[str, Any]) -> None:
+    _, content = vsphere
+    ec2 = hv_server.ec2()
+    run = ec2.run_instances(ImageId=vmware["ami"], InstanceType="t2.nano", MinCount=1,
+                            MaxCount=1)
+    instance_id = run["Instances"][0]["InstanceId"]
+    wait_for(lambda: _state(ec2, instance_id) == "running", timeout=60, what="running")
+    root = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id",
+                                          "Values": [instance_id]}])["Volumes"][0]["VolumeId"]
+    source = ec2.create_snapshot(VolumeId=root)["SnapshotId"]
+    wait_for(lambda: _snapshot(ec2, source) in ("completed", "error"), timeout=60,
+             what="snapshot")
+    assert _snapshot(ec2, source) == "completed"
+    copy = ec2.copy_snapshot(SourceSnapshotId=source, SourceRegion=ec2.meta.region_name)[
+        "SnapshotId"]
+    wait_for(lambda: _snapshot(ec2, copy) in ("completed", "error"), timeout=60, what="copy")
+    assert _snapshot(ec2, copy) == "completed"
+    files = {f"{source.removeprefix('snap-')}.vmdk", f"{copy.removeprefix('snap-')}.vmdk"}
+    assert files <= _snapshot_files(content)
+    ec2.delete_snapshot(SnapshotId=source)
+    ec2.delete_snapshot(SnapshotId=copy)
+    wait_for(lambda: not files & _snapshot_files(content), timeout=30, what="files deleted")
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    wait_for(lambda: _state(ec2, instance_id) == "terminated", timeout=60, what="terminated")

@@ -159,3 +159,38 @@ def test_guest_lifecycle_through_boto3(hv_server: LiveServer, xen: dict[str, Any
         with pytest.raises(XenAPI.Failure) as gone:
             xenapi.VDI.get_record(vdi)
         assert gone.value.details[0] == "HANDLE_INVALID"
+
+
+def _snapshot(ec2: Any, snapshot_id: str) -> str:
+    return str(ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["State"])
+
+
+def test_copy_snapshot_through_boto3_is_a_vdi_copy(hv_server: LiveServer, xen: dict[str, Any],
+                                                   xenapi: Any) -> None:
+    ec2 = hv_server.ec2()
+    run = ec2.run_instances(ImageId=xen["ami"], InstanceType="t2.nano", MinCount=1, MaxCount=1)
+    instance_id = run["Instances"][0]["InstanceId"]
+    wait_for(lambda: _state(ec2, instance_id) == "running", timeout=60, what="running")
+    root = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id",
+                                          "Values": [instance_id]}])["Volumes"][0]["VolumeId"]
+    source = ec2.create_snapshot(VolumeId=root)["SnapshotId"]
+    wait_for(lambda: _snapshot(ec2, source) == "completed", timeout=60, what="snapshot")
+    copy = ec2.copy_snapshot(SourceSnapshotId=source, SourceRegion=ec2.meta.region_name,
+                             Description="copied")["SnapshotId"]
+    wait_for(lambda: _snapshot(ec2, copy) in ("completed", "error"), timeout=60, what="copy")
+    assert _snapshot(ec2, copy) == "completed"
+    source_sid, copy_sid = source.removeprefix("snap-"), copy.removeprefix("snap-")
+    [source_vdi] = xenapi.VDI.get_by_name_label(source_sid)
+    [copy_vdi] = xenapi.VDI.get_by_name_label(copy_sid)
+    record = xenapi.VDI.get_record(copy_vdi)
+    assert record["other_config"]["nimbostack-copy-of"] == source_sid
+    assert record["virtual_size"] == xenapi.VDI.get_virtual_size(source_vdi)
+    assert record["SR"] == xen["sr"] and record["is_a_snapshot"] is False
+    ec2.delete_snapshot(SnapshotId=source)
+    wait_for(lambda: not xenapi.VDI.get_by_name_label(source_sid), timeout=30,
+             what="source gone")
+    assert xenapi.VDI.get_by_name_label(copy_sid) == [copy_vdi]  # it outlives its source
+    ec2.delete_snapshot(SnapshotId=copy)
+    wait_for(lambda: not xenapi.VDI.get_by_name_label(copy_sid), timeout=30, what="copy gone")
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    wait_for(lambda: _state(ec2, instance_id) == "terminated", timeout=60, what="terminated")
