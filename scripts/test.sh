@@ -22,6 +22,11 @@
 #   NIMBOSTACK_KEEP_STATE=1    keep the MariaDB state dir (datadir + error log)
 #   NIMBOSTACK_TEST_HYPERVISORS=0  do not start libvirtd/vcsim (their tests then skip;
 #                              under CI=true they fail instead)
+#   NIMBOSTACK_TEST_SCRATCH    where the throwaway state goes (MariaDB datadir, test
+#                              databases, simulator dirs: TMPDIR for pytest); default
+#                              /dev/shm when it is a writable tmpfs with 2 GiB free, else
+#                              /tmp. Nothing there needs to survive the run, and in RAM the
+#                              per-test schemas and commits cost no disk syncs.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -38,6 +43,15 @@ bash scripts/install-test-deps.sh || { echo "test.sh: dependency installation fa
 
 STATE=""
 HV_STATE=""
+SCRATCH=${NIMBOSTACK_TEST_SCRATCH:-}
+if [ -z "$SCRATCH" ]; then
+  SCRATCH=/tmp
+  if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+     [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')" -gt 2097152 ] 2>/dev/null; then
+    SCRATCH=/dev/shm
+  fi
+fi
+TEST_TMP=$(mktemp -d "$SCRATCH/nimbostack-tmp.XXXXXX") || { echo "test.sh: no scratch dir" >&2; exit 1; }
 free_port() {  # free_port FIRST: the first free loopback port from FIRST
   python3 - "$1" <<'PY'
 import socket, sys
@@ -52,6 +66,7 @@ for port in range(int(sys.argv[1]), int(sys.argv[1]) + 100):
 PY
 }
 cleanup() {
+  rm -rf "$TEST_TMP"
   if [ -n "$HV_STATE" ]; then
     bash scripts/vcsim-stop.sh "$HV_STATE" >/dev/null 2>&1 || true
     bash scripts/libvirtd-stop.sh >/dev/null 2>&1 || true
@@ -69,7 +84,7 @@ trap 'exit 143' TERM
 
 if [[ " $BACKENDS " == *" mysql "* ]]; then
   PORT=${NIMBOSTACK_TEST_MYSQL_PORT:-$(free_port 33061)}
-  STATE=$(mktemp -d /tmp/nimbostack-test.XXXXXX)
+  STATE=$(mktemp -d "$SCRATCH/nimbostack-test.XXXXXX")
   banner "starting throwaway MariaDB on 127.0.0.1:$PORT"
   URL=$(bash scripts/mariadb-start.sh "$STATE" "$PORT" | tail -n 1)
   if [ -z "$URL" ]; then
@@ -82,7 +97,7 @@ if [[ " $BACKENDS " == *" mysql "* ]]; then
 fi
 
 if [ "${NIMBOSTACK_TEST_HYPERVISORS:-1}" != 0 ]; then
-  HV_STATE=$(mktemp -d /tmp/nimbostack-hv.XXXXXX)
+  HV_STATE=$(mktemp -d "$SCRATCH/nimbostack-hv.XXXXXX")
   banner "starting libvirtd (QEMU, software emulation), the test guest and vcsim"
   URI=$(bash scripts/libvirtd-start.sh | tail -n 1) || { echo "test.sh: libvirtd did not start" >&2; exit 1; }
   GUEST=$(bash scripts/guest-build.sh /var/cache/nimbostack-guest | tail -n 1) ||
@@ -116,7 +131,7 @@ for backend in $BACKENDS; do
            --ignore=tests/integration/nativeapi/test_cs_protocol.py
            --ignore=tests/integration/imds)
   fi
-  NIMBOSTACK_TEST_DB=$backend python3 -m pytest -q "${XDIST[@]}" "${EXTRA[@]}" "$@" 2>&1 | tee "$log"
+  TMPDIR=$TEST_TMP NIMBOSTACK_TEST_DB=$backend python3 -m pytest -q "${XDIST[@]}" "${EXTRA[@]}" "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   RC[$backend]=$rc
   SUMMARY[$backend]=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
