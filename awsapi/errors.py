@@ -66,6 +66,7 @@ INVALID_PARAMETER: Final[dict[str, str]] = {
     "accounts": "InvalidAMIAttributeItemValue",  # a launch permission for no such account
     "vpc.cidr": "InvalidVpc.Range",
     "network.cidr": "InvalidSubnet.Range",
+    "security_group.network": "InvalidParameter",  # a group of another VPC than the subnet's
 }
 
 # IncorrectState by resource kind (default: IncorrectState).

@@ -9,7 +9,6 @@ gets AWS's ``InvalidParameterValue`` ("The filter 'x' is invalid").
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any, Final
 
@@ -22,16 +21,25 @@ from awsapi.filters_base import (
     booleans,
     constant,
     constant_specs,
+    expanding,
+    has_wildcards,
     lookup,
     lookup_known,
     nothing,
     nothing_specs,
+    numbers,
     same,
     strip_prefix,
     strip_prefix_as,
+    wildcard_match,
     zone_ids,
 )
-from awsapi.filters_compute import IMAGE_FILTERS, INSTANCE_FILTERS
+from awsapi.filters_compute import (
+    IMAGE_FILTERS,
+    INSTANCE_FILTERS,
+    VOLUME_SIZES,
+    device_slots,
+)
 from awsapi.ids import Kind
 from awsapi.views import STATE_BY_CODE, STATE_BY_NAME
 from awsapi.views_catalog import STATES_BY_REACHABILITY, STATES_BY_STATUS
@@ -42,10 +50,10 @@ from awsapi.views_storage import (
     SNAPSHOT_PROGRESS,
     SNAPSHOT_STATE_BY_NAME,
     VOLUME_STATUS,
-    device_slot,
     iops,
 )
 from engine.querying import Criterion
+from engine.services.volume_queries import AttachmentState
 from engine.services.volumes import MAX_SIZE_GIB
 
 __all__ = ["IMAGE_FILTERS", "INSTANCE_FILTERS", "FilterSpec", "Transform", "any_prefix",
@@ -53,22 +61,35 @@ __all__ = ["IMAGE_FILTERS", "INSTANCE_FILTERS", "FilterSpec", "Transform", "any_
            "strip_prefix", "strip_prefix_as"]
 
 
+@expanding
 def protocols(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(PROTOCOL_IN.get(v.lower(), "\x00" + v) for v in values)
+    """Protocol names or numbers -> the engine's; a pattern -> every protocol
+    whose name or number it matches."""
+    out: list[str] = []
+    for v in values:
+        if has_wildcards(v):
+            out += [p for k, p in PROTOCOL_IN.items() if wildcard_match(k, v.lower())]
+        else:
+            out.append(PROTOCOL_IN.get(v.lower(), "\x00" + v))
+    return tuple(dict.fromkeys(out)) or ("\x00",)
+
+
+_BOOLEANS: Final = {"true": ("true",), "false": ("false",)}
 
 
 KEY_PAIR_FILTERS: Final[dict[str, FilterSpec]] = {
     "key-name": ("name", same, True),
     "key-pair-id": ("sid", strip_prefix(Kind.KEY_PAIR), True),
     "fingerprint": ("fingerprint", same, True),
-    "key-type": ("key_type", same, False),
+    "key-type": ("key_type", same, True),
 }
 
 SECURITY_GROUP_FILTERS: Final[dict[str, FilterSpec]] = {
     "group-id": ("sid", strip_prefix(Kind.SECURITY_GROUP), True),
     "group-name": ("name", same, True),
     "description": ("description", same, True),
-    "owner-id": ("owner_number", same, False),
+    "owner-id": ("owner_number", same, True),
+    "vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), True),
     **{f"{wire}.{name}": (f"{way}.{field}", transform, True)
        for wire, way in (("ip-permission", "ingress"), ("egress.ip-permission", "egress"))
        for name, field, transform in (
@@ -82,8 +103,8 @@ SECURITY_GROUP_FILTERS: Final[dict[str, FilterSpec]] = {
 }
 
 SECURITY_GROUP_RULE_FILTERS: Final[dict[str, FilterSpec]] = {
-    "group-id": ("group_sid", strip_prefix(Kind.SECURITY_GROUP), False),
-    "security-group-rule-id": ("sid", strip_prefix(Kind.SECURITY_GROUP_RULE), False),
+    "group-id": ("group_sid", strip_prefix(Kind.SECURITY_GROUP), True),
+    "security-group-rule-id": ("sid", strip_prefix(Kind.SECURITY_GROUP_RULE), True),
 }
 
 TAG_FILTERS: Final[dict[str, FilterSpec]] = {
@@ -138,7 +159,7 @@ _STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
     for what, table in (("status", STATES_BY_STATUS), ("reachability", STATES_BY_REACHABILITY))
 }
 INSTANCE_STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
-    "availability-zone": ("zone_name", same, False),
+    "availability-zone": ("zone_pattern", same, True),
     "availability-zone-id": ("zone_pattern", zone_ids, True),
     "instance-state-name": ("state", lookup(STATE_BY_NAME), False),
     "instance-state-code": ("state", lookup(STATE_BY_CODE), False),
@@ -274,26 +295,21 @@ def _value_matches(value: Any, wanted: str) -> bool:
             return float(wanted) == float(value)
         except ValueError:
             return False
-    return fnmatchcase(str(value), wanted)
+    return wildcard_match(str(value), wanted)
 
 
 # --- volumes, snapshots, addresses --------------------------------------------
-def device_slots(values: Sequence[str]) -> tuple[str, ...]:
-    """EC2 device names -> engine device slots (an unknown name matches nothing)."""
-    return tuple(str(slot) if slot is not None else "-1"
-                 for slot in (device_slot(v) for v in values))
-
-
 VOLUME_FILTERS: Final[dict[str, FilterSpec]] = {
     "volume-id": ("sid", strip_prefix(Kind.VOLUME), True),
     "status": ("state_attachment", lookup_known(VOLUME_STATUS), False),
-    "size": ("size_gib", same, False),
-    "availability-zone": ("zone_name", same, False),
+    "size": ("size_gib", numbers(VOLUME_SIZES), False),
+    "availability-zone": ("zone_pattern", same, True),
     "availability-zone-id": ("zone_pattern", zone_ids, True),
     "attachment.instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), False),
     "attachment.device": ("device_id", device_slots, False),
-    "attachment.status": ("attachment", same, False),
-    "attachment.delete-on-termination": ("delete_on_termination", same, False),
+    "attachment.status": ("attachment", lookup({s.value: (s.value,) for s in AttachmentState}),
+                          False),
+    "attachment.delete-on-termination": ("delete_on_termination", lookup(_BOOLEANS), False),
     "attachment.attach-time": ("attached_at", same, False),
     "snapshot-id": ("snapshot_sid", strip_prefix(Kind.SNAPSHOT), False),
     "volume-type": ("volume_type", same, True),
@@ -309,7 +325,7 @@ _OK: Final = tuple(s.value for s in SETTLED)
 _IMPAIRED: Final = ("Error",)
 _INITIALIZING: Final = ("Creating",)
 VOLUME_STATUS_FILTERS: Final[dict[str, FilterSpec]] = {
-    "availability-zone": ("zone_name", same, False),
+    "availability-zone": ("zone_pattern", same, True),
     "volume-status.status": ("state", lookup_known({
         "ok": _OK, "impaired": _IMPAIRED, "insufficient-data": _INITIALIZING,
         "warning": ()}), False),
@@ -333,10 +349,11 @@ def _sizes_by_iops() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+@expanding
 def iops_sizes(values: Sequence[str]) -> tuple[str, ...]:
-    """IOPS values -> the ``<type>:<GiB>`` pairs that have them."""
+    """IOPS values (or patterns over them) -> the ``<type>:<GiB>`` pairs that have them."""
     table = _sizes_by_iops()
-    return tuple(pair for v in values for pair in table.get(v, ())) or ("\x00",)
+    return lookup(table)(values) or ("\x00",)
 
 
 VOLUME_MODIFICATION_FILTERS: Final[dict[str, FilterSpec]] = {
@@ -360,7 +377,7 @@ SNAPSHOT_FILTERS: Final[dict[str, FilterSpec]] = {
     "progress": ("state", lookup_known(SNAPSHOT_PROGRESS), False),
     "owner-id": ("owner_number", same, False),
     "description": ("description", same, True),
-    "volume-size": ("size_gib", same, False),
+    "volume-size": ("size_gib", numbers(VOLUME_SIZES), False),
     "start-time": ("created_at", same, False),
     "encrypted": ("sid", constant("false"), True),
     "storage-tier": ("sid", constant("standard"), True),
@@ -371,9 +388,9 @@ SNAPSHOT_FILTERS: Final[dict[str, FilterSpec]] = {
 ADDRESS_FILTERS: Final[dict[str, FilterSpec]] = {
     "allocation-id": ("sid", strip_prefix(Kind.ADDRESS), True),
     "association-id": ("association_sid", strip_prefix(Kind.ASSOCIATION), True),
-    "instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), False),
+    "instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), True),
     "public-ip": ("address", same, True),
-    "private-ip-address": ("private_ip", same, False),
+    "private-ip-address": ("private_ip", same, True),
     "domain": ("sid", constant("vpc"), True),
     "public-ipv4-pool": ("sid", constant("amazon"), True),
     # A border group is the region: the region's zones are its name + a letter.
@@ -383,10 +400,7 @@ ADDRESS_FILTERS: Final[dict[str, FilterSpec]] = {
 }
 
 # --- VPCs, subnets, internet gateways, route tables -----------------------------
-def vpc_cidr_associations(values: Sequence[str]) -> tuple[str, ...]:
-    """``vpc-cidr-assoc-<sid>`` -> the VPC's sid."""
-    prefix = "vpc-cidr-assoc-"
-    return tuple(v[len(prefix):] if v.startswith(prefix) else "\x00" + v for v in values)
+vpc_cidr_associations = strip_prefix_as("vpc-cidr-assoc")  # ``vpc-cidr-assoc-<vpc sid>``
 
 
 _NO_IPV6: Final[dict[str, FilterSpec]] = {
@@ -400,12 +414,12 @@ VPC_FILTERS: Final[dict[str, FilterSpec]] = {
     "vpc-id": ("sid", strip_prefix(Kind.VPC), True),
     "cidr": ("cidr", same, True),
     "cidr-block-association.cidr-block": ("cidr", same, True),
-    "cidr-block-association.association-id": ("sid", vpc_cidr_associations, False),
+    "cidr-block-association.association-id": ("sid", vpc_cidr_associations, True),
     "cidr-block-association.state": ("sid", constant("associated"), True),
     "dhcp-options-id": ("sid", constant("default"), True),
     "is-default": ("is_default", booleans, False),
     "state": ("sid", constant("available"), True),
-    "owner-id": ("owner_number", same, False),
+    "owner-id": ("owner_number", same, True),
     **_NO_IPV6,
 }
 
@@ -419,7 +433,7 @@ SUBNET_FILTERS: Final[dict[str, FilterSpec]] = {
     "cidr": ("cidr", same, True),
     "cidrBlock": ("cidr", same, True),
     "state": ("sid", constant("available"), True),
-    "owner-id": ("owner_number", same, False),
+    "owner-id": ("owner_number", same, True),
     "map-public-ip-on-launch": ("map_public_ip", booleans, False),
     "map-customer-owned-ip-on-launch": ("sid", constant("false"), True),
     "assign-ipv6-address-on-creation": ("sid", constant("false"), True),
@@ -441,18 +455,19 @@ SUBNET_FILTERS: Final[dict[str, FilterSpec]] = {
 INTERNET_GATEWAY_FILTERS: Final[dict[str, FilterSpec]] = {
     "internet-gateway-id": ("sid", strip_prefix(Kind.INTERNET_GATEWAY), True),
     "attachment.vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), True),
-    "attachment.state": ("attached", same, False),
-    "owner-id": ("owner_number", same, False),
+    "attachment.state": ("attached", lookup({"available": ("available",),
+                                             "attached": ("attached",)}), False),
+    "owner-id": ("owner_number", same, True),
 }
 
 ROUTE_TABLE_FILTERS: Final[dict[str, FilterSpec]] = {
     "route-table-id": ("sid", strip_prefix(Kind.ROUTE_TABLE), True),
     "vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), True),
-    "owner-id": ("owner_number", same, False),
-    "association.main": ("main", same, False),
+    "owner-id": ("owner_number", same, True),
+    "association.main": ("main", lookup(_BOOLEANS), False),
     "association.route-table-association-id": (
         "link_sid", strip_prefix(Kind.ROUTE_TABLE_ASSOCIATION), False),
-    "association.route-table-id": ("sid", strip_prefix(Kind.ROUTE_TABLE), False),
+    "association.route-table-id": ("sid", strip_prefix(Kind.ROUTE_TABLE), True),
     "association.subnet-id": ("link_network_sid", strip_prefix(Kind.SUBNET), False),
     "association.gateway-id": ("sid", nothing, False),
     "route.destination-cidr-block": ("route_destination", same, False),
@@ -485,26 +500,26 @@ def _ip_owners(values: Sequence[str]) -> tuple[str, ...]:
 
 NETWORK_INTERFACE_FILTERS: Final[dict[str, FilterSpec]] = {
     "network-interface-id": ("sid", strip_prefix(Kind.NETWORK_INTERFACE), True),
-    "subnet-id": ("network_sid", strip_prefix(Kind.SUBNET), False),
-    "vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), False),
-    "attachment.instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), False),
-    "attachment.attachment-id": ("attachment_sid", strip_prefix_as("eni-attach"), False),
-    "attachment.device-index": ("device_id", same, False),
+    "subnet-id": ("network_sid", strip_prefix(Kind.SUBNET), True),
+    "vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), True),
+    "attachment.instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), True),
+    "attachment.attachment-id": ("attachment_sid", strip_prefix_as("eni-attach"), True),
+    "attachment.device-index": ("device_id", same, True),
     "attachment.status": ("attachment_status", same, True),
     "attachment.delete-on-termination": ("delete_on_termination", same, True),
-    "attachment.instance-owner-id": ("owner_number", same, False),
+    "attachment.instance-owner-id": ("owner_number", same, True),
     "private-ip-address": ("ip_address", same, True),
     "addresses.private-ip-address": ("ip_address", same, True),
     "addresses.primary": ("sid", constant("true"), True),
     "private-dns-name": ("sid", nothing, False),
     "mac-address": ("mac_address", same, True),
     "availability-zone": ("zone_name", same, True),
-    "owner-id": ("owner_number", same, False),
+    "owner-id": ("owner_number", same, True),
     "status": ("status", same, True),
-    "group-id": ("group_sid", strip_prefix(Kind.SECURITY_GROUP), False),
-    "group-name": ("group_name", same, False),
-    "association.public-ip": ("public_ip", same, False),
-    "addresses.association.public-ip": ("public_ip", same, False),
+    "group-id": ("group_sid", strip_prefix(Kind.SECURITY_GROUP), True),
+    "group-name": ("group_name", same, True),
+    "association.public-ip": ("public_ip", same, True),
+    "addresses.association.public-ip": ("public_ip", same, True),
     "interface-type": ("sid", constant("interface"), True),
     "requester-managed": ("sid", constant("false"), True),
     "source-dest-check": ("sid", constant("true"), True),

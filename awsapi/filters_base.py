@@ -3,14 +3,21 @@
 A :data:`FilterSpec` is (engine field, value transform, wildcards allowed).
 The transform turns the request's values into the engine's; a transform may
 return ``("\\x00",)``, a value no field holds, so the filter matches nothing.
+
+AWS takes ``*`` and ``?`` in every filter value. A spec either passes the
+patterns on (wildcards allowed: the engine field LIKE-matches them, and the
+transform keeps them patterns, e.g. :func:`strip_prefix` turns ``ami-04*``
+into the sid pattern ``04*``) or its transform expands them into the exact
+values they match (:func:`lookup`, :func:`booleans`, :func:`when_matches`,
+:func:`numbers` ...): such transforms are marked with :func:`expanding`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from fnmatch import fnmatchcase
-from typing import Final
+from functools import cache
+from typing import Any, Final
 
 from awsapi.ids import Kind
 
@@ -18,6 +25,28 @@ Transform = Callable[[Sequence[str]], tuple[str, ...]]
 FilterSpec = tuple[str, Transform, bool]  # engine field, value transform, wildcards allowed
 
 NO_MATCH: Final = "\x00"
+
+
+def has_wildcards(value: str) -> bool:
+    return "*" in value or "?" in value
+
+
+@cache
+def _pattern(value: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
+                              for c in value), re.DOTALL)
+
+
+def wildcard_match(text: str, pattern: str) -> bool:
+    """Whether ``text`` matches ``pattern`` (``*`` any run, ``?`` one character;
+    nothing else is special), case-sensitively as AWS matches."""
+    return _pattern(pattern).fullmatch(text) is not None
+
+
+def expanding(transform: Any) -> Any:
+    """Mark ``transform`` as one that turns patterns into exact values."""
+    transform.expands_patterns = True
+    return transform
 
 
 def same(values: Sequence[str]) -> tuple[str, ...]:
@@ -28,34 +57,95 @@ def strip_prefix(kind: Kind) -> Transform:
     return strip_prefix_as(kind.prefix)
 
 
+def _tail_patterns(head: str, pattern: str) -> list[str]:
+    """Every pattern ``t`` such that ``head + x`` matches ``pattern`` exactly
+    when ``x`` matches one of the ``t`` (``*`` may cover part of ``head``)."""
+    if not head:
+        return [pattern]
+    if not pattern:
+        return []
+    first = pattern[0]
+    if first == "*":  # the star covers none of head, or head's first character and more
+        return list(dict.fromkeys(_tail_patterns(head, pattern[1:])
+                                  + _tail_patterns(head[1:], pattern)))
+    if first == "?" or first == head[0]:
+        return _tail_patterns(head[1:], pattern[1:])
+    return []
+
+
 def strip_prefix_as(prefix: str) -> Transform:
-    """``<prefix>-<sid>`` -> ``<sid>``; any other value matches nothing."""
+    """``<prefix>-<sid>`` -> ``<sid>``; any other value matches nothing. A
+    pattern is matched against the whole id: ``ami-04*`` -> ``04*``, ``*`` ->
+    ``*``, ``a*-0?`` -> ``0?``. Use with wildcards allowed."""
     head = prefix + "-"
-    return lambda values: tuple(v[len(head):] if v.startswith(head) else NO_MATCH + v
-                                for v in values)
+
+    def transform(values: Sequence[str]) -> tuple[str, ...]:
+        out: list[str] = []
+        for v in values:
+            if v.startswith(head) and not has_wildcards(head):
+                out.append(v[len(head):])
+            elif has_wildcards(v):
+                out += _tail_patterns(head, v) or [NO_MATCH + v]
+            else:
+                out.append(NO_MATCH + v)
+        return tuple(out)
+
+    return transform
 
 
 def lookup(table: Mapping[str, tuple[str, ...]]) -> Transform:
-    """Wire values -> engine values through ``table``; a value the table does not
-    know matches nothing (no values at all match nothing either). Unknown values
-    never reach the database: an enum column would refuse them."""
+    """Wire values -> engine values through ``table``; a value is a pattern over
+    the table's keys. A value the table does not know matches nothing (no values
+    at all match nothing either). Unknown values never reach the database: an
+    enum column would refuse them."""
 
     def transform(values: Sequence[str]) -> tuple[str, ...]:
-        out: tuple[str, ...] = ()
+        out: list[str] = []
         for v in values:
-            out += table.get(v, ())
-        return out
+            hits = [table[k] for k in table if wildcard_match(k, v)] if has_wildcards(v) \
+                else [table.get(v, ())]
+            for engine_values in hits:
+                out += [e for e in engine_values if e not in out]
+        return tuple(out)
 
-    return transform
+    return expanding(transform)
 
 
 lookup_known = lookup
 
 
+@expanding
 def booleans(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple("1" if v.lower() == "true" else "0" for v in values)
+    """``true`` -> ``1``, anything else ``0``; a pattern -> the values whose
+    word (``true``/``false``) it matches."""
+    out: list[str] = []
+    for v in values:
+        if has_wildcards(v):
+            out += [n for word, n in (("true", "1"), ("false", "0"))
+                    if wildcard_match(word, v.lower()) and n not in out]
+        elif (n := "1" if v.lower() == "true" else "0") not in out:
+            out.append(n)
+    return tuple(out)
 
 
+def numbers(candidates: range) -> Transform:
+    """Whole numbers as given; a pattern -> the ``candidates`` it matches (the
+    engine field compares numbers, so patterns are expanded here). A pattern
+    matching none gives ``-1``, a number no candidate is."""
+
+    def transform(values: Sequence[str]) -> tuple[str, ...]:
+        out: list[str] = []
+        for v in values:
+            if has_wildcards(v):
+                out += [str(n) for n in candidates if wildcard_match(str(n), v)]
+            else:
+                out.append(v)
+        return tuple(dict.fromkeys(out)) or ("-1",)
+
+    return expanding(transform)
+
+
+@expanding
 def nothing(values: Sequence[str]) -> tuple[str, ...]:
     """For filters on features the engine lacks: match no resource."""
     return (NO_MATCH,)
@@ -68,7 +158,7 @@ def constant(*facts: str) -> Transform:
     (with another field: every resource that has that field)."""
 
     def transform(values: Sequence[str]) -> tuple[str, ...]:
-        hit = any(fnmatchcase(f, v) for v in values for f in facts)
+        hit = any(wildcard_match(f, v) for v in values for f in facts)
         return ("*",) if hit else (NO_MATCH,)
 
     return transform
@@ -86,11 +176,11 @@ def when_matches(table: Mapping[str, tuple[str, ...]]) -> Transform:
         out: list[str] = []
         for v in values:
             for key, engine_values in table.items():
-                if fnmatchcase(key, v):
+                if wildcard_match(key, v):
                     out += [e for e in engine_values if e not in out]
         return tuple(out)  # none: matches nothing (and is safe on enum columns)
 
-    return transform
+    return expanding(transform)
 
 
 _ZONE_ID = re.compile(r"^([a-z]{2})([a-z]*)(\d+)-az(\d+)$")

@@ -12,23 +12,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from awsapi.devices import device_slot
+from awsapi.devices import DATA_SLOTS, device_name, device_slot
 from awsapi.filters_base import (
     FilterSpec,
     booleans,
     constant,
     constant_specs,
+    expanding,
+    has_wildcards,
     lookup,
     nothing_specs,
+    numbers,
     private_dns_names,
     same,
     strip_prefix,
     strip_prefix_as,
     when_matches,
+    wildcard_match,
     zone_ids,
 )
 from awsapi.ids import Kind
 from awsapi.views import STATE_BY_CODE, STATE_BY_NAME
+from engine.services.volumes import MAX_SIZE_GIB
 from engine.states import VmState
 
 _ENABLED: Final = {"enabled": ("true",), "disabled": ("false",)}
@@ -36,9 +41,26 @@ _STOPPED_OR_GONE: Final = tuple(s.value for s in (
     VmState.STOPPED, VmState.STOPPING, VmState.EXPUNGED, VmState.EXPUNGING, VmState.DESTROYED))
 
 
-def _device_slots(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(str(slot) if slot is not None else "-1"
-                 for slot in (device_slot(v) for v in values))
+DEVICE_INDEXES: Final = range(32)  # interface device indexes a pattern may name
+HOP_LIMITS: Final = range(1, 65)  # the metadata service's hop limits
+LAUNCH_INDEXES: Final = range(1000)  # a launch's instances a pattern may name
+VOLUME_SIZES: Final = range(1, MAX_SIZE_GIB + 1)
+_BOOLEANS: Final = {"true": ("true",), "false": ("false",)}
+
+
+@expanding
+def device_slots(values: Sequence[str]) -> tuple[str, ...]:
+    """Device names -> the engine's disk slots; a pattern -> every slot whose
+    name (as instances show it) matches."""
+    out: list[str] = []
+    for v in values:
+        if has_wildcards(v):
+            out += [str(slot) for slot in (0, *DATA_SLOTS)
+                    if wildcard_match(device_name(slot), v)]
+        else:
+            slot = device_slot(v)
+            out.append(str(slot) if slot is not None else "-1")
+    return tuple(dict.fromkeys(out)) or ("-1",)
 
 
 def _network_interface_filters(prefix: str) -> dict[str, FilterSpec]:
@@ -57,15 +79,15 @@ def _network_interface_filters(prefix: str) -> dict[str, FilterSpec]:
         "attachment.attach-time": ("nic_created_at", same, True),
         "attachment.attachment-id": ("nic_sid", strip_prefix_as("eni-attach"), True),
         "attachment.delete-on-termination": ("nic_sid", constant("true"), True),
-        "attachment.device-index": ("nic_device_id", same, False),
+        "attachment.device-index": ("nic_device_id", numbers(DEVICE_INDEXES), False),
         "attachment.instance-id": ("sid", strip_prefix(Kind.INSTANCE), True),
         "attachment.instance-owner-id": ("owner_number", same, True),
         "attachment.network-card-index": ("nic_sid", constant("0"), True),
         "attachment.status": ("nic_sid", constant("attached"), True),
         "availability-zone": ("zone_pattern", same, True),
         "description": ("nic_sid", constant(""), True),
-        "group-id": ("security_group", strip_prefix(Kind.SECURITY_GROUP), False),
-        "group-name": ("security_group", same, False),
+        "group-id": ("security_group_sid", strip_prefix(Kind.SECURITY_GROUP), True),
+        "group-name": ("security_group_name", same, True),
         "mac-address": ("nic_mac", same, True),
         "network-interface-id": ("nic_sid", strip_prefix(Kind.NETWORK_INTERFACE), True),
         "operator.managed": ("nic_sid", constant("false"), True),
@@ -94,23 +116,23 @@ def _network_interface_filters(prefix: str) -> dict[str, FilterSpec]:
 INSTANCE_FILTERS: Final[dict[str, FilterSpec]] = {
     **_network_interface_filters("network-interface."),
     "instance-id": ("sid", strip_prefix(Kind.INSTANCE), True),
-    "image-id": ("template_sid", strip_prefix(Kind.IMAGE), False),
+    "image-id": ("template_sid_pattern", strip_prefix(Kind.IMAGE), True),
     "instance-state-name": ("state", lookup(STATE_BY_NAME), False),
     "instance-state-code": ("state", lookup(STATE_BY_CODE), False),
-    "instance-type": ("offering_name", same, False),
-    "placement-group-name": ("affinity_group", same, False),
+    "instance-type": ("offering_pattern", same, True),
+    "placement-group-name": ("affinity_group_name", same, True),
     "key-name": ("key_name", same, True),
     "availability-zone": ("zone_pattern", same, True),
     "availability-zone-id": ("zone_pattern", zone_ids, True),
     "private-ip-address": ("nic_ip", same, True),
     "private-dns-name": ("nic_ip", private_dns_names, True),
     "ip-address": ("public_ip_pattern", same, True),
-    "reservation-id": ("reservation_sid", strip_prefix(Kind.RESERVATION), False),
-    "launch-index": ("launch_index", same, False),
-    "group-name": ("security_group", same, False),
-    "instance.group-name": ("security_group", same, False),
-    "group-id": ("security_group", strip_prefix(Kind.SECURITY_GROUP), False),
-    "instance.group-id": ("security_group", strip_prefix(Kind.SECURITY_GROUP), False),
+    "reservation-id": ("reservation_sid", strip_prefix(Kind.RESERVATION), True),
+    "launch-index": ("launch_index", numbers(LAUNCH_INDEXES), False),
+    "group-name": ("security_group_name", same, True),
+    "instance.group-name": ("security_group_name", same, True),
+    "group-id": ("security_group_sid", strip_prefix(Kind.SECURITY_GROUP), True),
+    "instance.group-id": ("security_group_sid", strip_prefix(Kind.SECURITY_GROUP), True),
     "architecture": ("arch", same, True),
     "vpc-id": ("nic_container_sid", strip_prefix(Kind.VPC), True),
     "subnet-id": ("nic_network_sid", strip_prefix(Kind.SUBNET), True),
@@ -119,8 +141,9 @@ INSTANCE_FILTERS: Final[dict[str, FilterSpec]] = {
     "owner-id": ("owner_number", same, True),
     "root-device-name": ("root_device_name", same, True),
     "block-device-mapping.attach-time": ("volume_attached_at", same, True),
-    "block-device-mapping.delete-on-termination": ("volume_delete_on_termination", same, False),
-    "block-device-mapping.device-name": ("volume_device_id", _device_slots, False),
+    "block-device-mapping.delete-on-termination": ("volume_delete_on_termination",
+                                                   lookup(_BOOLEANS), False),
+    "block-device-mapping.device-name": ("volume_device_id", device_slots, False),
     "block-device-mapping.status": ("volume_sid", constant("attached"), True),
     "block-device-mapping.volume-id": ("volume_sid", strip_prefix(Kind.VOLUME), True),
     "metadata-options.http-endpoint": ("metadata_endpoint", lookup(_ENABLED), False),
@@ -128,7 +151,8 @@ INSTANCE_FILTERS: Final[dict[str, FilterSpec]] = {
     "metadata-options.instance-metadata-tags": ("metadata_tags", lookup(_ENABLED), False),
     "metadata-options.http-tokens": ("metadata_token_required", lookup(
         {"required": ("true",), "optional": ("false",)}), False),
-    "metadata-options.http-put-response-hop-limit": ("metadata_hop_limit", same, False),
+    "metadata-options.http-put-response-hop-limit": ("metadata_hop_limit",
+                                                     numbers(HOP_LIMITS), False),
     "state-reason-code": ("state", when_matches({
         "Client.UserInitiatedShutdown": _STOPPED_OR_GONE,
         "Server.InternalError": (VmState.ERROR.value,)}), False),
@@ -187,7 +211,7 @@ IMAGE_FILTERS: Final[dict[str, FilterSpec]] = {
         {"Windows": ("windows",), "Linux/UNIX": ("linux",)}), False),
     "root-device-name": ("root_device_name", same, True),
     "block-device-mapping.device-name": ("root_device_name", same, True),
-    "block-device-mapping.volume-size": ("size_gib", same, False),
+    "block-device-mapping.volume-size": ("size_gib", numbers(VOLUME_SIZES), False),
     "manifest-location": ("qualified_name", same, True),
     "source-image-id": ("source_template_sid", strip_prefix(Kind.IMAGE), True),
     **constant_specs({

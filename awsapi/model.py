@@ -17,7 +17,9 @@ or another interpreter simply writes a new one. Any problem with the cache
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
+import json
 import logging
 import marshal
 import os
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore
-from botocore.loaders import Loader, create_loader
+from botocore.loaders import JSONFileLoader, Loader
 from botocore.model import OperationModel, OperationNotFoundError, ServiceModel
 
 SERVICE_NAME = "ec2"
@@ -50,8 +52,27 @@ def service_model() -> ServiceModel:
     return ServiceModel(_service_description(), service_name=SERVICE_NAME)
 
 
+class _PlainJsonFiles(JSONFileLoader):  # type: ignore[misc]
+    """botocore's model files parsed into plain dicts (which keep the order)
+    instead of ``OrderedDict``: about twice as fast to load, and :mod:`marshal`
+    writes them to the cache as they are."""
+
+    def load_file(self, file_path: str) -> Any:
+        for suffix, opener in ((".json", open), (".json.gz", gzip.open)):
+            path = file_path + suffix
+            if os.path.isfile(path):
+                with opener(path, "rb") as fh:
+                    return json.loads(fh.read().decode("utf-8"))
+        return None
+
+
+def _loader() -> Loader:
+    """A botocore loader over botocore's own model files."""
+    return Loader(file_loader=_PlainJsonFiles())
+
+
 def _service_description() -> dict[str, Any]:
-    loader = create_loader()
+    loader = _loader()
     path = _cache_path(loader)
     if path is not None:
         try:
@@ -60,7 +81,7 @@ def _service_description() -> dict[str, Any]:
                 return data
         except (OSError, EOFError, ValueError, TypeError):
             pass
-    data = _plain(loader.load_service_model(SERVICE_NAME, _TYPE))
+    data = loader.load_service_model(SERVICE_NAME, _TYPE)
     if path is not None:
         _store(path, data)
     return data
@@ -85,16 +106,6 @@ def _cache_path(loader: Loader) -> Path | None:
     except Exception:  # noqa: BLE001 - the cache is an optimisation only
         return None
     return None
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with botocore's OrderedDicts as plain dicts (same order), which
-    :mod:`marshal` can write."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _store(path: Path, data: dict[str, Any]) -> None:

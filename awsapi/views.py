@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -10,7 +11,7 @@ from awsapi.ids import Kind, render
 from engine.states import VmState, VolumeKind
 
 if TYPE_CHECKING:
-    from engine.models import Region, Tag, Zone
+    from engine.models import Region, SecurityGroup, Tag, Zone
     from engine.services.catalog import TemplateDetail
     from engine.services.instance_details import InstanceDetail, NicDetail
 
@@ -65,6 +66,8 @@ def private_dns(ip: str | None) -> str:
 
 
 def instance(d: InstanceDetail) -> dict[str, Any]:
+    """An ``Instance``. Views of many instances share their constant parts
+    (state, monitoring, CPU options ... are the same dict objects): read-only."""
     i = d.instance
     vm_state = i.state
     nic = d.primary_nic if d.nics else None
@@ -80,41 +83,38 @@ def instance(d: InstanceDetail) -> dict[str, Any]:
         subnet = _SUBNET + network_sid
     else:
         private_ip = public_ip = vpc = subnet = None
-    groups = [{"GroupName": g.name, "GroupId": _SECURITY_GROUP + g.sid}
-              for g in d.security_groups]
+    groups = _groups(d.security_groups)
     gone = vm_state in _GONE
-    code, name = STATE[vm_state]
+    template = d.template
     out: dict[str, Any] = {
         "InstanceId": _INSTANCE + i.sid,
-        "ImageId": _IMAGE + d.template.sid,
-        "State": {"Code": code, "Name": name},
+        "ImageId": _IMAGE + template.sid,
+        "State": _STATE_VIEW[vm_state],
         "PrivateDnsName": private_dns(private_ip) if not gone else "",
         "PublicDnsName": "",
         "StateTransitionReason": _transition_reason(d),
         "AmiLaunchIndex": i.launch_index,
-        "ProductCodes": [],
+        "ProductCodes": _NONE,
         "InstanceType": d.offering.name,
         "LaunchTime": aware(i.created_at),
         "Placement": _placement(d),
-        "Monitoring": {"State": "disabled"},
-        "Architecture": d.template.arch,
+        "Monitoring": _MONITORING,
+        "Architecture": template.arch,
         "RootDeviceType": "ebs",
-        "RootDeviceName": d.template.root_device_name,
-        "BlockDeviceMappings": _block_devices(d),
+        "RootDeviceName": template.root_device_name,
+        "BlockDeviceMappings": _block_devices(d) if not gone else _NONE,
         "VirtualizationType": "hvm",
         "ClientToken": i.client_token or "",
         "Tags": tags(d.tags) or None,
         "SecurityGroups": groups,
-        "SourceDestCheck": True,
+        "SourceDestCheck": nic.nic.source_dest_check is not False if nic else True,
         "Hypervisor": "xen",
         "EbsOptimized": False,
         "EnaSupport": True,
-        "CpuOptions": {"CoreCount": max(1, i.cpus // 2) if i.cpus > 1 else 1,
-                       "ThreadsPerCore": 2 if i.cpus > 1 else 1},
+        "CpuOptions": _cpu_options(i.cpus),
         "PlatformDetails": "Linux/UNIX",
         "UsageOperation": "RunInstances",
-        "MetadataOptions": {"State": "applied", "HttpTokens": "optional",
-                            "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"},
+        "MetadataOptions": _DEFAULT_METADATA_OPTIONS,
     }
     if not gone:
         out["PrivateIpAddress"] = private_ip
@@ -124,10 +124,35 @@ def instance(d: InstanceDetail) -> dict[str, Any]:
         out["NetworkInterfaces"] = [_interface(d, n, groups) for n in d.nics]
     if i.key_pair_name:
         out["KeyName"] = i.key_pair_name
-    reason = _state_reason(d)
-    if reason:
+    reason = _STATE_REASON.get(vm_state)
+    if reason is not None:
         out["StateReason"] = reason
     return out
+
+
+# Constant parts shared by every instance view (never mutate them).
+_NONE: Final[list[Any]] = []
+_MONITORING: Final = {"State": "disabled"}
+_DEFAULT_METADATA_OPTIONS: Final = {"State": "applied", "HttpTokens": "optional",
+                                    "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"}
+_STATE_VIEW: Final = {s: {"Code": code, "Name": name} for s, (code, name) in STATE.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _cpu_options(cpus: int) -> dict[str, int]:
+    return {"CoreCount": max(1, cpus // 2) if cpus > 1 else 1,
+            "ThreadsPerCore": 2 if cpus > 1 else 1}
+
+
+def _groups(rows: list[SecurityGroup]) -> list[dict[str, str]]:
+    """The instance's groups; instances with the same groups share one list
+    (which the serializer then writes once)."""
+    return _group_list(tuple((g.name, g.sid) for g in rows))
+
+
+@functools.lru_cache(maxsize=1024)
+def _group_list(groups: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    return [{"GroupName": name, "GroupId": _SECURITY_GROUP + sid} for name, sid in groups]
 
 
 _GONE: Final = frozenset({VmState.EXPUNGED, VmState.ERROR, VmState.DESTROYED})
@@ -156,17 +181,15 @@ def _transition_reason(d: InstanceDetail) -> str:
     return ""
 
 
-def _state_reason(d: InstanceDetail) -> dict[str, str] | None:
-    i = d.instance
-    if i.state == VmState.ERROR:
-        return {"Code": "Server.InternalError",
-                "Message": "Server.InternalError: Internal error on launch"}
-    if i.state in (VmState.STOPPED, VmState.STOPPING, VmState.EXPUNGED, VmState.EXPUNGING,
-                   VmState.DESTROYED):
-        code = ("Client.UserInitiatedShutdown" if i.state != VmState.STOPPING
-                else "Client.UserInitiatedShutdown")
-        return {"Code": code, "Message": f"{code}: User initiated shutdown"}
-    return None
+_USER_SHUTDOWN: Final = {"Code": "Client.UserInitiatedShutdown",
+                         "Message": "Client.UserInitiatedShutdown: User initiated shutdown"}
+# StateReason by state (states without one are absent).
+_STATE_REASON: Final[dict[VmState, dict[str, str]]] = {
+    VmState.ERROR: {"Code": "Server.InternalError",
+                    "Message": "Server.InternalError: Internal error on launch"},
+    **{s: _USER_SHUTDOWN for s in (VmState.STOPPED, VmState.STOPPING, VmState.EXPUNGED,
+                                   VmState.EXPUNGING, VmState.DESTROYED)},
+}
 
 
 def _block_devices(d: InstanceDetail) -> list[dict[str, Any]]:
@@ -196,7 +219,6 @@ def image(t: TemplateDetail) -> dict[str, Any]:
     ready = any(tz.state.value == "Ready" for _, tz in t.zones)
     errors = [tz.error_text for _, tz in t.zones if tz.state.value == "Error"]
     failed = not ready and bool(errors) and len(errors) == len(t.zones)
-    size_gib = max(1, -(-tm.size_bytes // 1024**3))
     out: dict[str, Any] = {
         "ImageId": render(Kind.IMAGE, tm.sid),
         "ImageLocation": f"{t.owner.number}/{tm.name}",
@@ -210,9 +232,7 @@ def image(t: TemplateDetail) -> dict[str, Any]:
         "Description": tm.display_text,
         "RootDeviceType": "ebs",
         "RootDeviceName": tm.root_device_name,
-        "BlockDeviceMappings": [{"DeviceName": tm.root_device_name, "Ebs": {
-            "DeleteOnTermination": True, "VolumeSize": size_gib, "VolumeType": "gp2",
-            "Encrypted": False}}],
+        "BlockDeviceMappings": [{"DeviceName": tm.root_device_name, "Ebs": _image_root(t)}],
         "VirtualizationType": "hvm",
         "Hypervisor": "xen",
         "EnaSupport": True,
@@ -231,25 +251,42 @@ def image(t: TemplateDetail) -> dict[str, Any]:
     return out
 
 
+def _image_root(t: TemplateDetail) -> dict[str, Any]:
+    """The root mapping of an image: its size, and the snapshot it was made
+    with (and that volume's type) when it has one."""
+    size_gib = max(1, -(-t.template.size_bytes // 1024**3))
+    ebs: dict[str, Any] = {"DeleteOnTermination": True}
+    volume_type = "gp2"
+    if t.source_snapshot is not None:
+        snapshot_sid, volume_type = t.source_snapshot
+        ebs["SnapshotId"] = render(Kind.SNAPSHOT, snapshot_sid)
+        volume_type = volume_type or "gp2"
+    ebs.update({"VolumeSize": size_gib, "VolumeType": volume_type, "Encrypted": False})
+    return ebs
+
+
 def _interface(d: InstanceDetail, n: NicDetail, groups: list[dict[str, str]]) -> dict[str, Any]:
     """One attached interface, as RunInstances/DescribeInstances list them."""
     nic = n.nic
     ip = nic.ip_address
+    dns = private_dns(ip)
+    network_sid = n.network.sid
+    owner = d.account.number
     out: dict[str, Any] = {
         "NetworkInterfaceId": _ENI + nic.sid,
-        "SubnetId": _SUBNET + n.network.sid,
-        "VpcId": _VPC + (n.vpc_sid or n.network.sid),
+        "SubnetId": _SUBNET + network_sid,
+        "VpcId": _VPC + (n.vpc_sid or network_sid),
         "Description": nic.description or "",
-        "OwnerId": d.account.number,
+        "OwnerId": owner,
         "Status": "in-use",
         "MacAddress": nic.mac_address,
         "PrivateIpAddress": ip,
-        "PrivateDnsName": private_dns(ip),
-        "SourceDestCheck": True,
+        "PrivateDnsName": dns,
+        "SourceDestCheck": nic.source_dest_check is not False,
         "Groups": groups,
         "InterfaceType": "interface",
         "Attachment": {
-            "AttachmentId": f"eni-attach-{nic.attachment_sid or nic.sid}",
+            "AttachmentId": _ATTACHMENT + (nic.attachment_sid or nic.sid),
             "DeviceIndex": nic.device_id,
             "NetworkCardIndex": 0,
             "Status": "attached",
@@ -257,22 +294,29 @@ def _interface(d: InstanceDetail, n: NicDetail, groups: list[dict[str, str]]) ->
             "DeleteOnTermination": bool(nic.delete_on_termination),
         },
     }
-    primary: dict[str, Any] = {"Primary": True, "PrivateIpAddress": ip,
-                               "PrivateDnsName": private_dns(ip)}
-    if n.public_ip is not None:
-        owner = d.account.number if n.public_ip.association_sid else "amazon"
-        association = {"PublicIp": n.public_ip.address, "PublicDnsName": "", "IpOwnerId": owner}
+    primary: dict[str, Any] = {"Primary": True, "PrivateIpAddress": ip, "PrivateDnsName": dns}
+    public = n.public_ip
+    if public is not None:
+        association = {"PublicIp": public.address, "PublicDnsName": "",
+                       "IpOwnerId": owner if public.association_sid else "amazon"}
         out["Association"] = primary["Association"] = association
     out["PrivateIpAddresses"] = [primary]
     return out
 
 
+_ATTACHMENT: Final = "eni-attach-"
+
+
 def _placement(d: InstanceDetail) -> dict[str, Any]:
     """Zone, tenancy and the placement group (the instance's first affinity group)."""
-    placement: dict[str, Any] = {"AvailabilityZone": d.zone.name, "GroupName": "",
-                                 "Tenancy": "default"}
-    if d.affinity_groups:
-        group = d.affinity_groups[0]
-        placement["GroupName"] = group.name
-        placement["GroupId"] = render(Kind.PLACEMENT_GROUP, group.sid)
-    return placement
+    if not d.affinity_groups:
+        return _zone_placement(d.zone.name)
+    group = d.affinity_groups[0]
+    return {"AvailabilityZone": d.zone.name, "GroupName": group.name,
+            "Tenancy": "default", "GroupId": render(Kind.PLACEMENT_GROUP, group.sid)}
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_placement(zone_name: str) -> dict[str, Any]:
+    """The (shared, read-only) placement of an instance in no placement group."""
+    return {"AvailabilityZone": zone_name, "GroupName": "", "Tenancy": "default"}

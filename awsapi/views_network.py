@@ -169,7 +169,7 @@ def network_interface(d: InterfaceDetail, caller_number: str) -> dict[str, Any]:
         "MacAddress": n.mac_address,
         "PrivateIpAddress": n.ip_address,
         "PrivateDnsName": private_dns(n.ip_address),
-        "SourceDestCheck": True,
+        "SourceDestCheck": n.source_dest_check is not False,
         "InterfaceType": "interface",
         "Groups": [{"GroupName": g.name, "GroupId": render(Kind.SECURITY_GROUP, g.sid)}
                    for g in d.groups],

@@ -14,15 +14,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, Engine, String, Text, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, String, Text, TypeDecorator, create_engine, event
 from sqlalchemy import Enum as SaEnum
-from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeEngine
 
 from engine.ids import new_sid, new_uuid
 
-# Microsecond timestamps on MySQL too (its DATETIME drops fractions by default).
-TIMESTAMP = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+class _Timestamp(TypeDecorator[datetime]):
+    """``DATETIME``, as ``DATETIME(6)`` on MySQL/MariaDB (whose DATETIME drops
+    fractions of a second by default): microsecond timestamps everywhere.
+
+    The MySQL dialect's types are imported only when a MySQL/MariaDB database
+    uses the column (importing that dialect costs a SQLite server's start-up
+    tens of milliseconds for nothing)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import DATETIME
+
+            return dialect.type_descriptor(DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+
+TIMESTAMP = _Timestamp()
 
 
 def utcnow() -> datetime:

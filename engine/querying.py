@@ -10,6 +10,9 @@ are wildcards when ``wildcards`` is set. Fields ``tag:<key>``, ``tag-key`` and
 Paging is keyset paging over ``(created_at, uuid)``, or offset paging for
 callers that number pages; keyset tokens are opaque and bound to the query
 that produced them.
+
+Big listings may read rows as :class:`Record` snapshots (:func:`record_type`)
+instead of ORM objects: same attribute names, read-only, no identity map.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from operator import itemgetter
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import Column, ColumnElement, Select, and_, false, func, inspect, or_, select, true
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -183,11 +188,14 @@ def paginate(
     query_key: str,
     count: bool = False,
     newest_first: bool = False,
+    record: type[Record] | None = None,
 ) -> ListResult:
     """Run ``stmt`` ordered by (created_at, uuid) one page at a time, oldest
     first (or newest first with ``newest_first``).
 
     With ``count`` the total number of matches (ignoring paging) is returned too.
+    With ``record``, ``stmt`` selects ``record_columns(record)`` and the items
+    are ``record`` snapshots.
     """
     total = None
     if count:
@@ -211,12 +219,14 @@ def paginate(
     if paging.limit is not None:
         stmt = stmt.limit(paging.limit + 1)
     rows = list(session.execute(stmt).all())
-    items = [r[0] if len(r) == 1 else r for r in rows]
+    items = [r[0] if len(r) == 1 else r for r in rows] if record is None else list(
+        map(record, rows))
     next_token = None
     if paging.limit is not None and len(items) > paging.limit:
         items = items[: paging.limit]
         last = items[-1]
-        obj = last[0] if isinstance(last, (tuple, Row)) else last  # a multi-entity row
+        obj = last if record is not None else (
+            last[0] if isinstance(last, (tuple, Row)) else last)  # a multi-entity row
         next_token = encode_token(obj.created_at, obj.uuid, f"{query_key}|desc={newest_first}")
     return ListResult(items=items, next_token=next_token, total=total)
 
@@ -263,3 +273,74 @@ def rows_by_uuid(session: Session, model: type[T], uuids: Iterable[str | None]) 
         return {}
     column: Any = model.uuid  # type: ignore[attr-defined]
     return {row.uuid: row for row in session.scalars(select(model).where(column.in_(wanted)))}  # type: ignore[attr-defined]
+
+
+class Record(tuple):  # type: ignore[type-arg]
+    """A read-only snapshot of one row of a model: its mapped columns as
+    attributes of the same names (see :func:`record_type`).
+
+    Much cheaper to load than an ORM object (no identity map, no change
+    tracking, no lazy loads), for listings that only read. Two records are
+    equal when their values are.
+    """
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _columns: ClassVar[tuple[Column[Any], ...]] = ()
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self, strict=True))
+        return f"{type(self).__name__}({values})"
+
+    @classmethod
+    def column(cls, name: str) -> Column[Any]:
+        """The table column behind attribute ``name`` (for WHERE/ORDER BY of
+        record queries: Core columns keep the statement off the ORM path)."""
+        return cls._columns[cls._fields.index(name)]
+
+
+_RECORD_TYPES: dict[type, type[Record]] = {}
+_RECORD_LOCK = threading.Lock()
+
+
+def record_type(model: type) -> type[Record]:
+    """The :class:`Record` class of ``model`` (made once per model): one
+    read-only attribute per mapped column, named as the ORM attribute."""
+    found = _RECORD_TYPES.get(model)
+    if found is not None:
+        return found
+    with _RECORD_LOCK:
+        if model not in _RECORD_TYPES:
+            attrs = [a for a in inspect(model).column_attrs if len(a.columns) == 1]
+            namespace: dict[str, Any] = {
+                "__slots__": (),
+                "__doc__": f"A read-only snapshot of a {model.__name__} row.",
+                "_fields": tuple(a.key for a in attrs),
+                "_columns": tuple(a.columns[0] for a in attrs),
+            }
+            for index, a in enumerate(attrs):
+                namespace[a.key] = property(itemgetter(index))
+            _RECORD_TYPES[model] = type(f"{model.__name__}Record", (Record,), namespace)
+    return _RECORD_TYPES[model]
+
+
+def record_columns(record: type[Record]) -> tuple[Column[Any], ...]:
+    """The table columns to select for ``record`` (Core columns: the rows skip
+    the ORM's result machinery; the caller flushes pending changes first)."""
+    return record._columns
+
+
+def records(session: Session, record: type[Record], *where: ColumnElement[bool],
+            order_by: Sequence[Any] = (),
+            scope: Callable[[Select[Any]], Select[Any]] | None = None) -> list[Any]:
+    """The rows matching ``where`` as ``record`` snapshots, in ``order_by`` order
+    (the session's pending changes are flushed first, as an ORM query would).
+    ``scope``, if given, further narrows the statement (joins, conditions)."""
+    if session.autoflush:
+        session.flush()
+    stmt = select(*record._columns).where(*where)
+    if scope is not None:
+        stmt = scope(stmt)
+    if order_by:
+        stmt = stmt.order_by(*order_by)
+    return list(map(record, session.execute(stmt).all()))

@@ -6,11 +6,16 @@ long transaction does not hold the counter row locked and concurrent launches
 do not queue on it; a rolled-back caller leaves a gap, never a duplicate. On
 SQLite, where the caller already holds the database's write lock, the counter
 is advanced inside the caller's transaction.
+
+Where the database can return the updated row (``UPDATE ... RETURNING``:
+SQLite >= 3.35; MySQL and MariaDB, up to 11.x at least, return rows only from
+INSERT and DELETE), advancing is one statement; elsewhere the UPDATE is
+followed by a SELECT of the new value.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Dialect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,16 +41,27 @@ def take(session: Session, name: str, count: int = 1) -> int:
     return _advance(session.connection(), name, count)
 
 
+def returning_supported(dialect: Dialect) -> bool:
+    """Whether ``dialect``'s server answers ``UPDATE ... RETURNING`` (as
+    SQLAlchemy detects it from the server version)."""
+    return bool(dialect.update_returning)
+
+
 def _advance(conn: Connection, name: str, count: int) -> int:
+    stmt = update(Sequence).where(Sequence.name == name).values(
+        next_value=Sequence.next_value + count)
+    returning = returning_supported(conn.dialect)
     for _ in range(2):
-        result = conn.execute(
-            update(Sequence).where(Sequence.name == name)
-            .values(next_value=Sequence.next_value + count)
-        )
-        if result.rowcount == 1:
-            value = conn.scalar(select(Sequence.next_value).where(Sequence.name == name))
-            assert value is not None
-            return int(value) - count
+        if returning:
+            value = conn.scalar(stmt.returning(Sequence.next_value))
+            if value is not None:
+                return int(value) - count
+        else:
+            result = conn.execute(stmt)
+            if result.rowcount == 1:
+                value = conn.scalar(select(Sequence.next_value).where(Sequence.name == name))
+                assert value is not None
+                return int(value) - count
         try:
             with conn.begin_nested():
                 conn.execute(Sequence.__table__.insert().values(name=name, next_value=1))

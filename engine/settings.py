@@ -2,15 +2,25 @@
 
 Names follow CloudStack's configuration keys so ``listConfigurations`` /
 ``updateConfiguration`` can expose them unchanged.
+
+Values are cached per process and database for at most :data:`CACHE_SECONDS`:
+a change made by another management server takes effect here within that
+bound. A change made through :class:`Settings` in this process clears the
+cache when it is made and again when its transaction commits, so this
+process's own changes take effect at once (and the unit of work that made
+one reads its own uncommitted values).
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+import weakref
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -98,8 +108,62 @@ SPECS: Final[dict[str, SettingSpec]] = {
 }
 
 
+# How long (seconds) a process may use settings values it read, when it did not
+# change them itself: the bound on how stale another server's change may be here.
+CACHE_SECONDS: Final = 2.0
+_WROTE: Final = "nimbostack.settings_written"  # Session.info flag: commit clears the cache
+
+
+class _SharedCache:
+    """Settings values per database engine, read at most ``CACHE_SECONDS`` ago.
+
+    ``forget`` bumps a generation, so a read that started before a change
+    committed never stores its (older) values afterwards.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._values: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, str]]] = (
+            weakref.WeakKeyDictionary())
+
+    def values(self, session: Session) -> dict[str, str]:
+        bind = session.get_bind()
+        key = getattr(bind, "engine", bind)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._values.get(key)
+            generation = self._generation
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        values = dict(session.execute(select(Setting.name, Setting.value)).all())
+        with self._lock:
+            if generation == self._generation:
+                self._values[key] = (now, values)
+        return values
+
+    def forget(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._values.clear()
+
+
+_shared = _SharedCache()
+
+
+def forget_cached_settings() -> None:
+    """Drop every cached settings value of this process (the next read queries)."""
+    _shared.forget()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_on_commit(session: Session) -> None:
+    if session.info.pop(_WROTE, False):
+        _shared.forget()
+
+
 class Settings:
-    """Typed access to the settings table; values are cached per unit of work."""
+    """Typed access to the settings table (values cached as the module docstring says)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -107,8 +171,18 @@ class Settings:
 
     def _load(self) -> dict[str, str]:
         if self._cache is None:
-            self._cache = dict(self._session.execute(select(Setting.name, Setting.value)).all())
+            if self._session.info.get(_WROTE):
+                # This unit of work changed a setting: read its own values.
+                self._cache = dict(self._session.execute(
+                    select(Setting.name, Setting.value)).all())
+            else:
+                self._cache = _shared.values(self._session)
         return self._cache
+
+    def _wrote(self) -> None:
+        self._session.info[_WROTE] = True
+        self._cache = None
+        _shared.forget()
 
     def raw(self, name: str) -> str:
         spec = SPECS.get(name)
@@ -144,7 +218,7 @@ class Settings:
             )
         else:
             row.value = value
-        self._cache = None
+        self._wrote()
 
     def all(self) -> list[tuple[SettingSpec, str]]:
         values = self._load()
@@ -187,5 +261,5 @@ class Settings:
             if stored is None or not stored.value:
                 raise
             return stored.value
-        self._cache = None
+        self._wrote()
         return value

@@ -37,7 +37,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
+import struct
 from dataclasses import dataclass
 from typing import Final
 
@@ -48,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from engine.errors import InvalidParameter
 
 KEY_TYPES: Final = ("rsa", "ed25519")
-KEY_FORMATS: Final = ("pem",)
+KEY_FORMATS: Final = ("pem", "ppk")
 RSA_GENERATED_BITS: Final = 2048
 RSA_MIN_BITS: Final = 1024
 RSA_MAX_BITS: Final = 16384
@@ -74,7 +76,9 @@ class GeneratedKey:
 
     ``private_pem`` is ``-----BEGIN RSA PRIVATE KEY-----`` (PKCS#1, traditional
     OpenSSL PEM) for RSA and ``-----BEGIN OPENSSH PRIVATE KEY-----`` for ED25519,
-    both unencrypted, as Amazon EC2 returns them. ``public_openssh`` has no comment.
+    both unencrypted, as Amazon EC2 returns them; with the ``ppk`` format it is
+    an unencrypted PuTTY key file, version 3 (see :func:`ppk_text`).
+    ``public_openssh`` has no comment.
     Fingerprints are described in the module docstring: ``fingerprint_md5`` is
     ``openssh_md5``, ``fingerprint_sha1`` is ``pkcs8_sha1``, ``fingerprint_sha256``
     is ``openssh_sha256`` and ``fingerprint_spki_md5`` is ``spki_md5``.
@@ -155,14 +159,14 @@ def pkcs8_sha1(private_key: PrivateKey) -> str:
 def generate(key_type: str, fmt: str = "pem") -> GeneratedKey:
     """Create a new key pair of ``key_type`` (``"rsa"`` 2048-bit or ``"ed25519"``).
 
-    ``fmt`` is the private key file format; only ``"pem"`` is supported (``"ppk"``
-    and anything else raise ``InvalidParameter``). An unknown ``key_type`` raises
+    ``fmt`` is the private key file format: ``"pem"`` or ``"ppk"`` (PuTTY);
+    anything else raises ``InvalidParameter``. An unknown ``key_type`` raises
     ``InvalidParameter`` too.
     """
     if key_type not in KEY_TYPES:
         raise InvalidParameter(PARAM_KEY_TYPE, key_type, f"must be one of {', '.join(KEY_TYPES)}")
     if fmt not in KEY_FORMATS:
-        raise InvalidParameter(PARAM_KEY_FORMAT, fmt, "only the pem format is supported")
+        raise InvalidParameter(PARAM_KEY_FORMAT, fmt, "the format must be pem or ppk")
 
     private_key: PrivateKey
     if key_type == "rsa":
@@ -182,15 +186,71 @@ def generate(key_type: str, fmt: str = "pem") -> GeneratedKey:
     public_key = private_key.public_key()
     public_openssh = _openssh_line(public_key)
     blob = openssh_blob(public_openssh)
+    private_text = (ppk_text(private_key, f"{key_type}-key") if fmt == "ppk"
+                    else pem.decode("ascii"))
     return GeneratedKey(
         key_type=key_type,
-        private_pem=pem.decode("ascii"),
+        private_pem=private_text,
         public_openssh=public_openssh,
         fingerprint_md5=openssh_md5(blob),
         fingerprint_sha1=pkcs8_sha1(private_key),
         fingerprint_sha256=openssh_sha256(blob),
         fingerprint_spki_md5=spki_md5(public_key),
     )
+
+
+# --------------------------------------------------------------------------- PuTTY
+
+
+def _ssh_string(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def _ssh_mpint(n: int) -> bytes:
+    """A non-negative SSH-2 mpint: big-endian, a leading zero byte when the
+    top bit is set, no bytes at all for zero."""
+    raw = n.to_bytes((n.bit_length() + 8) // 8, "big") if n else b""
+    return _ssh_string(raw)
+
+
+def _base64_lines(data: bytes) -> list[str]:
+    text = base64.b64encode(data).decode("ascii")
+    return [text[i:i + 64] for i in range(0, len(text), 64)]
+
+
+def ppk_text(private_key: PrivateKey, comment: str) -> str:
+    """``private_key`` as an unencrypted PuTTY private key file, format version 3.
+
+    Layout: ``PuTTY-User-Key-File-3: <ssh key type>``, ``Encryption: none``,
+    ``Comment``, the public blob (the OpenSSH key blob) and the private blob in
+    base64 lines of 64 characters after ``Public-Lines``/``Private-Lines``
+    counts, then ``Private-MAC``: lowercase hex HMAC-SHA-256, with an empty key
+    (no passphrase), over the SSH strings of the key type, the encryption
+    name, the comment, the public blob and the private blob. Private blobs:
+    RSA mpints d, p, q, iqmp (q^-1 mod p); ED25519 the 32-byte seed as a string.
+    Unencrypted files carry no padding.
+    """
+    public_blob = openssh_blob(_openssh_line(private_key.public_key()))
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        algorithm = "ssh-rsa"
+        numbers = private_key.private_numbers()
+        private_blob = b"".join(_ssh_mpint(v) for v in (
+            numbers.d, numbers.p, numbers.q, numbers.iqmp))
+    else:
+        algorithm = "ssh-ed25519"
+        private_blob = _ssh_string(private_key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+            serialization.NoEncryption()))
+    encryption = "none"
+    comment = comment.replace("\r", " ").replace("\n", " ")
+    mac = hmac.new(b"", b"".join(_ssh_string(part) for part in (
+        algorithm.encode("ascii"), encryption.encode("ascii"), comment.encode("utf-8"),
+        public_blob, private_blob)), hashlib.sha256).hexdigest()
+    public_lines, private_lines = _base64_lines(public_blob), _base64_lines(private_blob)
+    lines = [f"PuTTY-User-Key-File-3: {algorithm}", f"Encryption: {encryption}",
+             f"Comment: {comment}", f"Public-Lines: {len(public_lines)}", *public_lines,
+             f"Private-Lines: {len(private_lines)}", *private_lines, f"Private-MAC: {mac}"]
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- parse

@@ -1,7 +1,8 @@
 """The one place that begins, commits and rolls back transactions.
 
 Services receive a ``Session`` and never commit; the caller (a request view or
-the job runner) wraps each unit of work in :func:`unit_of_work`.
+the job runner) wraps each unit of work in :func:`unit_of_work`, or a read-only
+one in :func:`read_unit_of_work`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,36 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         with session.begin():
             yield session
     except (OperationalError, DBAPIError) as exc:
-        if exc.connection_invalidated or _is_disconnect(exc):
-            raise Unavailable("the database") from exc
-        if _is_conflict(exc):
-            raise Conflict(type(exc.orig).__name__) from exc
-        raise
+        raise _neutral(exc) from exc
     finally:
         session.close()
+
+
+@contextmanager
+def read_unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Like :func:`unit_of_work` for a read-only unit, whose transaction begins
+    with its first statement: a unit answered from in-process caches (regions,
+    credentials) never reaches the database and costs no transaction at all.
+    Errors surface as :func:`unit_of_work` raises them.
+    """
+    session = factory()
+    try:
+        yield session
+        if session.in_transaction():
+            session.commit()
+    except (OperationalError, DBAPIError) as exc:
+        raise _neutral(exc) from exc
+    finally:
+        session.close()
+
+
+def _neutral(exc: DBAPIError) -> Exception:
+    """The neutral error for a database error, or ``exc`` itself."""
+    if exc.connection_invalidated or _is_disconnect(exc):
+        return Unavailable("the database")
+    if _is_conflict(exc):
+        return Conflict(type(exc.orig).__name__)
+    return exc
 
 
 def _is_conflict(exc: DBAPIError) -> bool:

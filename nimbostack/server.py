@@ -31,38 +31,39 @@ log = logging.getLogger("nimbostack.server")
 
 GRACEFUL_TIMEOUT = 30  # seconds gunicorn gives a stopping worker before SIGKILL
 JOB_GRACE = 15.0  # of which running jobs may use this much after requests drained
+BACKGROUND_DELAY = 0.5  # seconds after a worker is ready before its background work starts
 MALLOC_ARENAS = 2  # glibc malloc arenas per process unless MALLOC_ARENA_MAX says otherwise
 _M_ARENA_MAX = -8  # mallopt() parameter number (glibc malloc.h)
 
-# Operations whose serialization plans are built before forking (the busiest ones).
-_PRELOADED_OPERATIONS = ("DescribeRegions", "DescribeAvailabilityZones", "DescribeInstances",
-                         "RunInstances", "TerminateInstances", "DescribeImages")
+# The first call a client (or a health probe) makes; a worker can answer it
+# with what the master preloaded alone.
+FIRST_OPERATION = "DescribeRegions"
 
 
 def preload() -> None:
-    """Import the front ends, load the botocore EC2 model and build the busiest
-    operations' serializer plans in this process.
+    """Import what a worker needs to answer its first EC2 call (the EC2 endpoint,
+    the engine services and the action module of :data:`FIRST_OPERATION`, the
+    botocore EC2 model and that operation's serializer plan) in this process.
 
-    Called in the gunicorn master before it forks: workers inherit all of it
-    (copy-on-write) instead of each loading it again, so they answer sooner and
-    share the memory. Nothing here opens a database connection or starts a
-    thread; each worker still builds its own Runtime after the fork.
+    Called in the gunicorn master before it forks: workers inherit it
+    (copy-on-write) instead of each loading it again. The rest (Flask, the
+    CloudStack and metadata front ends, the other action and command modules)
+    stays off the start-up path: each worker loads it in the background once it
+    is serving (:meth:`nimbostack.wsgi.Application.warm_up`), or when a request
+    needs it first. Nothing here opens a database connection or starts a thread;
+    each worker still builds its own Runtime after the fork.
     """
-    import awsapi.app  # noqa: F401
-    import imds.app  # noqa: F401
-    import nativeapi.app  # noqa: F401
-    import nimbostack.wsgi  # noqa: F401
+    import engine.reconciler  # noqa: F401 - each worker's runtime starts one
+    import nimbostack.wsgi  # noqa: F401 - and with it the EC2 endpoint
     from awsapi import actions
     from awsapi.model import operation
     from awsapi.protocol import serializer
-    from nativeapi import commands
+    from engine.services import accounts, catalog  # noqa: F401 - what that call uses
 
-    actions.lookup("DescribeRegions")  # imports every action module
-    commands.load()
-    for name in _PRELOADED_OPERATIONS:
-        op = operation(name)
-        if op is not None:
-            serializer.prepare(op)
+    actions.lookup(FIRST_OPERATION)
+    op = operation(FIRST_OPERATION)
+    if op is not None:
+        serializer.prepare(op)
 
 
 def limit_malloc_arenas() -> None:
@@ -104,6 +105,10 @@ class _Application(BaseApplication):  # type: ignore[misc]
         self.cfg.set("on_exit", self._on_exit)
         self.cfg.set("post_worker_init", self._post_worker_init)
         self.cfg.set("worker_exit", self._worker_exit)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn >= 25's control socket (one path per user, shared by every
+            # server on the machine; a thread and asyncio in the master): unused.
+            self.cfg.set("control_socket_disable", True)
 
     # ------------------------------------------------------------ master
     def _when_ready(self, arbiter: Any) -> None:
@@ -118,9 +123,12 @@ class _Application(BaseApplication):  # type: ignore[misc]
         log.info("registered management server %s at %s", self._server_uuid, self._address)
         preload()
         # What the master holds now lives as long as the workers: keep the
-        # collector from scanning it (and from dirtying the shared pages).
-        gc.collect()
+        # collector from scanning it (and from dirtying the shared pages), then
+        # turn it back on (``nimbostack serve`` starts with it off). No
+        # collection first: start-up leaves only a few hundred cyclic objects
+        # behind, not worth the ~0.1 s a full pass over everything loaded costs.
         gc.freeze()
+        gc.enable()
 
     def _on_exit(self, arbiter: Any) -> None:
         if self._server_uuid is None:
@@ -136,17 +144,20 @@ class _Application(BaseApplication):  # type: ignore[misc]
     # ------------------------------------------------------------ workers
     def _post_worker_init(self, worker: Any) -> None:
         from engine.runtime import Runtime
-        from nimbostack.wsgi import create_app
+        from nimbostack.wsgi import Application
 
         runtime = Runtime(self._cfg)
         if self._server_uuid is not None:
             runtime.attach_server(self._server_uuid)
-        runtime.start()
-        app = create_app(runtime)
+        app = Application(runtime)
         self._runtime = runtime
         worker.wsgi = app
-        worker.app.wsgi = lambda: app  # noqa: ARG005
+        worker.app.wsgi = lambda: app
         gc.freeze()  # the app and runtime live as long as the worker
+        # Heartbeat, job runner and reconciler begin once the worker is serving,
+        # and so does loading what the first EC2 call did not need.
+        runtime.start(delay=BACKGROUND_DELAY)
+        app.warm_up_later(BACKGROUND_DELAY)
 
     def _worker_exit(self, server: Any, worker: Any) -> None:
         if self._runtime is not None:

@@ -56,47 +56,63 @@ def action(name: str, *, readonly: bool = False) -> Callable[[Handler], Handler]
 
 
 def lookup(name: str) -> ActionSpec | None:
-    _load()
-    return _REGISTRY.get(name)
+    """The handler of action ``name``, or None if no module implements it.
+
+    Action modules are imported in :data:`MODULES` order only until one
+    registers ``name`` (a process's first ``DescribeRegions`` imports one), so
+    an unknown name imports them all; :func:`load_all` does it up front."""
+    spec = _REGISTRY.get(name)
+    if spec is None and _pending:
+        spec = _load(until=name)
+    return spec
 
 
 def implemented() -> frozenset[str]:
-    _load()
+    load_all()
     return frozenset(_REGISTRY)
 
 
-_loaded = False
-_load_lock = threading.Lock()
+def load_all() -> None:
+    """Import every action module (idempotent, thread-safe)."""
+    if _pending:
+        _load(until=None)
 
 
-def _load() -> None:
-    """Import the action modules once (thread-safe: the first requests may race)."""
-    global _loaded
-    if _loaded:
-        return
+# The action modules (awsapi.actions.<name>); the most called first.
+MODULES: tuple[str, ...] = (
+    "catalog",
+    "instances",
+    "account",
+    "addresses",
+    "image_attributes",
+    "images",
+    "instance_attributes",
+    "instance_types",
+    "key_pairs",
+    "metadata_options",
+    "network_interfaces",
+    "networking",
+    "networking_routes",
+    "networking_vpcs",
+    "passwords",
+    "placement_groups",
+    "security_groups",
+    "snapshots",
+    "tags",
+    "volumes",
+)
+
+_pending: list[str] = list(MODULES)  # not imported yet, in order
+_load_lock = threading.RLock()  # an action module's import may look an action up
+
+
+def _load(until: str | None) -> ActionSpec | None:
+    """Import pending modules in order until ``until`` is registered (all of
+    them when it is None or never registers); thread-safe: requests may race."""
+    from importlib import import_module
+
     with _load_lock:
-        if not _loaded:
-            from awsapi.actions import (  # noqa: F401  # noqa: F401  # noqa: F401  # noqa: F401
-                account,
-                addresses,
-                catalog,
-                image_attributes,
-                images,
-                instance_attributes,
-                instance_types,
-                instances,
-                key_pairs,
-                metadata_options,
-                network_interfaces,
-                networking,
-                networking_routes,
-                networking_vpcs,
-                passwords,
-                placement_groups,
-                security_groups,
-                snapshots,
-                tags,
-                volumes,
-            )
-
-            _loaded = True
+        while _pending and (until is None or until not in _REGISTRY):
+            import_module(f"{__name__}.{_pending[0]}")
+            _pending.pop(0)
+    return _REGISTRY.get(until) if until is not None else None

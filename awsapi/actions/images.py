@@ -2,12 +2,18 @@
 
 Tags given as TagSpecifications at creation are applied in the request's
 transaction, so a refused tag leaves no image behind.
+
+As on AWS, CreateImage also snapshots the instance's root volume (the image's
+snapshot, described "Created by CreateImage(i-...) for ami-..."), and CopyImage
+copies the source image's snapshot; "snapshot" TagSpecifications tag those
+snapshots.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 from awsapi import ids, views
 from awsapi.actions import Params, RequestContext, Result, action
@@ -17,7 +23,10 @@ from awsapi.ids import Kind
 from engine.errors import ResourceKind
 from engine.querying import Criterion, Paging
 from engine.services.catalog import TemplateFilter
-from engine.services.templates import TemplateRequest
+from engine.services.templates import BackingSnapshot, TemplateRequest
+
+if TYPE_CHECKING:
+    from engine.models import Template
 
 # AWS's AMI names: 3-128 characters of letters, digits and ()[] ./-'@_
 _NAME = re.compile(r"^[A-Za-z0-9()\[\] ./\-'@_]{3,128}$")
@@ -132,16 +141,24 @@ def register_image(ctx: RequestContext, p: Params) -> Result:
     return {"ImageId": ids.render(Kind.IMAGE, t.sid)}
 
 
+def _backing(specs: dict[str, list[tuple[str, str]]], describe: Callable[[Template, str], str],
+             ) -> BackingSnapshot:
+    return BackingSnapshot(describe=describe, tags=tuple(specs.get("snapshot", ())))
+
+
 @action("CreateImage")
 def create_image(ctx: RequestContext, p: Params) -> Result:
     # QUIRK(ec2): NoReboot=false would reboot the instance for a consistent image;
     # the engine images the root disk as it is either way.
-    # QUIRK(ec2): "snapshot" specifications are accepted as AWS does, but the engine
-    # images the root disk directly and makes no snapshots, so they tag nothing.
     specs = _tag_specs(p, ("image", "snapshot"))
+    instance_id = p["InstanceId"]
+
+    def describe(t: Template, _volume_sid: str) -> str:
+        return f"Created by CreateImage({instance_id}) for {ids.render(Kind.IMAGE, t.sid)}"
+
     t, _ = ctx.services.templates.create_from_instance(
-        ctx.principal, ids.parse(p["InstanceId"], Kind.INSTANCE), _request(p),
-        allow_running=True, command="CreateImage")
+        ctx.principal, ids.parse(instance_id, Kind.INSTANCE), _request(p),
+        allow_running=True, command="CreateImage", backing=_backing(specs, describe))
     _tag_image(ctx, t.uuid, specs)
     return {"ImageId": ids.render(Kind.IMAGE, t.sid)}
 
@@ -160,9 +177,18 @@ def copy_image(ctx: RequestContext, p: Params) -> Result:
         raise Ec2Error("InvalidParameterValue",
                        f"Invalid region: {p['SourceRegion']}; images can only be copied "
                        f"within {ctx.region}")
-    specs = _tag_specs(p, ("image", "snapshot"))  # QUIRK(ec2): as in CreateImage
+    # QUIRK(ec2): an image with no snapshot of its own (registered from a URL, or
+    # built in) has nothing to copy, so "snapshot" specifications tag nothing.
+    specs = _tag_specs(p, ("image", "snapshot"))
+    source_id = p["SourceImageId"]
+
+    def describe(t: Template, snapshot_sid: str) -> str:
+        return (f"Copied for DestinationAmi {ids.render(Kind.IMAGE, t.sid)} from SourceAmi "
+                f"{source_id} for SourceSnapshot {ids.render(Kind.SNAPSHOT, snapshot_sid)}")
+
     t, _ = ctx.services.templates.duplicate(
-        ctx.principal, ids.parse(p["SourceImageId"], Kind.IMAGE),
-        _name(p["Name"]), p.get("Description"), unique_name=True, command="CopyImage")
+        ctx.principal, ids.parse(source_id, Kind.IMAGE),
+        _name(p["Name"]), p.get("Description"), unique_name=True, command="CopyImage",
+        backing=_backing(specs, describe))
     _tag_image(ctx, t.uuid, specs)
     return {"ImageId": ids.render(Kind.IMAGE, t.sid)}

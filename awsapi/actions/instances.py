@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
-from awsapi import ids, views
+from awsapi import ids, views, views_storage
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.actions.images import paging
 from awsapi.actions.metadata_options import options_view
 from awsapi.actions.networking_vpcs import launch_network_options
 from awsapi.actions.placement_groups import placement_group_uuids
+from awsapi.actions.volumes import _check_size, _performance, _wanted
+from awsapi.devices import ROOT_DEVICES, device_slot
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import INSTANCE_FILTERS, criteria
 from awsapi.ids import Kind
-from engine.errors import NotFound, ResourceKind
+from engine.errors import (
+    ConflictingParameters,
+    IncorrectState,
+    InvalidParameter,
+    NotFound,
+    ResourceKind,
+)
 from engine.querying import Criterion
 from engine.services.instance_details import InstanceDetail, InstanceQuery
-from engine.services.instance_metadata import for_unit
+from engine.services.instance_metadata import AccessOptions, for_unit
 from engine.services.instances import LaunchRequest
+from engine.services.volumes_launch import DataVolumeSpec
+from engine.states import VmState
 
 # QUIRK(ec2): AWS's documented default type is m1.small, which has no offering here.
 DEFAULT_INSTANCE_TYPE = "t2.micro"
@@ -36,12 +47,64 @@ def _tag_spec(p: Params, resource_type: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _root_size(p: Params, root_device: str) -> int | None:
+def _bad_mapping(text: str) -> Ec2Error:
+    return Ec2Error("InvalidBlockDeviceMapping", text)
+
+
+_EPHEMERAL = re.compile(r"ephemeral\d+")
+
+
+def _block_devices(p: Params, root_device: str) -> tuple[int | None, tuple[DataVolumeSpec, ...]]:
+    """The root size (GiB, None: the image's) and the data volumes that
+    ``BlockDeviceMappings`` ask for. NoDevice and instance-store (ephemeralN)
+    mappings are accepted and make nothing; Encrypted is ignored."""
+    root_size: int | None = None
+    data: list[DataVolumeSpec] = []
+    seen: set[str] = set()
     for bdm in p.get("BlockDeviceMappings") or ():
-        ebs = bdm.get("Ebs") or {}
-        if bdm.get("DeviceName") in (root_device, "/dev/sda1", "/dev/xvda") and ebs.get("VolumeSize"):
-            return int(ebs["VolumeSize"])
-    return None
+        name = bdm.get("DeviceName") or ""
+        device = name if name.startswith("/dev/") else f"/dev/{name}"
+        if device in seen:
+            raise _bad_mapping(f"The device '{name}' is used in more than one "
+                               "block-device mapping")
+        seen.add(device)
+        ebs = bdm.get("Ebs")
+        virtual = bdm.get("VirtualName")
+        if "NoDevice" in bdm or (virtual and ebs is None):
+            if virtual and not _EPHEMERAL.fullmatch(virtual):
+                raise _bad_mapping(f"Invalid virtual name {virtual}")
+            continue
+        if ebs is None:
+            raise _bad_mapping(f"The block device mapping for '{name}' has no Ebs, "
+                               "NoDevice or VirtualName")
+        if device == root_device or device in ROOT_DEVICES:
+            if ebs.get("VolumeSize"):
+                root_size = int(ebs["VolumeSize"])
+            continue
+        data.append(_data_volume(name, device, ebs))
+    return root_size, tuple(data)
+
+
+def _data_volume(name: str, device: str, ebs: Params) -> DataVolumeSpec:
+    slot = device_slot(device)
+    if not slot:
+        raise _bad_mapping(f"Invalid device name {name}")
+    volume_type = ebs.get("VolumeType") or views_storage.DEFAULT_VOLUME_TYPE
+    if volume_type not in views_storage.SIZE_RANGE:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({volume_type}) for parameter volumeType is invalid.")
+    size, snapshot = ebs.get("VolumeSize"), ebs.get("SnapshotId")
+    if size is None and not snapshot:
+        raise _bad_mapping(f"The block device mapping for '{name}' needs a volume size "
+                           "or a snapshot id")
+    _check_size(volume_type, size)
+    wanted = _wanted(volume_type, ebs)
+    performance = _performance(volume_type, size, wanted.iops, wanted.throughput, ebs)
+    return DataVolumeSpec(
+        device_id=slot, size_gib=size,
+        snapshot_uuid=ids.parse(snapshot, Kind.SNAPSHOT) if snapshot else None,
+        volume_type=volume_type, iops=performance.iops, throughput=performance.throughput,
+        delete_on_termination=ebs.get("DeleteOnTermination", True) is not False)
 
 
 @action("RunInstances")
@@ -60,7 +123,8 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         sids=[ids.parse(g, Kind.SECURITY_GROUP) for g in p.get("SecurityGroupIds") or ()],
         names=list(p.get("SecurityGroups") or ()))
     subnet, public_ip = launch_network_options(p)
-    launch = svc.instances.launch(ctx.principal, LaunchRequest(
+    root_size, data_volumes = _block_devices(p, template.root_device_name)
+    request = LaunchRequest(
         template_uuid=template.uuid,
         offering_uuid=offering.uuid,
         zone_uuid=zone_uuid,
@@ -73,13 +137,28 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         private_ip=p.get("PrivateIpAddress"),
         client_token=p.get("ClientToken"),
         disable_api_termination=bool(p.get("DisableApiTermination")),
-        root_size_gib=_root_size(p, template.root_device_name),
+        root_size_gib=root_size,
+        data_volumes=data_volumes,
         tags=_tag_spec(p, "instance"),
         volume_tags=_tag_spec(p, "volume"),
+        nic_tags=_tag_spec(p, "network-interface"),
         command="RunInstances",
         affinity_group_uuids=placement_group_uuids(ctx, p.get("Placement") or {}),
         public_ip=public_ip,
-    ))
+    )
+    try:
+        launch = svc.instances.launch(ctx.principal, request)
+    except ConflictingParameters as exc:
+        if exc.names != ("client_token",):
+            raise
+        raise Ec2Error("IdempotentParameterMismatch",
+                       f"Arguments on this idempotent request are inconsistent with arguments "
+                       f"used in previous request(s) with client token "
+                       f"'{p.get('ClientToken')}'.") from exc
+    except InvalidParameter as exc:
+        if not exc.name.startswith("block_device."):
+            raise
+        raise _bad_mapping(exc.message) from exc
     return views.reservation(launch.reservation_sid, ctx.principal.account_number,
                              launch.instances)
 
@@ -98,27 +177,31 @@ def describe_instances(ctx: RequestContext, p: Params) -> Result:
         criteria=tuple(crit), paging=paging(p), include_expunged=True))
     if sids:
         _require_all(instance_ids, sids, page.items)
-    reservations = _reservations(page.items)
-    _show_metadata_options(ctx, page.items, reservations)
-    return {"Reservations": reservations, "NextToken": page.next_token}
+    options = for_unit(ctx.services).access([d.instance.uuid for d in page.items])
+    return {"Reservations": _reservations(page.items, options), "NextToken": page.next_token}
 
 
-def _show_metadata_options(ctx: RequestContext, items: Sequence[InstanceDetail],
-                           reservations: list[dict[str, Any]]) -> None:
-    """Each instance's stored metadata options (ModifyInstanceMetadataOptions)."""
-    options = for_unit(ctx.services).access([d.instance.uuid for d in items])
-    by_id = {ids.render(Kind.INSTANCE, d.instance.sid): options[d.instance.uuid] for d in items}
-    for reservation in reservations:
-        for inst in reservation["Instances"]:
-            inst["MetadataOptions"] = options_view(by_id[inst["InstanceId"]])
-
-
-def _reservations(items: Sequence[InstanceDetail]) -> list[dict[str, Any]]:
+def _reservations(items: Sequence[InstanceDetail],
+                  options: Mapping[str, AccessOptions] | None = None) -> list[dict[str, Any]]:
+    """Instances grouped by reservation, in order of first appearance; with
+    ``options`` (by instance uuid), each shows its stored metadata options
+    (ModifyInstanceMetadataOptions)."""
     groups: dict[str, list[InstanceDetail]] = {}
     for d in items:
         groups.setdefault(d.instance.reservation_sid, []).append(d)
-    return [views.reservation(sid, members[0].account.number, members)
-            for sid, members in groups.items()]
+    out = []
+    shown: dict[AccessOptions, dict[str, Any]] = {}  # equal options share one view
+    for sid, members in groups.items():
+        reservation = views.reservation(sid, members[0].account.number, members)
+        if options is not None:
+            for d, inst in zip(members, reservation["Instances"], strict=True):
+                wanted = options[d.instance.uuid]
+                view = shown.get(wanted)
+                if view is None:
+                    view = shown[wanted] = options_view(wanted)
+                inst["MetadataOptions"] = view
+        out.append(reservation)
+    return out
 
 
 def _require_all(wire_ids: Sequence[str], sids: Sequence[str],
@@ -141,8 +224,27 @@ def _resolve(ctx: RequestContext, instance_ids: Sequence[str]) -> list[InstanceD
     return [by_sid[s] for s in sids]
 
 
+# What each operation does to an instance, as its IncorrectInstanceState text says.
+_DONE: Final = {"start": "started", "stop": "stopped", "reboot": "rebooted",
+                "terminate": "terminated"}
+# Terminated (or being terminated): still listed, but it can no longer be
+# started, stopped or rebooted.
+_ENDED: Final = frozenset({VmState.EXPUNGING, VmState.EXPUNGED, VmState.DESTROYED,
+                           VmState.ERROR})
+
+
+def _incorrect_state(d: InstanceDetail, op: str) -> Ec2Error:
+    return Ec2Error("IncorrectInstanceState",
+                    f"The instance '{ids.render(Kind.INSTANCE, d.instance.sid)}' is not in a "
+                    f"state from which it can be {_DONE[op]}.")
+
+
 def _transition(ctx: RequestContext, p: Params, op: str) -> list[dict[str, Any]]:
     details = _resolve(ctx, p["InstanceIds"])
+    if op != "terminate":
+        for d in details:
+            if d.instance.state in _ENDED:
+                raise _incorrect_state(d, op)
     out = []
     svc = ctx.services.instances
     for d in details:
@@ -159,6 +261,10 @@ def _transition(ctx: RequestContext, p: Params, op: str) -> list[dict[str, Any]]
                                       command="TerminateInstances", honour_protection=True)
         except NotFound as exc:
             raise NotFound(ResourceKind.INSTANCE, d.instance.sid) from exc
+        except IncorrectState as exc:
+            if exc.kind is not ResourceKind.INSTANCE:
+                raise
+            raise _incorrect_state(d, op) from exc
         out.append({"InstanceId": ids.render(Kind.INSTANCE, d.instance.sid),
                     "PreviousState": views.state(previous),
                     "CurrentState": views.state(inst.state)})
@@ -182,6 +288,18 @@ def terminate_instances(ctx: RequestContext, p: Params) -> Result:
 
 @action("RebootInstances")
 def reboot_instances(ctx: RequestContext, p: Params) -> Result:
-    for d in _resolve(ctx, p["InstanceIds"]):
-        ctx.services.instances.reboot(ctx.principal, d.instance.uuid, command="RebootInstances")
+    details = _resolve(ctx, p["InstanceIds"])
+    for d in details:
+        if d.instance.state in _ENDED:
+            raise _incorrect_state(d, "reboot")
+    for d in details:
+        try:
+            ctx.services.instances.reboot(ctx.principal, d.instance.uuid,
+                                          command="RebootInstances")
+        except NotFound as exc:
+            raise NotFound(ResourceKind.INSTANCE, d.instance.sid) from exc
+        except IncorrectState as exc:
+            if exc.kind is not ResourceKind.INSTANCE:
+                raise
+            raise _incorrect_state(d, "reboot") from exc
     return {}

@@ -1,9 +1,12 @@
 """Security groups and their rules.
 
-Groups live in no network of their own: they apply on every default guest
-network, and EC2 shows the first one as their VPC. Each account's ``default``
-group exists from the first security-group call on, with AWS's default rules
-(all traffic out to anywhere, all traffic in from the group's own members).
+A group belongs to a VPC of its account, or to none: those apply on every
+default guest network, and EC2 shows the first default VPC as theirs. Each
+VPC has a ``default`` group made with it; each account's ``default`` group of
+the default VPC exists from the first security-group call on. Both have AWS's
+default rules (all traffic out to anywhere, all traffic in from the group's
+own members). Names (``GroupName``, ``SourceSecurityGroupName``) name groups of
+the default VPC, as in AWS; rules may only name groups of the same VPC.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from engine.states import RuleDirection
 
 _LEGACY = ("IpProtocol", "FromPort", "ToPort", "CidrIp", "SourceSecurityGroupName",
            "SourceSecurityGroupOwnerId")
-_NO_MATCH = ("\x00",)
 
 
 def _ensure_default(ctx: RequestContext) -> None:
@@ -33,8 +35,14 @@ def _ensure_default(ctx: RequestContext) -> None:
                                                 self_ingress=True)
 
 
-def _vpc_ids(ctx: RequestContext) -> list[str]:
-    return [ids.render(Kind.VPC, s) for s in ctx.services.security_groups.default_vpc_sids()]
+def _default_vpc_id(ctx: RequestContext) -> str | None:
+    """The VPC shown for groups of no VPC: the oldest default one."""
+    sids = ctx.services.security_groups.default_vpc_sids()
+    return ids.render(Kind.VPC, sids[0]) if sids else None
+
+
+def _vpc_id(d: GroupDetail, default_vpc: str | None) -> str | None:
+    return ids.render(Kind.VPC, d.vpc_sid) if d.vpc_sid else default_vpc
 
 
 def _group(ctx: RequestContext, group_id: str | None, name: str | None) -> GroupDetail:
@@ -60,14 +68,11 @@ def create_security_group(ctx: RequestContext, p: Params) -> Result:
     if name.lower().startswith("sg-"):
         raise Ec2Error("InvalidParameterValue", "Group names may not be in the format sg-*.")
     vpc = p.get("VpcId")
-    if vpc is not None:
-        ids.parse(vpc, Kind.VPC)  # InvalidVpcID.Malformed
-    if vpc is not None and vpc not in _vpc_ids(ctx):
-        raise Ec2Error(Kind.VPC.not_found_code, f"The vpc ID '{vpc}' does not exist")
+    vpc_sid = ids.parse(vpc, Kind.VPC) if vpc is not None else None  # InvalidVpcID.Malformed
     _ensure_default(ctx)
     tags = spec_tags(p, "security-group")
     group = ctx.services.security_groups.create(ctx.principal, name, description,
-                                                open_egress=True, tags=tags)
+                                                open_egress=True, tags=tags, vpc_ident=vpc_sid)
     owner = ctx.principal.account_number
     return {"GroupId": ids.render(Kind.SECURITY_GROUP, group.sid),
             "Tags": views_security.given_tags(tags),
@@ -88,20 +93,16 @@ def describe_security_groups(ctx: RequestContext, p: Params) -> Result:
     nothing are InvalidGroup.NotFound when no filter or page limit applies."""
     _ensure_default(ctx)
     filters: list[Mapping[str, Any]] = list(p.get("Filters") or ())
-    vpc_ids = _vpc_ids(ctx)
-    crit = list(criteria([f for f in filters if f.get("Name") != "vpc-id"],
-                         SECURITY_GROUP_FILTERS))
-    for f in filters:
-        if f.get("Name") == "vpc-id" and not set(f.get("Values") or ()) & set(vpc_ids):
-            crit.append(Criterion("uuid", _NO_MATCH, False))
+    crit = list(criteria(filters, SECURITY_GROUP_FILTERS))
     group_ids: Sequence[str] = p.get("GroupIds") or []
     names: Sequence[str] = p.get("GroupNames") or []
     sids = [ids.parse(g, Kind.SECURITY_GROUP) for g in group_ids]
     if sids:
         crit.append(Criterion("sid", tuple(sids), False))
-    if names:
+    if names:  # names name the caller's groups of the default VPC
         crit += [Criterion("name", tuple(names), False),
-                 Criterion("account_uuid", (ctx.principal.account_uuid,), False)]
+                 Criterion("account_uuid", (ctx.principal.account_uuid,), False),
+                 Criterion("vpc_uuid", ("",), False)]
     page = ctx.services.security_groups.list(ctx.principal, crit, paging(p))
     if not filters and p.get("MaxResults") is None:
         have = {d.group.sid for d in page.items} | {d.group.name for d in page.items}
@@ -110,9 +111,9 @@ def describe_security_groups(ctx: RequestContext, p: Params) -> Result:
         if missing:
             raise Ec2Error(Kind.SECURITY_GROUP.not_found_code,
                            f"The security group '{missing[0]}' does not exist")
-    vpc_id = vpc_ids[0] if vpc_ids else None
-    return {"SecurityGroups": [views_security.security_group(d, region=ctx.region, vpc_id=vpc_id)
-                               for d in page.items],
+    default_vpc = _default_vpc_id(ctx)
+    return {"SecurityGroups": [views_security.security_group(
+                d, region=ctx.region, vpc_id=_vpc_id(d, default_vpc)) for d in page.items],
             "NextToken": page.next_token}
 
 
@@ -125,12 +126,26 @@ def _protocol(value: str | None) -> str:
     return proto
 
 
-def _peer(ctx: RequestContext, pair: Mapping[str, Any]) -> str:
-    """The uuid of a UserIdGroupPair's group (by id, else by name in the caller's account)."""
+def _cidr(value: str | None) -> str:
+    """A rule's CIDR block as given; one without a prefix length (``1.2.3.4``)
+    is malformed, as AWS has it (the engine would read it as a /32)."""
+    cidr = value or ""
+    if cidr and "/" not in cidr:
+        raise Ec2Error("InvalidParameterValue", f"CIDR block {cidr} is malformed")
+    return cidr
+
+
+def _peer(ctx: RequestContext, pair: Mapping[str, Any], target: GroupDetail) -> str:
+    """The uuid of a UserIdGroupPair's group (by id, else by name in the
+    caller's account), which must be of ``target``'s VPC."""
     if not pair.get("GroupId") and not pair.get("GroupName"):
         raise Ec2Error("MissingParameter",
                        "The request must contain the parameter groupId or groupName")
-    return _group(ctx, pair.get("GroupId"), pair.get("GroupName")).group.uuid
+    peer = _group(ctx, pair.get("GroupId"), pair.get("GroupName"))
+    if peer.group.vpc_uuid != target.group.vpc_uuid:
+        raise Ec2Error(Kind.SECURITY_GROUP.not_found_code,
+                       "You have specified two resources that belong to different networks.")
+    return peer.group.uuid
 
 
 def _legacy_permission(p: Params) -> dict[str, Any]:
@@ -146,7 +161,7 @@ def _legacy_permission(p: Params) -> dict[str, Any]:
     return perm
 
 
-def _specs(ctx: RequestContext, p: Params) -> list[RuleSpec]:
+def _specs(ctx: RequestContext, p: Params, target: GroupDetail) -> list[RuleSpec]:
     perms: list[Mapping[str, Any]] = list(p.get("IpPermissions") or ())
     legacy = any(p.get(k) is not None for k in _LEGACY)
     if perms and legacy:
@@ -166,13 +181,13 @@ def _specs(ctx: RequestContext, p: Params) -> list[RuleSpec]:
             raise Ec2Error("InvalidParameterValue", "Prefix lists are not supported")
         before = len(specs)
         for r in perm.get("IpRanges") or ():
-            specs.append(RuleSpec(proto, lo, hi, cidr=r.get("CidrIp") or "",
+            specs.append(RuleSpec(proto, lo, hi, cidr=_cidr(r.get("CidrIp")),
                                   description=r.get("Description") or ""))
         for r in perm.get("Ipv6Ranges") or ():
-            specs.append(RuleSpec(proto, lo, hi, cidr=r.get("CidrIpv6") or "",
+            specs.append(RuleSpec(proto, lo, hi, cidr=_cidr(r.get("CidrIpv6")),
                                   description=r.get("Description") or ""))
         for pair in perm.get("UserIdGroupPairs") or ():
-            specs.append(RuleSpec(proto, lo, hi, source_group_uuid=_peer(ctx, pair),
+            specs.append(RuleSpec(proto, lo, hi, source_group_uuid=_peer(ctx, pair, target),
                                   description=pair.get("Description") or ""))
         if len(specs) == before:
             raise Ec2Error("MissingParameter", "The request must contain the parameter "
@@ -183,7 +198,7 @@ def _specs(ctx: RequestContext, p: Params) -> list[RuleSpec]:
 def _authorize(ctx: RequestContext, p: Params, way: RuleDirection) -> Result:
     d = _group(ctx, p.get("GroupId"), p.get("GroupName"))
     svc = ctx.services.security_groups
-    rules = svc.authorize(ctx.principal, d.group.uuid, way, _specs(ctx, p),
+    rules = svc.authorize(ctx.principal, d.group.uuid, way, _specs(ctx, p, d),
                           tags=spec_tags(p, "security-group-rule"))
     page = svc.list_rules(ctx.principal, (Criterion("uuid", tuple(r.uuid for r in rules),
                                                     False),))
@@ -199,7 +214,7 @@ def _revoke(ctx: RequestContext, p: Params, way: RuleDirection) -> Result:
     rule_sids = [ids.parse(r, Kind.SECURITY_GROUP_RULE)
                  for r in p.get("SecurityGroupRuleIds") or ()]
     by_spec = bool(p.get("IpPermissions")) or any(p.get(k) is not None for k in _LEGACY)
-    specs = _specs(ctx, p) if by_spec or not rule_sids else []
+    specs = _specs(ctx, p, d) if by_spec or not rule_sids else []
     try:
         removed = ctx.services.security_groups.revoke(ctx.principal, d.group.uuid, way,
                                                       rules=specs, rule_ids=rule_sids)

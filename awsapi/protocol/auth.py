@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote
 
 from awsapi.errors_wire import Ec2Error
@@ -112,8 +112,7 @@ def verify(
 # --- SigV4 -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _V4:
+class _V4(NamedTuple):
     access_key: str
     date: str  # YYYYMMDD from the credential scope
     region: str
@@ -149,8 +148,11 @@ def _verify_v4_header(
     if abs(now - moment) > MAX_SKEW:
         raise _expired()
     _check_scope(v4, region)
-    pairs = parse_qsl(req.query_string, keep_blank_values=True)
-    query = _canonical_query_candidates(pairs, req.query_string)
+    if req.query_string:
+        pairs = parse_qsl(req.query_string, keep_blank_values=True)
+        query = _canonical_query_candidates(pairs, req.query_string)
+    else:
+        query = ("",)
     return _check_signature(req, v4, secret_for, query, (_payload_hash(req),))
 
 
@@ -329,7 +331,7 @@ def _canonical_headers(req: SignedRequest, names: tuple[str, ...]) -> str:
 
 
 def _canonical_path(path: str) -> str:
-    if not path:
+    if not path or path == "/":
         return "/"
     segments: list[str] = []
     for segment in unquote(path).split("/"):

@@ -26,7 +26,7 @@ import binascii
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -50,6 +50,10 @@ IGNORED_KEYS: Final = frozenset(
 
 _INT_RE: Final = re.compile(r"[+-]?[0-9]+")
 _EMPTY_LIST: Final = object()  # marker for "Name=" given for a list member
+# QUIRK(ec2): lists whose values AWS looks up instead of checking against the
+# model's enum: DescribeInstanceTypes answers InvalidInstanceType for an unknown
+# type where RunInstances (same enum) answers InvalidParameterValue.
+_UNCHECKED_ENUM_LISTS: Final = frozenset({"RequestInstanceTypeList"})
 
 
 @dataclass(slots=True)
@@ -370,6 +374,8 @@ def _plan(shape: Shape) -> _Plan:
         lst = _List()
         _PLANS[shape.name] = lst
         lst.member = _plan(shape.member)
+        if shape.name in _UNCHECKED_ENUM_LISTS and isinstance(lst.member, _Scalar):
+            lst.member = replace(lst.member, enum=None)  # the shared plan stays checked
         return lst
     if kind == "map":
         mp = _Map(

@@ -12,7 +12,10 @@ Members whose value is None are omitted.
 The XML is the document ``xmltodict.unparse`` produces for :func:`to_tree`'s
 tree (``short_empty_elements=True``). For speed, :func:`success` writes that
 document directly from per-shape plans built once; the unit tests prove the
-bytes are identical to ``xmltodict.unparse``'s.
+bytes are identical to ``xmltodict.unparse``'s. A structure or list object
+that a result holds in several places under the same member (views share
+constant parts, such as one ``State`` dict per state, across the instances of
+a listing) is written once and its text reused.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def success(op: OperationModel, result: Mapping[str, Any], request_id: str) -> b
         # ...) answer <return>true</return> on the wire.
         out.append("<return>true</return>")
     else:
-        _write_struct(plan, result, out)
+        _write_document(plan, result, out)
     out.append(f"</{root}>")
     return "".join(out).encode("utf-8")
 
@@ -228,13 +231,11 @@ def _text_bool(value: Any) -> str:
 def _text_timestamp(value: Any) -> str:
     if not isinstance(value, datetime):
         raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
-    if value.tzinfo is not None:
+    zone = value.tzinfo
+    if zone is not None and zone is not UTC:
         value = value.astimezone(UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}."
-        f"{value.microsecond // 1000:03d}Z"
-    )
+    # "YYYY-MM-DDThh:mm:ss.sss" (milliseconds truncated), then "Z" for UTC.
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def _text_blob(value: Any) -> str:
@@ -276,11 +277,36 @@ def _unknown_member(plan: _Struct, name: str) -> ValueError:
 # --- direct writer (fast path) -----------------------------------------------
 # Scalars are handled inline in the loops below: most elements are scalars and a
 # function call per element would dominate the cost of a large response.
+#
+# Text is written unescaped while ``note`` collects every string text; if any
+# of them turns out to need escaping (rare: a tag value with "&", "<" or ">"),
+# success() writes the document again with ``note=None``, which escapes as it
+# goes. Checking the collected text once is much cheaper than checking each.
+
+# Per call of success(): id of a container value -> the member it was written
+# as, then (from its second time) (that member, its text). A plain member on
+# first sight keeps the common case (every container seen once) free of a
+# tuple allocation. Every value is held by the result for the whole call, so
+# ids are not reused meanwhile.
+_Memo = dict[int, "_Member | tuple[_Member, str]"]
+_Note = Callable[[str], None] | None
 
 
-def _write_struct(plan: _Struct, value: Mapping[str, Any], out: list[str]) -> None:
+def _write_document(plan: _Struct, result: Mapping[str, Any], out: list[str]) -> None:
+    mark = len(out)
+    texts: list[str] = []
+    _write_struct(plan, result, out, {}, texts.append)
+    collected = "".join(texts)
+    if "&" in collected or "<" in collected or ">" in collected:
+        del out[mark:]
+        _write_struct(plan, result, out, {}, None)
+
+
+def _write_struct(plan: _Struct, value: Mapping[str, Any], out: list[str], memo: _Memo,
+                  note: _Note) -> None:
     members = plan.members
     append = out.append
+    string, scalar = _STRING, _SCALAR
     for name, item in value.items():
         if item is None:
             continue
@@ -289,17 +315,19 @@ def _write_struct(plan: _Struct, value: Mapping[str, Any], out: list[str]) -> No
         except KeyError:
             raise _unknown_member(plan, name) from None
         kind = member[0]
-        if kind == _STRING:
+        if kind == string:
             text = item if type(item) is str else _text_string(item)
             if text:
-                if "&" in text or "<" in text or ">" in text:
+                if note is not None:
+                    note(text)
+                elif "&" in text or "<" in text or ">" in text:
                     text = _escape(text)
                 append(member[1])
                 append(text)
                 append(member[2])
             else:
                 append(member[3])
-        elif kind == _SCALAR:  # numbers, booleans, timestamps, base64: nothing to escape
+        elif kind == scalar:  # numbers, booleans, timestamps, base64: nothing to escape
             text = member[4](item)
             if text:
                 append(member[1])
@@ -308,16 +336,27 @@ def _write_struct(plan: _Struct, value: Mapping[str, Any], out: list[str]) -> No
             else:
                 append(member[3])
         else:
-            _write_container(member, item, out)
+            _write_container(member, item, out, memo, note)
 
 
-def _write_container(member: _Member, value: Any, out: list[str]) -> None:
+def _write_container(member: _Member, value: Any, out: list[str], memo: _Memo,
+                     note: _Note) -> None:
+    key = id(value)
+    seen = memo.get(key)
+    keep = False
+    if seen is None:
+        memo[key] = member
+    elif seen is member:
+        keep = True  # the second time: keep the text for the next ones
+    elif seen[0] is member:  # (member, text): the third time on
+        out.append(seen[1])
+        return
+    mark = len(out)
     kind, open_tag, close_tag, empty_tag, _, plan = member
     if kind == _STRUCT:
         assert isinstance(plan, _Struct)
-        mark = len(out)
         out.append(open_tag)
-        _write_struct(plan, value, out)
+        _write_struct(plan, value, out, memo, note)
         if len(out) == mark + 1:
             out[mark] = empty_tag
         else:
@@ -328,19 +367,20 @@ def _write_container(member: _Member, value: Any, out: list[str]) -> None:
     else:
         assert isinstance(plan, _List)
         flat = kind == _FLAT_LIST
-        mark = len(out)
         if not flat:
             out.append(open_tag)
-        _write_items(plan, value, out, skip_none=flat)
-        if flat:
-            return
-        if len(out) == mark + 1:
-            out[mark] = empty_tag
-        else:
-            out.append(close_tag)
+        _write_items(plan, value, out, flat, memo, note)
+        if not flat:
+            if len(out) == mark + 1:
+                out[mark] = empty_tag
+            else:
+                out.append(close_tag)
+    if keep:
+        memo[key] = (member, "".join(out[mark:]))
 
 
-def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool) -> None:
+def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool, memo: _Memo,
+                 note: _Note) -> None:
     if isinstance(value, str | bytes | Mapping):
         raise TypeError(f"expected a list, got {type(value).__name__}")
     item = plan.item
@@ -356,8 +396,11 @@ def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool) -> No
                 continue
             text = element if is_string and type(element) is str else text_of(element)
             if text:
-                if is_string and ("&" in text or "<" in text or ">" in text):
-                    text = _escape(text)
+                if is_string:
+                    if note is not None:
+                        note(text)
+                    elif "&" in text or "<" in text or ">" in text:
+                        text = _escape(text)
                 append(open_tag)
                 append(text)
                 append(close_tag)
@@ -369,12 +412,12 @@ def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool) -> No
             if not skip_none:
                 append(item[3])
         else:
-            _write_container(item, element, out)
+            _write_container(item, element, out, memo, note)
 
 
 def _write_one(member: _Member, value: Any, out: list[str]) -> None:
     if member[0] > _SCALAR:
-        _write_container(member, value, out)
+        _write_container(member, value, out, {}, None)
         return
     text = member[4](value)
     out.append(f"{member[1]}{_escape(text)}{member[2]}" if text else member[3])

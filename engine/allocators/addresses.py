@@ -9,10 +9,13 @@ Private: each guest network keeps a cursor; the NIC table's unique
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, Table, bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.db import utcnow
 from engine.errors import InsufficientCapacity, InvalidParameter, ResourceKind
@@ -31,57 +34,99 @@ from engine.models import (
 from engine.states import IpState
 
 
+def _ranges(dedicated: bool | None) -> Select[Any]:
+    """The zone's (``p_zone``) live ranges for guests: the account's
+    (``p_account``) dedicated ones (``dedicated`` True), the shared ones
+    (False) or both (None)."""
+    whose = {True: VlanRange.account_uuid == bindparam("p_account"),
+             False: VlanRange.account_uuid.is_(None),
+             None: or_(VlanRange.account_uuid == bindparam("p_account"),
+                       VlanRange.account_uuid.is_(None))}[dedicated]
+    return select(VlanRange.uuid).where(
+        VlanRange.zone_uuid == bindparam("p_zone"),
+        VlanRange.for_virtual_network.is_(True),
+        VlanRange.removed_at.is_(None),
+        whose,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _candidate_stmt(mysql: bool, dedicated: bool | None,
+                    by_address: bool) -> Select[Any]:
+    """A free address of the zone in the ranges :func:`_ranges` names (with
+    ``by_address``: the address ``p_address``), built once per shape."""
+    # populate_existing: a row this session held already is refreshed from the read.
+    stmt = select(PublicIp).execution_options(populate_existing=True).where(
+        PublicIp.zone_uuid == bindparam("p_zone"),
+        PublicIp.state == IpState.FREE,
+        PublicIp.vlan_range_uuid.in_(_ranges(dedicated)),
+    )
+    if by_address:
+        stmt = stmt.where(PublicIp.address == bindparam("p_address"))
+    if mysql:
+        # Lock only the one row read: no ORDER BY (a sort would lock every
+        # candidate) and no join (that would lock the range row too).
+        return stmt.limit(1).with_for_update(skip_locked=True, of=PublicIp)
+    shared_last = case((PublicIp.vlan_range_uuid.in_(_ranges(True)), 0), else_=1)
+    return stmt.order_by(shared_last, PublicIp.address).limit(1)
+
+
+_public: Table = PublicIp.__table__  # type: ignore[assignment]
+_ALLOCATE = update(_public).where(
+    _public.c.uuid == bindparam("p_ip"), _public.c.state == IpState.FREE.value).values(
+    state=IpState.ALLOCATED.value, account_uuid=bindparam("p_account"),
+    allocated_at=bindparam("p_now"))
+# The same, mapping the address to an instance's NIC network in the same write.
+_ALLOCATE_TO = _ALLOCATE.values(instance_uuid=bindparam("p_instance"),
+                                network_uuid=bindparam("p_network"))
+
+
 class PublicIpAllocator:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._mysql = session.get_bind().dialect.name in ("mysql", "mariadb")
 
-    def allocate(self, zone_uuid: str, account_uuid: str, address: str | None = None) -> PublicIp:
-        """Take a free address of the zone (dedicated ranges of the account first)."""
-        for dedicated in (True, False):
-            ranges = select(VlanRange.uuid).where(
-                VlanRange.zone_uuid == zone_uuid,
-                VlanRange.for_virtual_network.is_(True),
-                VlanRange.removed_at.is_(None),
-                VlanRange.account_uuid == account_uuid if dedicated
-                else VlanRange.account_uuid.is_(None),
-            )
-            row = self._take(zone_uuid, account_uuid, ranges, address)
+    def allocate(self, zone_uuid: str, account_uuid: str, address: str | None = None, *,
+                 instance_uuid: str | None = None, network_uuid: str | None = None) -> PublicIp:
+        """Take a free address of the zone (dedicated ranges of the account first).
+
+        With ``instance_uuid`` (and ``network_uuid``) the same UPDATE also sets
+        the row's instance and network: the address comes mapped to it."""
+        # SQLite: one query, sorted dedicated first (the database's write lock
+        # is held, so there is no race to dodge). MySQL: dedicated ranges, then
+        # the shared ones, without a sort (see _candidate_stmt).
+        for dedicated in (True, False) if self._mysql else (None,):
+            row = self._take(_candidate_stmt(self._mysql, dedicated, address is not None),
+                             {"p_zone": zone_uuid, "p_account": account_uuid,
+                              "p_address": address}, account_uuid,
+                             {} if instance_uuid is None else
+                             {"instance_uuid": instance_uuid, "network_uuid": network_uuid})
             if row is not None:
                 return row
         if address is not None:
             raise InvalidParameter("address", address, "the address is not free in this zone")
         raise InsufficientCapacity(ResourceKind.PUBLIC_IP, "no free public address in the zone")
 
-    def _take(self, zone_uuid: str, account_uuid: str, ranges: Select[tuple[str]],
-              address: str | None) -> PublicIp | None:
-        stmt = select(PublicIp.uuid).where(
-            PublicIp.zone_uuid == zone_uuid,
-            PublicIp.state == IpState.FREE,
-            PublicIp.vlan_range_uuid.in_(ranges),
-        )
-        if address is not None:
-            stmt = stmt.where(PublicIp.address == address)
-        if self._mysql:
-            # Lock only the one row read: no ORDER BY (a sort would lock every
-            # candidate) and no join (that would lock the range row too).
-            stmt = stmt.limit(1).with_for_update(skip_locked=True, of=PublicIp)
-        else:
-            stmt = stmt.order_by(PublicIp.address).limit(1)
+    def _take(self, stmt: Select[Any], params: dict[str, str | None], account_uuid: str,
+              attach: dict[str, str | None]) -> PublicIp | None:
         for _attempt in range(20):
-            candidate = self._session.scalar(stmt)
+            candidate = self._session.execute(stmt, params).scalar()
             if candidate is None:
                 return None
-            result = self._session.execute(
-                update(PublicIp)
-                .where(PublicIp.uuid == candidate, PublicIp.state == IpState.FREE)
-                .values(state=IpState.ALLOCATED, account_uuid=account_uuid, allocated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            now = utcnow()
+            values = {"p_ip": candidate.uuid, "p_account": account_uuid, "p_now": now}
+            if attach:
+                values.update(p_instance=attach["instance_uuid"],
+                              p_network=attach["network_uuid"])
+            result = self._session.execute(_ALLOCATE_TO if attach else _ALLOCATE, values)
             if result.rowcount == 1:
-                row = self._session.get(PublicIp, candidate, populate_existing=True)
-                assert row is not None
-                return row
+                # The row read is the row written: record the new values as
+                # loaded instead of reading the row again.
+                for name, value in (("state", IpState.ALLOCATED), ("account_uuid", account_uuid),
+                                    ("allocated_at", now), *attach.items()):
+                    set_committed_value(candidate, name, value)
+                return candidate
+            self._session.expire(candidate)
         return None
 
     def release(self, ip: PublicIp) -> None:
@@ -99,6 +144,23 @@ class PublicIpAllocator:
         ip.association_sid = None
         ip.network_uuid = None
         ip.is_source_nat = False
+
+
+# The private allocator's statements, built once with bound parameters on the
+# tables (no per-call expression building or ORM statement setup).
+_networks: Table = Network.__table__  # type: ignore[assignment]
+_nics: Table = Nic.__table__  # type: ignore[assignment]
+_secondary: Table = NicSecondaryIp.__table__  # type: ignore[assignment]
+_LOCK_CURSOR = select(_networks.c.next_ip_offset).where(
+    _networks.c.uuid == bindparam("p_network")).with_for_update()
+_MOVE_CURSOR = update(_networks).where(_networks.c.uuid == bindparam("p_network")).values(
+    next_ip_offset=bindparam("p_offset"))
+# One query for both places an address can be held.
+_IN_USE = select(or_(
+    exists().where(_nics.c.network_uuid == bindparam("p_network"),
+                   _nics.c.ip_address == bindparam("p_address")),
+    exists().where(_secondary.c.network_uuid == bindparam("p_network"),
+                   _secondary.c.ip_address == bindparam("p_address"))))
 
 
 class PrivateIpAllocator:
@@ -125,9 +187,7 @@ class PrivateIpAllocator:
             return requested
         size = net.num_addresses
         # Lock the network row: concurrent allocations on it queue here.
-        row = self._session.execute(
-            select(Network.next_ip_offset).where(Network.uuid == network.uuid).with_for_update()
-        ).scalar_one()
+        row = self._session.execute(_LOCK_CURSOR, {"p_network": network.uuid}).scalar_one()
         offset = int(row)
         for _ in range(size):
             offset = offset + 1 if offset + 1 < size - 1 else 1
@@ -136,24 +196,15 @@ class PrivateIpAllocator:
                 continue
             text = str(candidate)
             if not self._in_use(network.uuid, text):
-                self._session.execute(
-                    update(Network)
-                    .where(Network.uuid == network.uuid)
-                    .values(next_ip_offset=offset)
-                    .execution_options(synchronize_session=False)
-                )
+                self._session.execute(_MOVE_CURSOR, {"p_network": network.uuid,
+                                                     "p_offset": offset})
                 return text
         raise InsufficientCapacity(ResourceKind.NETWORK, f"no free address in {net}")
 
     def _in_use(self, network_uuid: str, address: str) -> bool:
         """Held by a NIC, or as a NIC's secondary address, on that network."""
-        nic = self._session.scalar(
-            select(Nic.uuid).where(Nic.network_uuid == network_uuid, Nic.ip_address == address))
-        if nic is not None:
-            return True
-        return self._session.scalar(select(NicSecondaryIp.uuid).where(
-            NicSecondaryIp.network_uuid == network_uuid,
-            NicSecondaryIp.ip_address == address)) is not None
+        return bool(self._session.execute(_IN_USE, {"p_network": network_uuid,
+                                                    "p_address": address}).scalar())
 
 
 def mac_for(network_sid: str, address: str) -> str:

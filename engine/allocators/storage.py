@@ -8,7 +8,24 @@ conditional UPDATE, safe under concurrent requests.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, update
+import functools
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientCapacity, ResourceKind
@@ -16,19 +33,65 @@ from engine.models import Host, StoragePool
 from engine.settings import Settings
 from engine.states import PoolState, StorageScope
 
+# The reservation statements are built once per shape, with bound parameters
+# (named p_*), on the tables rather than the mapped classes (see hosts.py).
+_pools: Table = StoragePool.__table__  # type: ignore[assignment]
+_hosts: Table = Host.__table__  # type: ignore[assignment]
+
+
+def _limit() -> Any:
+    """What a pool may hold: capacity x overprovisioning factor x threshold."""
+    p = _pools.c
+    factor = func.coalesce(p.overprovision_factor, bindparam("p_factor", type_=Float))
+    return cast(p.capacity_bytes, Float) * factor * bindparam("p_threshold", type_=Float)
+
+
+def _fits() -> Any:
+    return _pools.c.allocated_bytes + bindparam("p_size", type_=BigInteger) <= _limit()
+
+
+def _serves(hypervisor: Any) -> Any:
+    """Pools for any hypervisor, or for ``hypervisor``."""
+    p = _pools.c
+    return or_(p.hypervisor.is_(None), p.hypervisor == "", p.hypervisor == hypervisor)
+
+
+@functools.lru_cache(maxsize=64)
+def _candidates_stmt(by_host: bool, by_hypervisor: bool, tags: int) -> Select[Any]:
+    """Pools with room, least used first: reachable from the host ``p_host``,
+    else serving ``p_hypervisor`` (when asked), carrying the tags ``p_tag<n>``."""
+    p, h = _pools.c, _hosts.c
+    stmt = select(p.uuid).where(p.zone_uuid == bindparam("p_zone"),
+                                p.state == PoolState.UP.value, p.removed_at.is_(None), _fits())
+    if by_host:
+        cluster = select(h.cluster_uuid).where(h.uuid == bindparam("p_host")).scalar_subquery()
+        hypervisor = select(h.hypervisor).where(h.uuid == bindparam("p_host")).scalar_subquery()
+        stmt = stmt.where(or_(and_(p.scope == StorageScope.ZONE.value, _serves(hypervisor)),
+                              p.cluster_uuid == cluster))
+    elif by_hypervisor:
+        stmt = stmt.where(_serves(bindparam("p_hypervisor")))
+    for n in range(tags):
+        # The concatenation operator renders as || on SQLite (which has no
+        # concat() before 3.44) and as concat() on MySQL.
+        padded = literal(",").concat(p.tags).concat(",")
+        stmt = stmt.where(padded.like(bindparam(f"p_tag{n}"), escape="\\"))
+    return stmt.order_by(p.allocated_bytes * 1.0 / p.capacity_bytes)
+
+
+_RESERVE = (update(_pools).where(_pools.c.uuid == bindparam("p_pool"), _fits())
+            .values(allocated_bytes=_pools.c.allocated_bytes
+                    + bindparam("p_size", type_=BigInteger)))
+
 
 class StorageAllocator:
     def __init__(self, session: Session, settings: Settings) -> None:
         self._session = session
         self._settings = settings
 
-    def _limit(self) -> object:
-        factor = func.coalesce(
-            StoragePool.overprovision_factor,
-            self._settings.float("storage.overprovisioning.factor"),
-        )
-        threshold = self._settings.float("pool.storage.allocated.capacity.disablethreshold")
-        return cast(StoragePool.capacity_bytes, Float) * factor * threshold
+    def _limit_params(self) -> dict[str, float]:
+        return {"p_factor": self._settings.float("storage.overprovisioning.factor"),
+                "p_threshold": self._settings.float(
+                    "pool.storage.allocated.capacity.disablethreshold")}
 
     def reserve(
         self, zone_uuid: str, size_bytes: int, *, host_uuid: str | None = None, tags: str = "",
@@ -37,50 +100,22 @@ class StorageAllocator:
         """Reserve ``size_bytes`` on a pool reachable from ``host_uuid`` (or any
         pool of the zone that serves ``hypervisor``, when given) carrying every tag
         in ``tags``; return the pool uuid."""
-        stmt = select(StoragePool.uuid).where(
-            StoragePool.zone_uuid == zone_uuid,
-            StoragePool.state == PoolState.UP,
-            StoragePool.removed_at.is_(None),
-            StoragePool.allocated_bytes + size_bytes <= self._limit(),
-        )
-        if host_uuid is not None:
-            cluster = select(Host.cluster_uuid).where(Host.uuid == host_uuid).scalar_subquery()
-            hypervisor = select(Host.hypervisor).where(Host.uuid == host_uuid).scalar_subquery()
-            stmt = stmt.where(
-                or_(
-                    and_(
-                        StoragePool.scope == StorageScope.ZONE,
-                        or_(StoragePool.hypervisor.is_(None), StoragePool.hypervisor == "",
-                            StoragePool.hypervisor == hypervisor),
-                    ),
-                    StoragePool.cluster_uuid == cluster,
-                )
-            )
-        elif hypervisor:
-            stmt = stmt.where(or_(StoragePool.hypervisor.is_(None), StoragePool.hypervisor == "",
-                                  StoragePool.hypervisor == hypervisor))
-        for tag in filter(None, (t.strip() for t in tags.split(","))):
-            # The concatenation operator renders as || on SQLite (which has no
-            # concat() before 3.44) and as concat() on MySQL.
-            padded = literal(",").concat(StoragePool.tags).concat(",")
+        wanted = [t for t in (t.strip() for t in tags.split(",")) if t]
+        stmt = _candidates_stmt(host_uuid is not None, bool(hypervisor), len(wanted))
+        params: dict[str, Any] = {**self._limit_params(), "p_zone": zone_uuid,
+                                  "p_size": size_bytes, "p_host": host_uuid,
+                                  "p_hypervisor": hypervisor}
+        for n, tag in enumerate(wanted):
             literal_tag = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(padded.like(f"%,{literal_tag},%", escape="\\"))
-        stmt = stmt.order_by(StoragePool.allocated_bytes * 1.0 / StoragePool.capacity_bytes)
-        for pool_uuid in self._session.scalars(stmt):
+            params[f"p_tag{n}"] = f"%,{literal_tag},%"
+        for pool_uuid in self._session.execute(stmt, params).scalars().all():
             if self.try_reserve(pool_uuid, size_bytes):
-                return pool_uuid
+                return str(pool_uuid)
         raise InsufficientCapacity(ResourceKind.STORAGE_POOL, f"no pool has {size_bytes} bytes free")
 
     def try_reserve(self, pool_uuid: str, size_bytes: int) -> bool:
-        result = self._session.execute(
-            update(StoragePool)
-            .where(
-                StoragePool.uuid == pool_uuid,
-                StoragePool.allocated_bytes + size_bytes <= self._limit(),
-            )
-            .values(allocated_bytes=StoragePool.allocated_bytes + size_bytes)
-            .execution_options(synchronize_session=False)
-        )
+        result = self._session.execute(_RESERVE, {**self._limit_params(), "p_pool": pool_uuid,
+                                                  "p_size": size_bytes})
         return result.rowcount == 1
 
     def release(self, pool_uuid: str, size_bytes: int) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.allocators.addresses import PublicIpAllocator
@@ -34,14 +34,16 @@ from engine.models import (
     Network,
     Nic,
     PublicIp,
+    Snapshot,
     Template,
     TemplateZone,
     Volume,
 )
 from engine.services.events import record_event
+from engine.services.public_ip_launch import map_again, release_mapped
 from engine.services.rules import revoke_instance_rules
 from engine.settings import Settings
-from engine.states import VmState, VolumeKind, VolumeState
+from engine.states import JobStatus, VmState, VolumeKind, VolumeState
 from engine.uow import unit_of_work
 
 
@@ -49,13 +51,60 @@ from engine.uow import unit_of_work
 class JobContext:
     sessions: sessionmaker[Session]
     drivers: DriverPool
+    # Sessions for steps that only read (on SQLite they do not take the
+    # database's write lock, so requests do not queue behind them).
+    read_sessions: sessionmaker[Session] | None = None
 
     def tx(self):  # type: ignore[no-untyped-def]
         return unit_of_work(self.sessions)
 
+    def read_tx(self):  # type: ignore[no-untyped-def]
+        """A transaction for a step that writes nothing."""
+        return unit_of_work(self.read_sessions or self.sessions)
+
 
 Handler = Callable[[JobContext, Job], dict[str, Any]]
 Failure = Callable[[JobContext, Job, str], None]
+
+
+def record_job_end(session: Session, uuid: str, owner: str | None, status: JobStatus, *,
+                   result: dict[str, Any] | None = None,
+                   error: tuple[str, str] | None = None) -> None:
+    """Mark the job ``status`` (a final one) in the caller's transaction, if
+    ``owner`` still owns it."""
+    values: dict[str, object] = {"status": status, "completed_at": utcnow(),
+                                 "lease_expires_at": None}
+    if result is not None:
+        values["result"] = json.dumps(result)
+    if error is not None:
+        values["error_kind"], values["error_message"] = error[0], error[1][:2000]
+    session.execute(update(Job).where(Job.uuid == uuid, Job.owner == owner)
+                    .values(**values).execution_options(synchronize_session=False))
+
+
+def settle(session: Session, job: Job, result: dict[str, Any]) -> dict[str, Any]:
+    """Record in the handler's last transaction (after its ``still_owned``
+    fence) that the job succeeded with ``result``, so the runner needs no
+    transaction of its own to finish it: the outcome and the job's end commit
+    together or not at all. Returns ``result``; the runner sees ``job.status``
+    SUCCEEDED and does not finish the job again."""
+    record_job_end(session, job.uuid, job.owner, JobStatus.SUCCEEDED, result=result)
+    session.info.setdefault(_SETTLED, []).append(job)
+    return result
+
+
+_SETTLED = "nimbostack.settled_jobs"
+
+
+@event.listens_for(Session, "after_commit")
+def _mark_settled(session: Session) -> None:
+    for job in session.info.pop(_SETTLED, ()):
+        job.status = JobStatus.SUCCEEDED  # the runner's (detached) copy
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_settled(session: Session) -> None:
+    session.info.pop(_SETTLED, None)
 
 
 def _host_access(session: Session, host_uuid: str | None) -> HostAccess | None:
@@ -76,9 +125,12 @@ def _domain_spec(session: Session, inst: Instance) -> DomainSpec:
     disks = []
     for v in session.scalars(select(Volume).where(
             Volume.instance_uuid == inst.uuid, Volume.removed_at.is_(None)).order_by(Volume.device_id)):
+        # A disk not made yet (data volumes of a launch) is cloned from its snapshot.
+        snap = session.get(Snapshot, v.snapshot_uuid) if v.snapshot_uuid and not v.path else None
         disks.append(DiskSpec(
             disk_sid=v.sid, device_id=v.device_id or 0, size_bytes=v.size_bytes,
             source_image=source if v.kind == VolumeKind.ROOT and not v.path else None,
+            source_snapshot=snap.sid if snap is not None else None,
             pool_ref=v.pool_uuid, serial=v.name))
     nics = []
     for n in session.scalars(select(Nic).where(Nic.instance_uuid == inst.uuid).order_by(Nic.device_id)):
@@ -104,14 +156,19 @@ def _boot_spec(template: Template) -> BootSpec | None:
 
 
 def _release_capacity(session: Session, inst: Instance) -> None:
+    """Give back what only a running instance holds: its host's CPU and
+    memory, and the public addresses mapped with it (every stop path calls this)."""
+    release_mapped(session, None, inst)
     if inst.host_uuid:
         HostPlanner(session, Settings(session)).release(
             inst.host_uuid, inst.cpus * inst.cpu_mhz, inst.memory_mib * MIB)
         inst.host_uuid = None
 
 
-def _expunge_resources(session: Session, inst: Instance) -> None:
-    """Free what the instance holds: disks, NICs (private IPs), public IPs."""
+def _expunge_resources(session: Session, inst: Instance, *, every_volume: bool = False) -> None:
+    """Free what the instance holds: disks (those not deleted on termination are
+    detached and kept, unless ``every_volume``: a launch that failed), NICs
+    (private IPs), public IPs."""
     from engine.services.vm_snapshots import drop_instance_snapshots
 
     drop_instance_snapshots(session, inst.uuid)  # their disk snapshots go by jobs
@@ -119,13 +176,13 @@ def _expunge_resources(session: Session, inst: Instance) -> None:
     now = utcnow()
     for v in session.scalars(select(Volume).where(Volume.instance_uuid == inst.uuid,
                                                   Volume.removed_at.is_(None))):
-        if v.kind == VolumeKind.ROOT or v.delete_on_termination:
+        if v.kind == VolumeKind.ROOT or v.delete_on_termination or every_volume:
             if v.pool_uuid:
                 storage.release(v.pool_uuid, v.size_bytes)
             v.state, v.removed_at = VolumeState.EXPUNGED, now
         else:
             v.instance_uuid, v.device_id, v.attached_at = None, None, None
-            v.state = VolumeState.READY
+            v.state = VolumeState.READY if v.path else VolumeState.ALLOCATED
     revoke_instance_rules(session, inst.uuid)
     from engine.jobs.nic_handlers import free_nic  # interfaces made on their own
 
@@ -144,16 +201,19 @@ def _expunge_resources(session: Session, inst: Instance) -> None:
             ip.instance_uuid, ip.association_sid = None, None
 
 
+_LOCKED_INSTANCE = select(Instance).where(Instance.uuid == bindparam("p_uuid")).with_for_update()
+
+
 def _locked_instance(session: Session, uuid: str | None) -> Instance | None:
     if uuid is None:
         return None
-    return session.scalar(select(Instance).where(Instance.uuid == uuid).with_for_update())
+    return session.execute(_LOCKED_INSTANCE, {"p_uuid": uuid}).scalar()
 
 
 # ----------------------------------------------------------------- spawn/start
 def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
     """Define (idempotent) and start the domain; Starting -> Running."""
-    with ctx.tx() as s:
+    with ctx.read_tx() as s:  # each later step re-checks the state under its lock
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             return {"skipped": True}
@@ -177,13 +237,14 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
             return {"skipped": True}
         set_vm_state(inst, VmState.RUNNING)
         inst.power_state = "PowerOn"
+        map_again(s, None, inst.uuid)  # a mapped public address is the running instance's
         for v in s.scalars(select(Volume).where(Volume.instance_uuid == inst.uuid,
                                                 Volume.removed_at.is_(None))):
             v.state = VolumeState.READY
             v.path = v.path or v.sid
         record_event(s, None, "VM.START", f"Started {inst.name}", ResourceKind.INSTANCE,
                      inst.uuid, account_uuid=inst.account_uuid)
-    return {"instance_uuid": job.resource_uuid}
+        return settle(s, job, {"instance_uuid": job.resource_uuid})
 
 
 def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
@@ -215,7 +276,7 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
             return
         _release_capacity(s, inst)
         if job.kind == JobKind.SPAWN.value:
-            _expunge_resources(s, inst)
+            _expunge_resources(s, inst, every_volume=True)
             inst.domain_ref = None
             set_vm_state(inst, VmState.ERROR, reason)
             inst.removed_at = utcnow()

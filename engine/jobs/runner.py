@@ -10,21 +10,22 @@ and nothing stays half-made.
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.db import Database, utcnow
 from engine.errors import EngineError
 from engine.jobs.drivers import DriverPool
-from engine.jobs.handlers import HANDLERS, JobContext
+from engine.jobs.handlers import HANDLERS, JobContext, record_job_end
 from engine.models import Job, ManagementServer
 from engine.services.management_servers import process_alive
 from engine.settings import Settings
@@ -32,6 +33,33 @@ from engine.states import JobStatus
 from engine.uow import unit_of_work
 
 log = logging.getLogger("nimbostack.jobs")
+_ANY_QUEUED = select(Job.uuid).where(Job.status == JobStatus.QUEUED).limit(1)
+
+
+@functools.cache
+def _next_runnable(mysql: bool) -> Select[Any]:
+    """The oldest queued job no earlier unfinished job of its resource blocks
+    (built once per backend)."""
+    earlier = aliased(Job)
+    blocked = exists().where(and_(
+        earlier.resource_uuid == Job.resource_uuid,
+        earlier.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+        earlier.created_at <= Job.created_at,
+        earlier.uuid != Job.uuid,
+        # An earlier-queued job, or one already running.
+        (earlier.created_at < Job.created_at) | (earlier.status == JobStatus.RUNNING),
+    ))
+    stmt = (select(Job.uuid).where(Job.status == JobStatus.QUEUED, ~blocked)
+            .order_by(Job.created_at).limit(1))
+    return stmt.with_for_update(skip_locked=True, of=Job) if mysql else stmt
+
+
+_jobs: Table = Job.__table__  # type: ignore[assignment]
+# Compare-and-set: only a still queued job is claimed.
+_CLAIM = update(_jobs).where(
+    _jobs.c.uuid == bindparam("p_job"), _jobs.c.status == JobStatus.QUEUED.value).values(
+    status=JobStatus.RUNNING.value, owner=bindparam("p_owner"), started_at=bindparam("p_now"),
+    lease_expires_at=bindparam("p_lease"), attempts=_jobs.c.attempts + 1)
 
 
 class JobRunner:
@@ -40,7 +68,7 @@ class JobRunner:
     def __init__(self, db: Database, drivers: DriverPool, owner: str, *, workers: int = 4,
                  poll_seconds: float = 0.05, lease_seconds: float = 30.0) -> None:
         self._db = db
-        self._ctx = JobContext(db.session, drivers)
+        self._ctx = JobContext(db.session, drivers, db.read_session)
         self.owner = owner
         self._workers = workers
         self._poll = poll_seconds
@@ -91,7 +119,7 @@ class JobRunner:
                 continue
             try:
                 uuid = self.claim()
-            except Exception:  # noqa: BLE001 - the database may be down; keep trying
+            except Exception:
                 log.exception("job claim failed")
                 uuid = None
                 time.sleep(1)
@@ -113,31 +141,21 @@ class JobRunner:
         A job is runnable when no earlier unfinished job targets the same
         resource, so the jobs of one VM run in the order they were queued.
         """
-        earlier = aliased(Job)
-        blocked = exists().where(and_(
-            earlier.resource_uuid == Job.resource_uuid,
-            earlier.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
-            earlier.created_at <= Job.created_at,
-            earlier.uuid != Job.uuid,
-            # An earlier-queued job, or one already running.
-            (earlier.created_at < Job.created_at) | (earlier.status == JobStatus.RUNNING),
-        ))
+        with unit_of_work(self._db.read_session) as s:
+            # Most wake-ups find nothing: say so without the write transaction
+            # (on SQLite the database's write lock) that claiming takes.
+            if s.scalar(_ANY_QUEUED) is None:
+                return None
+        select_next = _next_runnable(self._db.is_mysql)
         for _ in range(5):
             with unit_of_work(self._db.session) as s:
-                stmt = (select(Job.uuid).where(Job.status == JobStatus.QUEUED, ~blocked)
-                        .order_by(Job.created_at).limit(1))
-                if self._db.is_mysql:
-                    stmt = stmt.with_for_update(skip_locked=True, of=Job)
-                uuid = s.scalar(stmt)
+                uuid = s.scalar(select_next)
                 if uuid is None:
                     return None
                 now = utcnow()
-                result = s.execute(
-                    update(Job).where(Job.uuid == uuid, Job.status == JobStatus.QUEUED)
-                    .values(status=JobStatus.RUNNING, owner=self.owner, started_at=now,
-                            lease_expires_at=now + timedelta(seconds=self._lease),
-                            attempts=Job.attempts + 1)
-                    .execution_options(synchronize_session=False))
+                result = s.execute(_CLAIM, {
+                    "p_job": uuid, "p_owner": self.owner, "p_now": now,
+                    "p_lease": now + timedelta(seconds=self._lease)})
                 if result.rowcount == 1:
                     return str(uuid)
         return None
@@ -154,7 +172,7 @@ class JobRunner:
 
     def run(self, uuid: str) -> None:
         """Run a job this runner has claimed, and record how it ended."""
-        with unit_of_work(self._db.session) as s:
+        with unit_of_work(self._db.read_session) as s:
             job = s.get(Job, uuid)
             if job is None or job.status != JobStatus.RUNNING or job.owner != self.owner:
                 return
@@ -165,7 +183,7 @@ class JobRunner:
             return
         try:
             result = handler(self._ctx, job)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded and compensated
+        except Exception as exc:
             kind = type(exc).__name__
             message = exc.message if isinstance(exc, EngineError) else str(exc)
             if not isinstance(exc, EngineError):
@@ -174,24 +192,18 @@ class JobRunner:
                 log.warning("job %s (%s) failed: %s", uuid, job.kind, kind)
             try:
                 failure(self._ctx, job, message)
-            except Exception:  # noqa: BLE001 - leave it to the lease sweeper
+            except Exception:
                 log.exception("compensation of job %s failed", uuid)
                 return
             self._finish(uuid, JobStatus.FAILED, error=(kind, message))
             return
-        self._finish(uuid, JobStatus.SUCCEEDED, result=result)
+        if job.status != JobStatus.SUCCEEDED:  # else the handler settled it (handlers.settle)
+            self._finish(uuid, JobStatus.SUCCEEDED, result=result)
 
     def _finish(self, uuid: str, status: JobStatus, *, result: dict | None = None,  # type: ignore[type-arg]
                 error: tuple[str, str] | None = None) -> None:
         with unit_of_work(self._db.session) as s:
-            values: dict[str, object] = {"status": status, "completed_at": utcnow(),
-                                         "lease_expires_at": None}
-            if result is not None:
-                values["result"] = json.dumps(result)
-            if error is not None:
-                values["error_kind"], values["error_message"] = error[0], error[1][:2000]
-            s.execute(update(Job).where(Job.uuid == uuid, Job.owner == self.owner)
-                      .values(**values).execution_options(synchronize_session=False))
+            record_job_end(s, uuid, self.owner, status, result=result, error=error)
 
     # ---------------------------------------------------------- maintenance
     def _maintenance_loop(self) -> None:
@@ -203,7 +215,7 @@ class JobRunner:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + 30
                     self.sweep()
-            except Exception:  # noqa: BLE001 - the database may be down; keep trying
+            except Exception:
                 log.exception("job lease maintenance failed")
             if self._stopping.wait(max(self._lease / 3, 0.2)):
                 return

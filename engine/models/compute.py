@@ -72,6 +72,8 @@ class Instance(Base):
     reservation_sid: Mapped[str] = mapped_column(String(17), index=True)
     launch_index: Mapped[int] = mapped_column(default=0)
     client_token: Mapped[str | None] = mapped_column(String(64))
+    # Digest of the launch request that used ``client_token`` (LaunchRequest.fingerprint).
+    launch_fingerprint: Mapped[str | None] = mapped_column(String(64))
     disable_api_termination: Mapped[bool] = mapped_column(default=False)
     # Launched wanting a public address mapped (engine.services.public_ip_launch).
     public_ip_mapped: Mapped[bool] = mapped_column(default=False)
@@ -106,4 +108,6 @@ class Nic(Base):
     status: Mapped[str32] = mapped_column(default="in-use")
     description: Mapped[str255] = mapped_column(default="")
     delete_on_termination: Mapped[bool] = mapped_column(default=True)
+    # Whether traffic not addressed to/from the interface is dropped (off for NAT/routers).
+    source_dest_check: Mapped[bool] = mapped_column(default=True)
     attached_at: Mapped[datetime | None]

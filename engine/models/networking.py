@@ -54,24 +54,28 @@ class VpcTier(Base):
 
 
 class Gateway(Base):
-    """An internet gateway; attached to at most one container (``vpc_uuid``)."""
+    """An internet gateway; attached to at most one container (``vpc_uuid``).
+    A default container's gateway belongs to no account."""
 
     __tablename__ = "gateways"
     uuid: Mapped[uuid_pk]
     sid: Mapped[sid_unique]
-    account_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("accounts.uuid"), index=True)
+    account_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("accounts.uuid"), index=True)
     vpc_uuid: Mapped[str | None] = mapped_column(String(36), ForeignKey("vpcs.uuid"), index=True)
     created_at: Mapped[created_at]
     removed_at: Mapped[datetime | None]
 
 
 class RouteTable(Base):
-    """A container's route table; exactly one per container is the main one."""
+    """A container's route table; exactly one per container is the main one.
+    A default container's tables belong to no account."""
 
     __tablename__ = "route_tables"
     uuid: Mapped[uuid_pk]
     sid: Mapped[sid_unique]
-    account_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("accounts.uuid"), index=True)
+    account_uuid: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("accounts.uuid"), index=True)
     vpc_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("vpcs.uuid"), index=True)
     is_main: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]

@@ -10,11 +10,17 @@ from engine.states import RuleDirection
 
 
 class SecurityGroup(Base):
+    """A group of rules. ``vpc_uuid`` is the container (VPC) the group belongs
+    to, ``""`` for none: such a group applies on the default containers'
+    networks (CloudStack's account-wide groups). Names are unique per account
+    and container; each container and each account has one default group."""
+
     __tablename__ = "security_groups"
-    __table_args__ = (UniqueConstraint("account_uuid", "name"),)
+    __table_args__ = (UniqueConstraint("account_uuid", "vpc_uuid", "name"),)
     uuid: Mapped[uuid_pk]
     sid: Mapped[sid_unique]
     account_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("accounts.uuid"))
+    vpc_uuid: Mapped[str] = mapped_column(String(36), default="", server_default="")
     name: Mapped[str255]
     description: Mapped[str255] = mapped_column(default="")
     is_default: Mapped[bool] = mapped_column(default=False)

@@ -114,12 +114,14 @@ def _bool_values(column: object, name: str):  # type: ignore[no-untyped-def]
 
 
 def _instance_sid(values: Sequence[str]):  # type: ignore[no-untyped-def]
-    return PublicIp.instance_uuid.in_(select(Instance.uuid).where(Instance.sid.in_(values)))
+    """Values may be ``*``/``?`` patterns, as for the other fields taking them."""
+    return PublicIp.instance_uuid.in_(select(Instance.uuid).where(
+        match_values(Instance.sid, values, True)))
 
 
 def _private_ip(values: Sequence[str]):  # type: ignore[no-untyped-def]
     return PublicIp.instance_uuid.in_(select(Nic.instance_uuid).where(
-        Nic.ip_address.in_(values), Nic.is_default.is_(True)))
+        match_values(Nic.ip_address, values, True), Nic.is_default.is_(True)))
 
 
 def _zone_name(values: Sequence[str]):  # type: ignore[no-untyped-def]
@@ -247,12 +249,16 @@ class AddressService:
         the oldest enabled zone. Raises NotFound (zone), LimitExceeded (the
         ``max.account.public.ips`` setting; negative means unlimited),
         InvalidParameter (``address`` not free or not public) and
-        InsufficientCapacity (no free address in the zone).
+        InsufficientCapacity (no free address in the zone). The address gets a
+        new ``sid`` on every allocation (sids are never handed out twice).
         """
         owner = owner_account(self._s, principal, account_uuid)
         zone = self._zone(principal, zone_uuid, address)
         self._check_limit(owner)
         ip = self._allocator.allocate(zone.uuid, owner, address)
+        # Each allocation is its own: a released address that comes back to
+        # an account gets a new sid, so an old allocation id never names it.
+        ip.sid = new_sid()
         if tags:
             apply_tags(self._s, principal, ResourceKind.PUBLIC_IP, [ip.uuid], tags,
                        account_uuid=owner)

@@ -22,9 +22,11 @@ from engine.models import (
     OsType,
     Region,
     ServiceOffering,
+    Snapshot,
     Tag,
     Template,
     TemplateZone,
+    Volume,
     Zone,
 )
 from engine.principal import Principal
@@ -67,6 +69,9 @@ class TemplateDetail:
     zones: list[tuple[Zone, TemplateZone]]
     tags: list[Tag] = dc_field(default_factory=list)
     user_data: LinkedUserData | None = None
+    # (sid, volume type of the volume it was taken from) of the live snapshot
+    # the template was made with (Template.source_snapshot_uuid), if any.
+    source_snapshot: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -405,9 +410,22 @@ class CatalogService:
                                    .order_by(Tag.key)):
             tags.setdefault(tag.resource_uuid, []).append(tag)
         links = TemplateUserDataService(self._s).linked(uuids)
+        backing = self._source_snapshots(templates)
         return [TemplateDetail(t, owners[t.account_uuid], os_types[t.os_type_uuid],
-                               zones.get(t.uuid, []), tags.get(t.uuid, []), links.get(t.uuid))
+                               zones.get(t.uuid, []), tags.get(t.uuid, []), links.get(t.uuid),
+                               backing.get(t.source_snapshot_uuid or ""))
                 for t in templates]
+
+    def _source_snapshots(self, templates: list[Template]) -> dict[str, tuple[str, str]]:
+        """(sid, volume type) of the live source snapshots of ``templates``, by uuid."""
+        wanted = {t.source_snapshot_uuid for t in templates if t.source_snapshot_uuid}
+        if not wanted:
+            return {}
+        rows = self._s.execute(
+            select(Snapshot.uuid, Snapshot.sid, Volume.volume_type)
+            .outerjoin(Volume, Volume.uuid == Snapshot.volume_uuid)
+            .where(Snapshot.uuid.in_(wanted), Snapshot.removed_at.is_(None))).all()
+        return {u: (sid, volume_type or "") for u, sid, volume_type in rows}
 
     def account_domain(self, account_uuid: str) -> tuple[Account, Domain]:
         row = self._s.execute(select(Account, Domain).join(Domain, Domain.uuid == Account.domain_uuid)

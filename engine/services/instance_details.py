@@ -1,16 +1,27 @@
-"""Listing instances, with everything a view needs loaded in a few batched queries."""
+"""Listing instances, with everything a view needs loaded in a few batched queries.
+
+Every row of an :class:`InstanceDetail` read here (the instance, its NICs,
+public address, volumes and tags, and the rows instances share: zone,
+offering, template, account, domain, host, networks, security and affinity
+groups) is a :class:`~engine.querying.Record` snapshot: the model's column
+attributes, read-only, loaded without the ORM's per-object bookkeeping (a
+listing of thousands reads them, never changes them). Consumers only read
+column attributes, so ORM rows (what a launch builds details from, see
+``launch_details``) and records serve them alike. A page costs a fixed
+number of statements, one per kind of row.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
+from operator import attrgetter
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from engine.db import utcnow
 from engine.errors import NotFound, ResourceKind
@@ -44,26 +55,34 @@ from engine.querying import (
     owner_scope,
     paginate,
     query_key,
-    rows_by_uuid,
+    record_columns,
+    record_type,
+    records,
 )
 from engine.services.instance_fields import INSTANCE_MORE_FIELDS
 from engine.services.settings import Settings
 from engine.states import VmState
 
-T = TypeVar("T")
-
 
 @dataclass
 class NicDetail:
-    nic: Nic
+    nic: Nic  # or its read-only record (same attributes)
     network: Network
-    public_ip: PublicIp | None = None
+    public_ip: PublicIp | None = None  # or its record
     vpc_sid: str | None = None  # the network's container, if it is a tier of one
 
 
 @dataclass
 class InstanceDetail:
-    """An instance and the related facts both front ends render."""
+    """An instance and the related facts both front ends render.
+
+    Every row here (``instance``, ``zone`` ... ``host``, the rows in ``nics``,
+    ``volumes``, ``security_groups``, ``tags``, ``affinity_groups``) is an ORM
+    row or its read-only record (what :class:`InstanceReader` loads): read
+    their column attributes, never change them or follow relationships.
+    ``nics`` are ordered by device id, ``volumes`` by device id, ``tags`` by key,
+    ``affinity_groups`` by name.
+    """
 
     instance: Instance
     zone: Zone
@@ -80,7 +99,11 @@ class InstanceDetail:
 
     @property
     def primary_nic(self) -> NicDetail | None:
-        return next((n for n in self.nics if n.nic.is_default), self.nics[0] if self.nics else None)
+        """The default NIC (else the first one, else None)."""
+        for n in self.nics:
+            if n.nic.is_default:
+                return n
+        return self.nics[0] if self.nics else None
 
 
 def _security_group_names(values: Sequence[str]) -> object:
@@ -171,7 +194,12 @@ class InstanceReader:
         self._settings = settings
 
     def list(self, principal: Principal, query: InstanceQuery) -> ListResult:
-        stmt = select(Instance).where(
+        """One page of the instances ``principal`` may see that match ``query``,
+        oldest first, as :class:`InstanceDetail` (instance rows are records)."""
+        if self._session.autoflush:
+            self._session.flush()  # the record queries below do not autoflush
+        instance_record = record_type(Instance)
+        stmt = select(*record_columns(instance_record)).where(
             owner_scope(Instance.account_uuid, principal, list_all=query.list_all)
         )
         if query.include_expunged:
@@ -194,9 +222,19 @@ class InstanceReader:
                         query.include_expunged)
         page = paginate(
             self._session, stmt, created_column=Instance.created_at, uuid_column=Instance.uuid,
-            paging=query.paging, query_key=key, count=query.count,
+            paging=query.paging, query_key=key, count=query.count, record=instance_record,
         )
-        page.items = self.details(page.items)
+        items = page.items
+        among = None
+        if len(items) > _SCOPED_PAGE:
+            # A big page: related rows are read for the instances the page's own
+            # conditions select between its first and last key (a subquery),
+            # instead of binding a thousand uuids into each query.
+            first, last = items[0], items[-1]
+            among = and_(stmt.whereclause if stmt.whereclause is not None else true(),
+                         _keyset_between(first.created_at, first.uuid,
+                                         last.created_at, last.uuid))
+        page.items = self.details(items, among=among)
         return page
 
     def get(self, principal: Principal, *, uuid: str | None = None, sid: str | None = None,
@@ -209,68 +247,61 @@ class InstanceReader:
             raise NotFound(ResourceKind.INSTANCE, uuid or sid)
         return page.items[0]  # type: ignore[no-any-return]
 
-    def details(self, instances: Sequence[Instance]) -> list[InstanceDetail]:
-        """Load the related rows of ``instances`` with one query per relation
-        (rows the session already holds, such as a launch's zone and offering,
-        are not fetched again)."""
+    def details(self, instances: Sequence[Instance], *,
+                among: ColumnElement[bool] | None = None) -> list[InstanceDetail]:
+        """Load the related rows of ``instances`` (ORM rows or records) as
+        records, in a fixed number of statements (one per kind of row).
+
+        ``among``, if given, is a condition on ``Instance`` that holds for every
+        one of ``instances`` (and ideally no other): related rows are then read
+        for the instances it selects (a subquery) rather than by listing uuids.
+        """
         if not instances:
             return []
         s = self._session
+        if s.autoflush:
+            s.flush()
         uuids = [i.uuid for i in instances]
-        zones = _rows(s, Zone, {i.zone_uuid for i in instances})
-        offerings = _rows(s, ServiceOffering, {i.service_offering_uuid for i in instances})
-        templates = _rows(s, Template, {i.template_uuid for i in instances})
-        accounts = _rows(s, Account, {i.account_uuid for i in instances})
-        domains = _rows(s, Domain, {a.domain_uuid for a in accounts.values()})
-        hosts = _rows(s, Host, {i.host_uuid for i in instances if i.host_uuid})
+        scope = _Scope(uuids, among)
+        # The few rows instances share, by the uuids the page names: one small
+        # statement per kind (joining them to the page's instances instead
+        # costs the database far more than these lookups).
+        zones = _by_uuid(s, Zone, {i.zone_uuid for i in instances})
+        offerings = _by_uuid(s, ServiceOffering, {i.service_offering_uuid for i in instances})
+        templates = _by_uuid(s, Template, {i.template_uuid for i in instances})
+        accounts = _by_uuid(s, Account, {i.account_uuid for i in instances})
+        domains = _by_uuid(s, Domain, {a.domain_uuid for a in accounts.values()})
+        hosts = _by_uuid(s, Host, {i.host_uuid for i in instances})
         nics: dict[str, list[NicDetail]] = defaultdict(list)
-        nic_rows = list(s.scalars(select(Nic).where(Nic.instance_uuid.in_(uuids))))
-        networks = _rows(s, Network, {n.network_uuid for n in nic_rows})
-        public = {
-            p.instance_uuid: p
-            for p in s.scalars(select(PublicIp).where(PublicIp.instance_uuid.in_(uuids)))
-        }
-        containers = dict(s.execute(select(VpcTier.network_uuid, Vpc.sid).join(
-            Vpc, Vpc.uuid == VpcTier.vpc_uuid).where(
-            VpcTier.network_uuid.in_(list(networks)))).all()) if networks else {}
-        for n in sorted(nic_rows, key=lambda n: n.device_id):
-            detail = NicDetail(n, networks[n.network_uuid],
-                               vpc_sid=containers.get(n.network_uuid))
-            if n.is_default:
-                detail.public_ip = public.get(n.instance_uuid)
-            nics[n.instance_uuid or ""].append(detail)
+        nic_t, ip_t = record_type(Nic), record_type(PublicIp)
+        nic_rows = records(s, nic_t, order_by=[nic_t.column("device_id")],
+                           scope=scope.of(nic_t.column("instance_uuid")))
+        networks, containers = _networks(s, {n.network_uuid for n in nic_rows})
+        public = {p.instance_uuid: p
+                  for p in records(s, ip_t, scope=scope.of(ip_t.column("instance_uuid")))}
+        for n in nic_rows:
+            nics[n.instance_uuid or ""].append(NicDetail(
+                n, networks[n.network_uuid], public.get(n.instance_uuid) if n.is_default else None,
+                containers.get(n.network_uuid)))
+        volume_t = record_type(Volume)
         volumes: dict[str, list[Volume]] = defaultdict(list)
-        for v in s.scalars(
-            select(Volume).where(Volume.instance_uuid.in_(uuids)).order_by(Volume.device_id)
-        ):
+        for v in records(s, volume_t, order_by=[volume_t.column("device_id")],
+                         scope=scope.of(volume_t.column("instance_uuid"))):
             volumes[v.instance_uuid or ""].append(v)
-        # Memberships as plain (instance, group) uuid pairs, the few groups by uuid:
-        # far cheaper than one ORM entity per membership row.
-        group_pairs = s.execute(
-            select(InstanceSecurityGroup.instance_uuid, InstanceSecurityGroup.group_uuid)
-            .join(SecurityGroup, SecurityGroup.uuid == InstanceSecurityGroup.group_uuid)
-            .where(InstanceSecurityGroup.instance_uuid.in_(uuids))
-        ).all()
-        group_rows = _rows(s, SecurityGroup, {g for _, g in group_pairs})
-        groups: dict[str, list[SecurityGroup]] = defaultdict(list)
-        for inst_uuid, group_uuid in group_pairs:
-            groups[inst_uuid].append(group_rows[group_uuid])
-        affinity_pairs = s.execute(
-            select(InstanceAffinityGroup.instance_uuid, InstanceAffinityGroup.group_uuid)
-            .join(AffinityGroup, AffinityGroup.uuid == InstanceAffinityGroup.group_uuid)
-            .where(InstanceAffinityGroup.instance_uuid.in_(uuids))
-            .order_by(AffinityGroup.name)
-        ).all()
-        affinity_rows = _rows(s, AffinityGroup, {g for _, g in affinity_pairs})
-        affinity: dict[str, list[AffinityGroup]] = defaultdict(list)
-        for inst_uuid, group_uuid in affinity_pairs:
-            affinity[inst_uuid].append(affinity_rows[group_uuid])
+        groups: dict[str, list[SecurityGroup]] = _memberships(
+            s, scope, InstanceSecurityGroup.__table__, SecurityGroup)
+        affinity: dict[str, list[AffinityGroup]] = _memberships(
+            s, scope, InstanceAffinityGroup.__table__, AffinityGroup, order_by="name")
+        tag_t = record_type(Tag)
         tags: dict[str, list[Tag]] = defaultdict(list)
-        for t in s.scalars(
-            select(Tag).where(Tag.resource_uuid.in_(uuids), Tag.resource_kind == ResourceKind.INSTANCE)
-            .order_by(Tag.key)
-        ):
+        # Sorted here, not by the query: ORDER BY key would have the database
+        # walk the key index over every tag of the cloud.
+        for t in records(s, tag_t, tag_t.column("resource_kind") == ResourceKind.INSTANCE,
+                         scope=scope.of(tag_t.column("resource_uuid"))):
             tags[t.resource_uuid].append(t)
+        for listed in tags.values():
+            if len(listed) > 1:
+                listed.sort(key=_by_key)
         out = []
         for i in instances:
             account = accounts[i.account_uuid]
@@ -295,20 +326,88 @@ class InstanceReader:
         return out
 
 
-def _rows(session: Session, model: type[T], uuids: set[str]) -> dict[str, T]:
-    """Like :func:`rows_by_uuid`, but rows already in the session's identity map
-    are taken from there instead of being queried again."""
-    found: dict[str, T] = {}
-    identity = session.identity_map
-    missing = set()
-    for uuid in uuids:
-        if not uuid:
-            continue
-        obj = identity.get(identity_key(model, uuid))
-        if obj is None:
-            missing.add(uuid)
-        else:
-            found[uuid] = obj
-    if missing:
-        found.update(rows_by_uuid(session, model, missing))
-    return found
+_by_key = attrgetter("key")
+# Pages longer than this read their related rows through the page's query.
+_SCOPED_PAGE = 32
+
+
+def _keyset_between(first_created: object, first_uuid: str, last_created: object,
+                    last_uuid: str) -> ColumnElement[bool]:
+    """Instances from (first_created, first_uuid) to (last_created, last_uuid), inclusive."""
+    c, u = Instance.created_at, Instance.uuid
+    return and_(or_(c > first_created, and_(c == first_created, u >= first_uuid)),
+                or_(c < last_created, and_(c == last_created, u <= last_uuid)))
+
+
+class _Scope:
+    """Which instances related rows are read for: those of ``uuids``, or (with
+    ``among``) the instances under that condition; rows of other instances
+    that the condition lets through are harmless (they are looked up by uuid)."""
+
+    def __init__(self, uuids: list[str], among: ColumnElement[bool] | None) -> None:
+        self._uuids = uuids
+        self._among = among
+
+    def of(self, column: Any) -> Callable[[Select[Any]], Select[Any]]:
+        """Narrow a statement to rows whose ``column`` names one of the instances."""
+        among = self._among
+        if among is None:
+            uuids = self._uuids
+            return lambda stmt: stmt.where(column.in_(uuids))
+        chosen = select(_INSTANCES.c.uuid).where(among)
+        return lambda stmt: stmt.where(column.in_(chosen))
+
+
+_INSTANCES = Instance.__table__
+
+
+def _by_uuid(session: Session, model: type, uuids: set[str | None]) -> dict[str, Any]:
+    """Rows of ``model`` with these uuids (None ignored) as records keyed by
+    uuid: one statement (none if there are no uuids)."""
+    wanted = [u for u in uuids if u]
+    if not wanted:
+        return {}
+    kind = record_type(model)
+    return {r.uuid: r for r in records(session, kind, kind.column("uuid").in_(wanted))}
+
+
+def _networks(session: Session, uuids: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Networks ``uuids`` as records by uuid, and the container sid of those
+    that are tiers of one: one statement."""
+    if not uuids:
+        return {}, {}
+    net_t = record_type(Network)
+    networks, tiers, vpcs = Network.__table__, VpcTier.__table__, Vpc.__table__
+    width = len(net_t._fields)
+    stmt = (select(*record_columns(net_t), vpcs.c.sid)
+            .select_from(networks.outerjoin(tiers, tiers.c.network_uuid == networks.c.uuid)
+                         .outerjoin(vpcs, vpcs.c.uuid == tiers.c.vpc_uuid))
+            .where(networks.c.uuid.in_(list(uuids))))
+    found: dict[str, Any] = {}
+    containers: dict[str, str] = {}
+    for row in session.execute(stmt):
+        rec = net_t(row[:width])
+        found[rec.uuid] = rec
+        if row[width] is not None:
+            containers[rec.uuid] = row[width]
+    return found, containers
+
+
+def _memberships(session: Session, scope: _Scope, link: Any, model: type,
+                 order_by: str | None = None) -> dict[str, list[Any]]:
+    """Per instance, the groups ``link`` (a table of (instance_uuid,
+    group_uuid)) ties it to, as records of ``model`` (one record per group,
+    shared), in one statement; ordered by ``order_by`` if given."""
+    kind = record_type(model)
+    groups = model.__table__  # type: ignore[attr-defined]
+    stmt = scope.of(link.c.instance_uuid)(
+        select(link.c.instance_uuid, *record_columns(kind))
+        .select_from(link.join(groups, groups.c.uuid == link.c.group_uuid)))
+    if order_by is not None:
+        stmt = stmt.order_by(groups.c[order_by])
+    shared: dict[str, Any] = {}
+    out: dict[str, list[Any]] = defaultdict(list)
+    for row in session.execute(stmt):
+        rec = kind(row[1:])
+        out[row[0]].append(shared.setdefault(rec.uuid, rec))
+    return out

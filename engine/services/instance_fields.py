@@ -19,10 +19,15 @@ from sqlalchemy.sql.functions import FunctionElement
 from engine.errors import InvalidParameter
 from engine.models import (
     Account,
+    AffinityGroup,
     Instance,
+    InstanceAffinityGroup,
+    InstanceSecurityGroup,
     Network,
     Nic,
     PublicIp,
+    SecurityGroup,
+    ServiceOffering,
     Template,
     Volume,
     Vpc,
@@ -174,6 +179,16 @@ INSTANCE_MORE_FIELDS: FieldMap = {
     "owner_number": _via(Account.uuid, Account.number, key=Instance.account_uuid),
     "client_token": lambda values: match_values(Instance.client_token, values, True),
     "created_at": time_pattern_match(Instance.created_at, "created_at"),
+    # catalog and groups, by pattern
+    "offering_pattern": _via(ServiceOffering.uuid, ServiceOffering.name,
+                             key=Instance.service_offering_uuid),
+    "template_sid_pattern": _via(Template.uuid, Template.sid, key=Instance.template_uuid),
+    "security_group_name": _via(InstanceSecurityGroup.instance_uuid, SecurityGroup.name, (
+        SecurityGroup, SecurityGroup.uuid == InstanceSecurityGroup.group_uuid)),
+    "security_group_sid": _via(InstanceSecurityGroup.instance_uuid, SecurityGroup.sid, (
+        SecurityGroup, SecurityGroup.uuid == InstanceSecurityGroup.group_uuid)),
+    "affinity_group_name": _via(InstanceAffinityGroup.instance_uuid, AffinityGroup.name, (
+        AffinityGroup, AffinityGroup.uuid == InstanceAffinityGroup.group_uuid)),
     # volumes
     "volume_sid": _via(Volume.instance_uuid, Volume.sid),
     "volume_device_id": _volume_devices,

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientCapacity, InvalidParameter, NotFound, ResourceKind
 from engine.models import (
+    Account,
+    Domain,
     KeyPair,
     Network,
     SecurityGroup,
@@ -59,6 +61,12 @@ class LaunchChecks:
             raise InvalidParameter("templateid", template.uuid, "the template is not ready yet")
         return ready[0]
 
+    def _owner(self, account_uuid: str) -> tuple[Account, Domain]:
+        """The launching account and its domain, in one query."""
+        row = self._s.execute(select(Account, Domain).join(
+            Domain, Domain.uuid == Account.domain_uuid).where(Account.uuid == account_uuid)).one()
+        return row[0], row[1]
+
     def _key_pair(self, principal: Principal, name: str) -> KeyPair:
         kp = self._s.scalar(select(KeyPair).where(KeyPair.account_uuid == principal.account_uuid,
                                                   KeyPair.name == name))
@@ -66,16 +74,25 @@ class LaunchChecks:
             raise NotFound(ResourceKind.KEY_PAIR, name)
         return kp
 
-    def _groups(self, principal: Principal, uuids: tuple[str, ...]) -> builtins.list[SecurityGroup]:
+    def _groups(self, principal: Principal, uuids: tuple[str, ...],
+                network_uuid: str | None = None) -> builtins.list[SecurityGroup]:
+        """The launch's security groups (NotFound for one not the account's);
+        without any, the default group: of the container ``network_uuid`` is a
+        tier of, when one was asked for, else the account's. Groups named for an
+        asked network must belong to its container (InvalidParameter)."""
+        service = SecurityGroupService(self._s)
         if not uuids:
+            if network_uuid is not None:
+                return [service.default_for_network(principal, network_uuid)]
             # AWS's default group: all egress, and ingress from its own members.
-            return [SecurityGroupService(self._s).ensure_default(
-                principal, open_egress=True, self_ingress=True)]
+            return [service.ensure_default(principal, open_egress=True, self_ingress=True)]
         groups = list(self._s.scalars(select(SecurityGroup).where(SecurityGroup.uuid.in_(uuids))))
         found = {g.uuid for g in groups if g.account_uuid == principal.account_uuid}
         for u in uuids:
             if u not in found:
                 raise NotFound(ResourceKind.SECURITY_GROUP, u)
+        if network_uuid is not None:
+            service.require_network(groups, network_uuid)
         return groups
 
     def _network_zone(self, uuid: str | None) -> str | None:

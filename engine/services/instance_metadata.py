@@ -139,10 +139,18 @@ class InstanceMetadataService:
         """The access options of each instance in ``instance_uuids`` (defaults if unset)."""
         if not instance_uuids:
             return {}
-        rows = self._s.scalars(select(MetadataAccess).where(
-            MetadataAccess.instance_uuid.in_(instance_uuids)))
-        found = {r.instance_uuid: _options(r) for r in rows}
-        return {u: found.get(u, AccessOptions()) for u in instance_uuids}
+        # Plain columns, not ORM rows: a listing asks for a thousand instances
+        # at a time (and most have no row).
+        if self._s.autoflush:
+            self._s.flush()
+        table = MetadataAccess.__table__
+        rows = self._s.execute(select(
+            table.c.instance_uuid, table.c.endpoint_enabled, table.c.require_token,
+            table.c.token_hop_limit, table.c.ipv6_enabled, table.c.expose_tags,
+        ).where(table.c.instance_uuid.in_(instance_uuids)))
+        found = {uuid: AccessOptions(*values) for uuid, *values in rows}
+        default = AccessOptions()
+        return {u: found.get(u, default) for u in instance_uuids}
 
     def change_access(self, principal: Principal, instance_sid: str,
                       change: AccessChange) -> tuple[InstanceDetail, AccessOptions]:

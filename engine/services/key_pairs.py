@@ -120,10 +120,11 @@ class KeyPairService:
     def create(self, principal: Principal, name: str, key_type: str = "rsa",
                fmt: str = "pem", *, account_uuid: str | None = None,
                tags: Sequence[tuple[str, str]] = ()) -> tuple[KeyPair, str]:
-        """Generate a key pair; return it with the private key PEM (shown once).
+        """Generate a key pair; return it with the private key file (shown once):
+        PEM, or a PuTTY key file when ``fmt`` is ``"ppk"``.
 
         Raises InvalidParameter (name, ``key_type`` not rsa/ed25519, ``fmt`` not
-        pem) and Duplicate(KEY_PAIR) for a name the account already uses.
+        pem/ppk) and Duplicate(KEY_PAIR) for a name the account already uses.
         """
         owner = owner_account(self._s, principal, account_uuid)
         _check_name(name)

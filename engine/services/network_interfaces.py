@@ -82,11 +82,11 @@ class InterfaceService:
             return lambda values: or_(
                 exists().where(NicSecurityGroup.nic_uuid == Nic.uuid,
                                SecurityGroup.uuid == NicSecurityGroup.group_uuid,
-                               column.in_(values)),  # type: ignore[attr-defined]
+                               match_values(column, values, True)),  # type: ignore[arg-type]
                 and_(~own, exists().where(
                     InstanceSecurityGroup.instance_uuid == Instance.uuid,
                     SecurityGroup.uuid == InstanceSecurityGroup.group_uuid,
-                    column.in_(values))))  # type: ignore[attr-defined]
+                    match_values(column, values, True))))  # type: ignore[arg-type]
 
         def public(column: Any, *where: Any) -> Any:
             return lambda values: exists().where(
@@ -103,7 +103,7 @@ class InterfaceService:
             "group_name": grouped(SecurityGroup.name),  # type: ignore[dict-item]
             "public_ip": lambda values: exists().where(
                 PublicIp.instance_uuid == Instance.uuid, Nic.is_default.is_(True),
-                PublicIp.address.in_(values)),
+                match_values(PublicIp.address, values, True)),
             "nothing": lambda values: literal(False),
             "created_at": time_pattern_match(func.coalesce(Nic.attached_at, Nic.created_at),
                                              "created_at"),

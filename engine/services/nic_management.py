@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.allocators.addresses import PrivateIpAllocator, mac_for
@@ -53,6 +54,7 @@ from engine.jobs.queue import JobKind, completed, enqueue
 from engine.models import (
     Host,
     Instance,
+    InstanceSecurityGroup,
     Job,
     Network,
     Nic,
@@ -71,6 +73,18 @@ if TYPE_CHECKING:
     from engine.jobs.drivers import DriverPool
 
 AVAILABLE, ATTACHING, IN_USE, DETACHING = "available", "attaching", "in-use", "detaching"
+@dataclass(frozen=True)
+class NicChange:
+    """Settings of an interface to change (None: keep). ``delete_on_termination``
+    changes the attachment named by ``attachment_sid``."""
+
+    description: str | None = None
+    source_dest_check: bool | None = None
+    group_idents: tuple[str, ...] | None = None  # replaces the interface's groups
+    delete_on_termination: bool | None = None
+    attachment_sid: str | None = None
+
+
 NIC_VM_STATES = frozenset({VmState.RUNNING, VmState.STOPPED})
 MAX_DEVICE_INDEX = 31
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -194,13 +208,21 @@ class NicService:
                group_idents: Sequence[str] = (), description: str = "",
                tags: Iterable[tuple[str, str]] = ()) -> Nic:
         """A free interface on the caller's (or a shared) network, with its own
-        security groups (NotFound(SECURITY_GROUP) for one the caller lacks)."""
+        security groups (NotFound(SECURITY_GROUP) for one the caller lacks);
+        with none named, the default group of the network's container (the
+        account's, on a default network: SecurityGroupService.default_for_network);
+        a group of another container is InvalidParameter (require_network)."""
         net = self._s.scalar(select(Network).where(
             or_(Network.uuid == network_ident, Network.sid == network_ident)))
         if net is None or net.removed_at is not None or not (
                 net.account_uuid is None or may_act(self._s, principal, net.account_uuid)):
             raise NotFound(ResourceKind.NETWORK, network_ident)
         groups = [self._group(principal, g) for g in dict.fromkeys(group_idents)]
+        from engine.services.security_groups import SecurityGroupService
+
+        if not groups:
+            groups = [SecurityGroupService(self._s).default_for_network(principal, net.uuid)]
+        SecurityGroupService(self._s).require_network(groups, net.uuid)
         address = PrivateIpAllocator(self._s).allocate(net, ip)
         nic = Nic(instance_uuid=None, network_uuid=net.uuid, ip_address=address,
                   mac_address=mac_for(net.sid, address), device_id=0, is_default=False,
@@ -277,6 +299,50 @@ class NicService:
             self._require_plug(inst)
         job = self._queue_detach(principal, inst, nic, delete=False, force=force, command=command)
         return nic, job
+
+    def modify(self, principal: Principal, nic_ident: str, change: NicChange) -> Nic:
+        """Change an interface's settings. Groups (at least one; NotFound for
+        one the caller lacks, InvalidParameter for one of another account)
+        replace the interface's own; an instance's primary interface carries
+        the instance's groups, so there they replace the instance's.
+        ``delete_on_termination`` needs ``attachment_sid`` to be the
+        interface's current attachment (NotFound(NIC, attachment_sid) else)."""
+        nic = self._owned_nic(principal, nic_ident)
+        owner = self._owner(nic)
+        groups = None
+        if change.group_idents is not None:
+            groups = [self._group(principal, g) for g in dict.fromkeys(change.group_idents)]
+            if not groups:
+                raise InvalidParameter("Groups", "", "at least one security group is needed")
+            for g in groups:
+                if g.account_uuid != owner:
+                    raise InvalidParameter("Groups", g.sid, "the security group and the "
+                                           "interface belong to different accounts")
+        if change.delete_on_termination is not None:
+            current = (nic.attachment_sid or nic.sid) if nic.instance_uuid else None
+            if current is None or change.attachment_sid != current:
+                raise NotFound(ResourceKind.NIC, change.attachment_sid or "")
+            nic.delete_on_termination = change.delete_on_termination
+        if change.description is not None:
+            nic.description = change.description[:255]
+        if change.source_dest_check is not None:
+            nic.source_dest_check = change.source_dest_check
+        if groups is not None:
+            self._set_groups(nic, groups)
+        record_event(self._s, principal, "NIC.UPDATE", f"Changed interface {nic.sid}",
+                     ResourceKind.NIC, nic.uuid, account_uuid=owner)
+        self._s.flush()
+        return nic
+
+    def _set_groups(self, nic: Nic, groups: Sequence[SecurityGroup]) -> None:
+        if nic.instance_uuid is not None and nic.is_default:
+            self._s.execute(delete(InstanceSecurityGroup).where(
+                InstanceSecurityGroup.instance_uuid == nic.instance_uuid))
+            self._s.add_all(InstanceSecurityGroup(instance_uuid=nic.instance_uuid,
+                                                  group_uuid=g.uuid) for g in groups)
+            return
+        self._s.execute(delete(NicSecurityGroup).where(NicSecurityGroup.nic_uuid == nic.uuid))
+        self._s.add_all(NicSecurityGroup(nic_uuid=nic.uuid, group_uuid=g.uuid) for g in groups)
 
     # ---------------------------------------------------------------- reading
     def get(self, principal: Principal, nic_ident: str) -> Nic:

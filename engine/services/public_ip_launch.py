@@ -10,10 +10,18 @@ cannot be moved, and returns to the pool when the instance is expunged; see
 ``engine.jobs.handlers._expunge_resources``).
 
 The instance remembers that it was launched wanting an address
-(``Instance.public_ip_mapped``). Interaction with the account's own addresses
-(``AddressService``), as on AWS: associating one with the instance returns
-the mapped address to the pool; ending that association maps a fresh address
-again for an instance launched wanting one (:func:`remap_after_disassociation`).
+(``Instance.public_ip_mapped``). As on AWS, a mapped address lives only while
+the instance runs: it returns to the pool when the instance stops
+(:func:`release_mapped`, called when a stop completes) and a fresh one is
+mapped when it runs again (:func:`map_again`, called when a start completes);
+an instance made without being started gets its first one at its first start.
+A stopped instance holds no mapped address. Interaction with the account's own
+addresses (``AddressService``): associating one with the instance returns the
+mapped address to the pool; ending that association maps a fresh address
+again for a running instance launched wanting one (:func:`map_again`). The
+account's own addresses stay through stop and start. Mapped addresses are not
+the account's: they do not count against its public address limit
+(``engine.services.resource_limits``).
 
 Everything happens in the caller's transaction: a launch that fails leaves no
 address behind (the transaction, or the instance's savepoint, rolls back).
@@ -37,7 +45,9 @@ from engine.states import VmState
 log = logging.getLogger("nimbostack.public_ip_launch")
 
 EVENT_MAP = "IP.ASSIGN"
-_GONE = (VmState.DESTROYED, VmState.EXPUNGING, VmState.EXPUNGED, VmState.ERROR)
+EVENT_RELEASE = "IP.RELEASE"
+# States in which an instance launched wanting an address holds one.
+_ON = frozenset({VmState.RUNNING, VmState.STARTING, VmState.MIGRATING})
 
 
 class PublicIpChoice(enum.Enum):
@@ -55,41 +65,55 @@ def network_maps_public_ip(session: Session, network_uuid: str) -> bool:
 
 
 def map_at_launch(session: Session, principal: Principal | None, inst: Instance,
-                  network: Network, choice: PublicIpChoice) -> PublicIp | None:
+                  network: Network, choice: PublicIpChoice, *,
+                  network_maps: bool | None = None) -> PublicIp | None:
     """Give the just-placed ``inst`` a public address of its zone when
     ``choice`` asks for one. With ``NETWORK`` an empty pool means no address
-    (logged); with ``YES`` it raises InsufficientCapacity(PUBLIC_IP)."""
+    (logged); with ``YES`` it raises InsufficientCapacity(PUBLIC_IP). An
+    instance made stopped only remembers the wish (mapped at its start).
+
+    ``network_maps`` is :func:`network_maps_public_ip` of ``network`` if the
+    caller read it already (a launch does); None reads it here."""
     if choice is PublicIpChoice.NO:
         return None
-    if choice is PublicIpChoice.NETWORK and not network_maps_public_ip(session, network.uuid):
-        return None
+    if choice is PublicIpChoice.NETWORK:
+        if network_maps is None:
+            network_maps = network_maps_public_ip(session, network.uuid)
+        if not network_maps:
+            return None
     inst.public_ip_mapped = True
+    if inst.state not in _ON:
+        return None
     return _map(session, principal, inst, network.uuid, required=choice is PublicIpChoice.YES)
 
 
 def _map(session: Session, principal: Principal | None, inst: Instance, network_uuid: str, *,
          required: bool) -> PublicIp | None:
     try:  # a failed allocation changes nothing
-        ip = PublicIpAllocator(session).allocate(inst.zone_uuid, inst.account_uuid)
+        # Allocated and attached in one UPDATE (no association: see is_mapped).
+        ip = PublicIpAllocator(session).allocate(inst.zone_uuid, inst.account_uuid,
+                                                 instance_uuid=inst.uuid,
+                                                 network_uuid=network_uuid)
     except InsufficientCapacity:
         if required:
             raise
         log.warning("no public address left in zone %s for %s", inst.zone_uuid, inst.uuid)
         return None
-    _attach(ip, inst, network_uuid)
+    ip.association_sid = None  # already so for a free row: no write
     record_event(session, principal, EVENT_MAP, f"Mapped public address {ip.address}",
                  ResourceKind.PUBLIC_IP, ip.uuid, account_uuid=inst.account_uuid)
     session.flush()
     return ip
 
 
-def remap_after_disassociation(session: Session, principal: Principal | None,
-                               instance_uuid: str) -> PublicIp | None:
-    """After an account's address left the instance: map a fresh address when
-    the instance was launched wanting one, is live and holds no public
-    address now. An empty pool means none (logged)."""
+def map_again(session: Session, principal: Principal | None,
+              instance_uuid: str) -> PublicIp | None:
+    """Map a fresh address to an instance launched wanting one that runs (or
+    is starting) and holds no public address now: after it started, or after
+    an account's address left it. Idempotent; an empty pool means none
+    (logged)."""
     inst = session.get(Instance, instance_uuid)
-    if inst is None or not inst.public_ip_mapped or inst.state in _GONE:
+    if inst is None or not inst.public_ip_mapped or inst.state not in _ON:
         return None
     if session.scalar(select(PublicIp.uuid).where(PublicIp.instance_uuid == inst.uuid)):
         return None
@@ -100,11 +124,35 @@ def remap_after_disassociation(session: Session, principal: Principal | None,
     return _map(session, principal, inst, nic.network_uuid, required=False)
 
 
-def _attach(ip: PublicIp, inst: Instance, network_uuid: str) -> None:
-    ip.instance_uuid = inst.uuid
-    ip.association_sid = None
-    ip.network_uuid = network_uuid
+# The name AddressService calls it by.
+remap_after_disassociation = map_again
 
 
-__all__ = ["PublicIpChoice", "map_at_launch", "network_maps_public_ip",
-           "remap_after_disassociation"]
+def is_mapped(ip: PublicIp) -> bool:
+    """Whether the row is an address mapped with its instance (not one the
+    account holds: no association, not a network's source NAT)."""
+    return ip.instance_uuid is not None and ip.association_sid is None \
+        and not ip.is_source_nat
+
+
+def release_mapped(session: Session, principal: Principal | None, inst: Instance) -> int:
+    """Return the addresses mapped with ``inst`` to the pool (it stopped or is
+    going away); the account's own addresses stay associated. Returns how
+    many were released."""
+    allocator = PublicIpAllocator(session)
+    released = 0
+    for ip in session.scalars(select(PublicIp).where(PublicIp.instance_uuid == inst.uuid,
+                                                     PublicIp.association_sid.is_(None),
+                                                     PublicIp.is_source_nat.is_(False))):
+        record_event(session, principal, EVENT_RELEASE, f"Released public address {ip.address}",
+                     ResourceKind.PUBLIC_IP, ip.uuid, account_uuid=inst.account_uuid)
+        allocator.release(ip)
+        released += 1
+    if released:
+        session.flush()
+    return released
+
+
+
+__all__ = ["PublicIpChoice", "is_mapped", "map_again", "map_at_launch",
+           "network_maps_public_ip", "release_mapped", "remap_after_disassociation"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidParameter, NotFound, PermissionDenied, QuotaExceeded, ResourceKind
@@ -104,9 +104,11 @@ def _usage_stmts(resource: Resource, owner: Any) -> list[Any]:
                     Resource.MEMORY: func.sum(Instance.memory_mib)}[resource]
             return [select(what).select_from(Instance).where(
                 owner(Instance.account_uuid), Instance.state.not_in(_GONE_VMS))]
-        case Resource.PUBLIC_IP:
+        case Resource.PUBLIC_IP:  # the account's own; not those mapped with instances
             return [select(count).select_from(PublicIp).where(
-                owner(PublicIp.account_uuid), PublicIp.state == IpState.ALLOCATED)]
+                owner(PublicIp.account_uuid), PublicIp.state == IpState.ALLOCATED,
+                or_(PublicIp.instance_uuid.is_(None), PublicIp.association_sid.is_not(None),
+                    PublicIp.is_source_nat.is_(True)))]
         case Resource.VOLUME | Resource.PRIMARY_STORAGE:
             what = count if resource is Resource.VOLUME else func.sum(Volume.size_bytes)
             return [select(what).select_from(Volume).where(

@@ -1,11 +1,14 @@
 """Internet gateways and route tables of network containers.
 
 Gateways: created detached; attached to one container at a time. A region's
-default container is listed with a gateway of its own, always attached,
-whose sid is the container's (``GatewayDetail.gateway`` None).
+default container has a gateway of its own, attached, whose sid is the
+container's (:mod:`engine.services.default_vpcs`).
 
 Route tables: each container has a main one (made with the container, with
-the ``local`` route for its CIDR and a main association). More tables can be
+the ``local`` route for its CIDR and a main association; a default
+container's also routes ``0.0.0.0/0`` through its gateway). A default
+container's gateway and main table belong to no account: everyone sees them
+(owned, as the container, by the caller), only root admins act on them. More tables can be
 created, associated with tiers of the same container and given routes through
 an attached gateway. A route whose gateway is no longer attached is a
 "blackhole" (``RouteDetail.active`` False).
@@ -27,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, exists, func, literal, or_, select, union_all
+from sqlalchemy import delete, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
@@ -69,8 +72,8 @@ class GatewayDetail:
     uuid: str
     sid: str
     vpc_sid: str | None  # the container it is attached to
-    account: Account | None
-    gateway: Gateway | None  # None: the built-in gateway of a default network
+    account: Account | None  # None: a default container's gateway
+    gateway: Gateway
     tags: list[Tag] = field(default_factory=list)
 
 
@@ -91,7 +94,7 @@ class LinkDetail:
 class RouteTableDetail:
     table: RouteTable
     vpc_sid: str
-    account: Account
+    account: Account | None  # None: a default container's table
     routes: list[RouteDetail]
     links: list[LinkDetail]
     tags: list[Tag] = field(default_factory=list)
@@ -153,40 +156,32 @@ class RoutingService:
         Fields: ``uuid``, ``sid``, ``vpc_sid`` (of the attachment), ``attached``
         (``available`` when attached), ``owner_number``.
         """
-        default = (select(Vpc.uuid, Vpc.sid, Vpc.created_at, Vpc.sid.label("vpc_sid"),
-                          Vpc.account_uuid)
-                   .where(Vpc.removed_at.is_(None), Vpc.is_default.is_(True)))
-        own = (select(Gateway.uuid, Gateway.sid, Gateway.created_at,
-                      Vpc.sid.label("vpc_sid"), Gateway.account_uuid)
-               .outerjoin(Vpc, Vpc.uuid == Gateway.vpc_uuid)
-               .where(Gateway.removed_at.is_(None), owner_scope(Gateway.account_uuid, principal)))
-        u = union_all(own, default).subquery()
         fields: FieldMap = {
-            "uuid": u.c.uuid, "sid": u.c.sid, "vpc_sid": u.c.vpc_sid,
-            "attached": lambda values: (u.c.vpc_sid.is_not(None) if any(
+            "uuid": Gateway.uuid, "sid": Gateway.sid, "vpc_sid": Vpc.sid,
+            "attached": lambda values: (Vpc.sid.is_not(None) if any(
                 v in ("available", "attached") for v in values) else literal(False)),
             "owner_number": func.coalesce(Account.number, literal(principal.account_number)),
         }
         crit = tuple(criteria)
-        stmt = (select(u.c.uuid, u.c.created_at, u.c.sid, u.c.vpc_sid, u.c.account_uuid)
-                .outerjoin(Account, Account.uuid == u.c.account_uuid))
-        stmt = apply_fields(stmt, fields, u.c.uuid, crit)
-        page = page_rows(self._s, stmt, created_column=u.c.created_at, uuid_column=u.c.uuid,
-                         paging=paging or Paging(),
+        stmt = (select(Gateway.uuid, Gateway.created_at)
+                .outerjoin(Vpc, Vpc.uuid == Gateway.vpc_uuid)
+                .outerjoin(Account, Account.uuid == Gateway.account_uuid)
+                .where(Gateway.removed_at.is_(None), _visible(Gateway.account_uuid, principal)))
+        stmt = apply_fields(stmt, fields, Gateway.uuid, crit)
+        page = page_rows(self._s, stmt, created_column=Gateway.created_at,
+                         uuid_column=Gateway.uuid, paging=paging or Paging(),
                          key=query_key("gateways", principal.account_uuid, crit))
-        order = {u: i for i, u in enumerate(page.items)}
-        rows = sorted(self._s.execute(select(u.c.uuid, u.c.sid, u.c.vpc_sid, u.c.account_uuid)
-                                      .where(u.c.uuid.in_(page.items))).all(),
-                      key=lambda r: order[r.uuid]) if page.items else []
-        uuids = [r.uuid for r in rows]
-        gws = {g.uuid: g for g in self._s.scalars(select(Gateway).where(
-            Gateway.uuid.in_(uuids)))} if uuids else {}
-        owners = {r.account_uuid for r in rows if r.account_uuid}
-        accounts = {a.uuid: a for a in self._s.scalars(select(Account).where(
-            Account.uuid.in_(owners)))} if owners else {}
-        tags = tags_of(self._s, [u for u in uuids if u in gws])
-        page.items = [GatewayDetail(r.uuid, r.sid, r.vpc_sid, accounts.get(r.account_uuid or ""),
-                                    gws.get(r.uuid), tags.get(r.uuid, [])) for r in rows]
+        if not page.items:
+            page.items = []
+            return page
+        heads = {g.uuid: (g, vsid, a) for g, vsid, a in self._s.execute(
+            select(Gateway, Vpc.sid, Account)
+            .outerjoin(Vpc, Vpc.uuid == Gateway.vpc_uuid)
+            .outerjoin(Account, Account.uuid == Gateway.account_uuid)
+            .where(Gateway.uuid.in_(page.items))).all()}
+        tags = tags_of(self._s, page.items)
+        page.items = [GatewayDetail(u, heads[u][0].sid, heads[u][1], heads[u][2], heads[u][0],
+                                    tags.get(u, [])) for u in page.items]
         return page
 
     # ---------------------------------------------------------- route tables
@@ -310,7 +305,8 @@ class RoutingService:
 
         fields: FieldMap = {
             "uuid": RouteTable.uuid, "sid": RouteTable.sid, "vpc_sid": Vpc.sid,
-            "owner_number": Account.number, "main": main,
+            "owner_number": func.coalesce(Account.number, literal(principal.account_number)),
+            "main": main,
             "link_sid": lambda v: link_has(RouteTableLink.sid.in_(v)),
             "link_network_sid": linked_net,
             "route_destination": lambda v: route_has(Route.destination.in_(v)),
@@ -320,9 +316,9 @@ class RoutingService:
         crit = tuple(criteria)
         stmt = (select(RouteTable.uuid, RouteTable.created_at)
                 .join(Vpc, Vpc.uuid == RouteTable.vpc_uuid)
-                .join(Account, Account.uuid == RouteTable.account_uuid)
+                .outerjoin(Account, Account.uuid == RouteTable.account_uuid)
                 .where(RouteTable.removed_at.is_(None),
-                       owner_scope(RouteTable.account_uuid, principal)))
+                       _visible(RouteTable.account_uuid, principal)))
         stmt = apply_fields(stmt, fields, RouteTable.uuid, crit)
         page = page_rows(self._s, stmt, created_column=RouteTable.created_at,
                          uuid_column=RouteTable.uuid, paging=paging or Paging(),
@@ -335,7 +331,7 @@ class RoutingService:
             return []
         heads = {t.uuid: (t, vsid, a) for t, vsid, a in self._s.execute(
             select(RouteTable, Vpc.sid, Account).join(Vpc, Vpc.uuid == RouteTable.vpc_uuid)
-            .join(Account, Account.uuid == RouteTable.account_uuid)
+            .outerjoin(Account, Account.uuid == RouteTable.account_uuid)
             .where(RouteTable.uuid.in_(uuids))).all()}
         routes: dict[str, builtins.list[RouteDetail]] = {}
         for r, gsid, gvpc in self._s.execute(
@@ -356,6 +352,12 @@ class RoutingService:
         tags = tags_of(self._s, uuids)
         return [RouteTableDetail(heads[u][0], heads[u][1], heads[u][2], routes.get(u, []),
                                  links.get(u, []), tags.get(u, [])) for u in uuids]
+
+
+def _visible(account_column: Any, principal: Principal) -> Any:
+    """What the principal may see: its scope, and what belongs to no account
+    (a default container's gateway and tables)."""
+    return or_(account_column.is_(None), owner_scope(account_column, principal))
 
 
 def _cidr(value: str) -> str:

@@ -65,10 +65,14 @@ def apply_tags(
     tags: Iterable[tuple[str, str]],
     *,
     account_uuid: str | None = None,
-) -> None:
-    """Create or overwrite tags on resources the caller already resolved.
+    new_resources: bool = False,
+) -> list[Tag]:
+    """Create or overwrite tags on resources the caller already resolved;
+    return the tag rows set (resource by resource, in ``tags`` order).
 
     New tags belong to ``account_uuid`` (default: the principal's account).
+    ``new_resources`` says the resources were created in this transaction and
+    have no tags yet (their existing tags are then not read).
     Raises InvalidParameter for an empty/reserved/too long key, LimitExceeded
     past 50 tags on one resource.
     """
@@ -81,8 +85,11 @@ def apply_tags(
         if len(value) > 256:
             raise InvalidParameter("Tag.Value", value, "Tag values may be 256 characters at most")
     owner = account_uuid or principal.account_uuid
+    out: list[Tag] = []
     for uuid in resource_uuids:
-        existing = {t.key: t for t in session.scalars(select(Tag).where(Tag.resource_uuid == uuid))}
+        existing: dict[str, Tag] = {} if new_resources else {
+            t.key: t for t in session.scalars(select(Tag).where(Tag.resource_uuid == uuid))}
+        touched: dict[str, Tag] = {}
         for key, value in pairs:
             row = existing.get(key)
             if row is None:
@@ -92,8 +99,11 @@ def apply_tags(
                 existing[key] = row
             else:
                 row.value = value
+            touched[key] = row
         if len(existing) > MAX_TAGS_PER_RESOURCE:
             raise LimitExceeded(ResourceKind.TAG, MAX_TAGS_PER_RESOURCE)
+        out.extend(touched.values())
+    return out
 
 
 def remove_tags(

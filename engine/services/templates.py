@@ -9,8 +9,9 @@ done by jobs (``engine/jobs/template_handlers.py``), one per zone.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,9 +44,13 @@ from engine.principal import Principal
 from engine.services.access import may_act, owner_account
 from engine.services.events import record_event
 from engine.services.resource_limits import Resource, enforce
+from engine.services.settings import Settings
 from engine.services.template_access import owned_template, visible_template
 from engine.services.template_permissions import TemplatePermissionService
 from engine.states import SnapshotState, TemplateState, VmState, VolumeKind, VolumeState
+
+if TYPE_CHECKING:
+    from engine.services.snapshots import SnapshotService
 
 BOOT_KEYS = ("kernel", "initrd", "cmdline")
 FORMATS = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "VMDK", "ISO", "TAR")
@@ -76,6 +81,17 @@ class TemplateRequest:
     details: Mapping[str, str] = field(default_factory=dict)
     account_uuid: str | None = None  # make it for this account (admins)
     unique_name: bool = False  # refuse a name the owner already uses (Duplicate)
+
+
+@dataclass(frozen=True)
+class BackingSnapshot:
+    """Make, along with a template, a snapshot of what it is made from (the
+    template records it as its source snapshot). ``describe(template,
+    source_sid)`` gives the snapshot's description; ``source_sid`` is the sid of
+    the volume (or snapshot) the snapshot is taken from. ``tags`` go on it."""
+
+    describe: Callable[[Template, str], str]
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,8 +219,12 @@ class TemplateService:
 
     def create_from_instance(self, principal: Principal, instance_ident: str,
                              req: TemplateRequest, *, allow_running: bool = True,
-                             command: str = "") -> tuple[Template, Job]:
-        """:meth:`create_from_volume` on the root volume of an instance."""
+                             command: str = "",
+                             backing: BackingSnapshot | None = None) -> tuple[Template, Job]:
+        """:meth:`create_from_volume` on the root volume of an instance; with
+        ``backing`` also a snapshot of that volume (what
+        ``SnapshotService.create`` raises, e.g. IncorrectState while the
+        volume is busy, undoes the whole request)."""
         inst = self._s.scalar(select(Instance).where(
             (Instance.uuid == instance_ident) | (Instance.sid == instance_ident)))
         if inst is None or inst.removed_at is not None or not may_act(
@@ -216,8 +236,34 @@ class TemplateService:
         if root is None or not root.path or inst.state not in (VmState.RUNNING, VmState.STOPPED):
             raise IncorrectState(ResourceKind.INSTANCE, instance_ident, inst.state,
                                  (VmState.RUNNING, VmState.STOPPED))
-        return self.create_from_volume(principal, root.uuid, req, allow_running=allow_running,
-                                       command=command)
+        t, job = self.create_from_volume(principal, root.uuid, req,
+                                         allow_running=allow_running, command=command)
+        if backing is not None:
+            snap, _ = self._snapshots().create(
+                principal, root.uuid, description=backing.describe(t, root.sid),
+                tags=backing.tags, command=command)
+            t.source_snapshot_uuid = snap.uuid
+            self._s.flush()
+        return t, job
+
+    def _snapshots(self) -> SnapshotService:
+        from engine.services.snapshots import SnapshotService
+
+        return SnapshotService(self._s, Settings(self._s))
+
+    def _copy_backing(self, principal: Principal, src: Template, t: Template,
+                      backing: BackingSnapshot, command: str) -> None:
+        """Copy ``src``'s source snapshot for ``t`` when there is one the
+        caller may see and it is BackedUp (nothing to copy otherwise)."""
+        snap = self._s.get(Snapshot, src.source_snapshot_uuid or "")
+        if snap is None or snap.removed_at is not None \
+                or snap.state != SnapshotState.BACKED_UP \
+                or not may_act(self._s, principal, snap.account_uuid):
+            return
+        copy, _ = self._snapshots().copy(principal, snap.uuid,
+                                         description=backing.describe(t, snap.sid),
+                                         tags=backing.tags, command=command)
+        t.source_snapshot_uuid = copy.uuid
 
     # ------------------------------------------------------------------ copy
     def copy_to_zones(self, principal: Principal, ident: str, dest_zone_uuids: tuple[str, ...],
@@ -243,10 +289,13 @@ class TemplateService:
 
     def duplicate(self, principal: Principal, ident: str, name: str,
                   description: str | None = None, *, unique_name: bool = False,
-                  command: str = "") -> tuple[Template, Job]:
+                  command: str = "",
+                  backing: BackingSnapshot | None = None) -> tuple[Template, Job]:
         """A new private template of the caller with the content of a visible
-        one, in the zone where the source is Ready. Raises NotFound,
-        IncorrectState (the source is not Ready anywhere)."""
+        one, in the zone where the source is Ready; with ``backing`` the
+        source's own source snapshot (if any, BackedUp and the caller's to
+        see) is copied for it. Raises NotFound, IncorrectState (the source is
+        not Ready anywhere)."""
         src = visible_template(self._s, principal, ident)
         source = self._ready_zone(src, None)
         zone = self._zones((source.zone_uuid,))[0]
@@ -261,6 +310,8 @@ class TemplateService:
         job = self._place(principal, t, zone, JobKind.COPY_TEMPLATE,
                           {"source_template_uuid": src.uuid, "source_zone_uuid": zone.uuid},
                           command)
+        if backing is not None:
+            self._copy_backing(principal, src, t, backing, command)
         self._created_event(principal, t)
         return t, job
 

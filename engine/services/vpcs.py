@@ -76,6 +76,7 @@ from engine.querying import (
 )
 from engine.services.access import may_act, owned_live, the_one
 from engine.services.resource_limits import Resource, enforce
+from engine.services.security_groups import SecurityGroupService
 from engine.services.tags import apply_tags
 
 CONTAINER_PREFIXES = range(16, 29)  # /16 ... /28, for containers and tiers alike
@@ -217,7 +218,7 @@ class VpcService:
                    tags: Sequence[tuple[str, str]] = (), name: str = "",
                    display_text: str = "", zone_uuid: str | None = None) -> VpcDetail:
         """A container for the caller's account with its main route table (one
-        ``local`` route for ``cidr``). InvalidParameter("vpc.cidr") outside /16../28.
+        ``local`` route for ``cidr``) and its default security group. InvalidParameter("vpc.cidr") outside /16../28.
         With ``zone_uuid`` (uuid or name) the container is made for that zone
         and lives in its region (NotFound for no such live zone); else in the
         oldest region."""
@@ -244,6 +245,7 @@ class VpcService:
         self._s.flush()
         self._s.add_all([Route(route_table_uuid=table.uuid, destination=str(net)),
                          RouteTableLink(route_table_uuid=table.uuid, network_uuid=None)])
+        SecurityGroupService(self._s).create_container_default(principal, vpc)
         if tags:
             apply_tags(self._s, principal, ResourceKind.VPC, [vpc.uuid], tags)
         self._s.flush()
@@ -307,8 +309,9 @@ class VpcService:
         return net
 
     def delete_vpc(self, principal: Principal, ident: str) -> None:
-        """Remove an empty container. InUse while tiers, attached gateways or
-        route tables other than the main one remain; a standalone network
+        """Remove an empty container with its default security group. InUse
+        while tiers, attached gateways, route tables other than the main one or
+        security groups other than the default one remain; a standalone network
         always has its tier, so it is InUse too."""
         if self._s.scalar(select(Vpc.uuid).where(Vpc.sid == ident)) is None:
             if self._standalone(principal, ident) is not None:
@@ -328,6 +331,7 @@ class VpcService:
                         ("route tables", tables)):
             if n:
                 raise InUse(ResourceKind.VPC, vpc.sid, what)
+        SecurityGroupService(self._s).remove_container_groups(principal, vpc)
         now = utcnow()
         for table in self._s.scalars(select(RouteTable).where(RouteTable.vpc_uuid == vpc.uuid,
                                                                RouteTable.removed_at.is_(None))):

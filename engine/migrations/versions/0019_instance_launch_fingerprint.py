@@ -1,4 +1,5 @@
-"""Placeholder revision 0019 (filled by hand when a change needs it; empty otherwise)
+"""instances.launch_fingerprint: the digest of the launch request that used an
+instance's client token (a retry with other parameters is then refused).
 
 Revision ID: 0019
 Revises: 0018
@@ -7,6 +8,9 @@ Create Date: 2026-11-22
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = '0019'
 down_revision = '0018'
 branch_labels = None
@@ -14,8 +18,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('instances', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('launch_fingerprint', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('instances', schema=None) as batch_op:
+        batch_op.drop_column('launch_fingerprint')

@@ -144,8 +144,9 @@ def test_route_table_association_and_routes(client: Any, vpc: dict[str, Any]) ->
                         ("association.route-table-association-id", assoc_id),
                         ("route.destination-cidr-block", "0.0.0.0/0"),
                         ("tag:role", "public")):
-        found = client.describe_route_tables(Filters=[
-            {"Name": name, "Values": [value]}])["RouteTables"]
+        found = client.describe_route_tables(Filters=[  # the default VPC routes 0.0.0.0/0 too
+            {"Name": name, "Values": [value]},
+            {"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["RouteTables"]
         assert [t["RouteTableId"] for t in found] == [rtb], name
     client.detach_internet_gateway(InternetGatewayId=gid, VpcId=vpc["VpcId"])
     blackhole = client.describe_route_tables(RouteTableIds=[rtb])["RouteTables"][0]["Routes"]

@@ -346,7 +346,7 @@ def test_parsing_a_generated_public_key_reproduces_its_fingerprints(key_type: st
     [
         ("dsa", "pem", "KeyType"),
         ("RSA", "pem", "KeyType"),
-        ("rsa", "ppk", "KeyFormat"),
+        ("rsa", "PPK", "KeyFormat"),
         ("ed25519", "der", "KeyFormat"),
     ],
 )
