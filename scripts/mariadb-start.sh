@@ -3,7 +3,7 @@
 #
 # Usage: bash scripts/mariadb-start.sh STATE_DIR [PORT]      (PORT defaults to 33061)
 #
-# Everything lives under STATE_DIR/mariadb: the datadir, the unix socket, the pid
+# Everything lives under STATE_DIR/mariadb: the datadir, its tmpdir, the unix socket, the pid
 # file and the error log. The server listens on 127.0.0.1:PORT only. Running the
 # script again on the same STATE_DIR restarts the same datadir (the data survives);
 # if that server is already running, the script only re-checks the accounts.
@@ -77,10 +77,12 @@ if PID=$(server_pid) && admin ping >/dev/null 2>&1; then
 else
   # --- datadir (first run only) ------------------------------------------------
   if [ -d "$DB" ]; then chown -R "$RUN_AS:" "$DB"; else install -d -o "$RUN_AS" -m 0750 "$DB"; fi
+  # Its own temporary dir: the caller's TMPDIR may be private to another account.
+  install -d -o "$RUN_AS" -m 0700 "$DB/tmp"
   if [ ! -d "$DATA/mysql" ]; then
     say "initialising datadir $DATA"
     rm -rf "$DATA"
-    mariadb-install-db --no-defaults --user="$RUN_AS" --datadir="$DATA" \
+    mariadb-install-db --no-defaults --user="$RUN_AS" --datadir="$DATA" --tmpdir="$DB/tmp" \
       --auth-root-authentication-method=socket --skip-test-db >"$DB/install-db.log" 2>&1 \
       || { cat "$DB/install-db.log" >&2; die "mariadb-install-db failed"; }
   fi
@@ -88,7 +90,7 @@ else
 
   # --- start -------------------------------------------------------------------
   say "starting mariadbd on 127.0.0.1:$PORT (as $RUN_AS)"
-  /usr/sbin/mariadbd --no-defaults --user="$RUN_AS" --datadir="$DATA" \
+  /usr/sbin/mariadbd --no-defaults --user="$RUN_AS" --datadir="$DATA" --tmpdir="$DB/tmp" \
     --socket="$SOCK" --pid-file="$PIDFILE" --log-error="$ERRLOG" \
     --bind-address=127.0.0.1 --port="$PORT" --skip-name-resolve \
     --skip-log-bin --innodb-buffer-pool-size=64M --innodb-log-file-size=32M \

@@ -12,6 +12,7 @@ from engine.services.affinity import ANTI_AFFINITY
 from engine.services.instance_details import InstanceDetail
 from engine.services.instances import LaunchRequest
 from engine.services.public_ip_launch import PublicIpChoice
+from engine.settings import forget_cached_settings
 from tests.integration.engine.worlds import Cloud
 
 
@@ -72,6 +73,7 @@ def _statements(cloud: Cloud) -> int:
     def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
         seen.append(statement)
 
+    forget_cached_settings()  # the same start every time: settings read once (cached 2 s)
     event.listen(cloud.runtime.db.engine, "before_cursor_execute", count)
     try:
         with cloud.runtime.unit() as sv:
