@@ -121,15 +121,18 @@ for backend in $BACKENDS; do
   log=$(mktemp)
   EXTRA=()
   # What does not depend on the database backend runs in the first pass only: pure
-  # unit tests, the driver contract suite, the real-hypervisor end-to-end tests and
-  # the black-box conformance suites.
+  # unit tests, the driver contract suite, the real-hypervisor end-to-end tests, the
+  # black-box conformance suites, the wire-protocol tests, packaging and architecture.
   if [ "$DEFAULT_ARGS" = 1 ] && [ "$backend" != "${BACKENDS%% *}" ]; then
     EXTRA=(--ignore=tests/unit --ignore=tests/drivers --ignore=tests/integration/hypervisors
            --ignore=tests/integration/test_conformance_ec2.py
            --ignore=tests/integration/test_conformance_cloudstack.py
            --ignore=tests/integration/awsapi/test_ec2_protocol.py
            --ignore=tests/integration/nativeapi/test_cs_protocol.py
-           --ignore=tests/integration/imds)
+           --ignore=tests/integration/imds
+           --ignore=tests/integration/awsapi/test_ec2_endpoint.py
+           --ignore=tests/integration/cli/test_packaging.py
+           --ignore=tests/test_architecture.py)
   fi
   TMPDIR=$TEST_TMP NIMBOSTACK_TEST_DB=$backend python3 -m pytest -q "${XDIST[@]}" "${EXTRA[@]}" "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
