@@ -47,6 +47,7 @@ from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
 from engine.services.template_access import owned_template, visible_template
 from engine.services.template_permissions import TemplatePermissionService
+from engine.services.volumes import is_idle
 from engine.states import SnapshotState, TemplateState, VmState, VolumeKind, VolumeState
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ FORMATS = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "VMDK", "ISO", "TAR")
 _SUFFIX_FORMATS = {".qcow2": "QCOW2", ".img": "RAW", ".raw": "RAW", ".vhd": "VHD",
                    ".vhdx": "VHDX", ".ova": "OVA", ".vmdk": "VMDK", ".iso": "ISO"}
 DEFAULT_OS = "Other Linux (64-bit)"
+# Volume states a template may be made from.
+_IMAGEABLE = (VolumeState.READY, VolumeState.SNAPSHOTTING)
 
 
 @dataclass(frozen=True)
@@ -194,15 +197,16 @@ class TemplateService:
         attached to an instance needs the instance Stopped unless
         ``allow_running`` (a crash-consistent image).
 
-        Raises NotFound (volume), IncorrectState (volume not Ready; instance
-        running) and InvalidParameter."""
+        Raises NotFound (volume), IncorrectState (volume neither Ready nor
+        being snapshotted; instance running) and InvalidParameter."""
         v = self._s.scalar(select(Volume).where(
             (Volume.uuid == volume_ident) | (Volume.sid == volume_ident)))
         if v is None or v.removed_at is not None or not may_act(
                 self._s, principal, v.account_uuid):
             raise NotFound(ResourceKind.VOLUME, volume_ident)
-        if v.state != VolumeState.READY or not v.path:
-            raise IncorrectState(ResourceKind.VOLUME, volume_ident, v.state, (VolumeState.READY,))
+        # A snapshot being taken only reads the disk, as the template job does.
+        if v.state not in _IMAGEABLE or not v.path:
+            raise IncorrectState(ResourceKind.VOLUME, volume_ident, v.state, _IMAGEABLE)
         inst = self._s.get(Instance, v.instance_uuid) if v.instance_uuid else None
         allowed = {VmState.STOPPED} | ({VmState.RUNNING} if allow_running else set())
         if inst is not None and inst.state not in allowed:
@@ -222,9 +226,9 @@ class TemplateService:
                              command: str = "",
                              backing: BackingSnapshot | None = None) -> tuple[Template, Job]:
         """:meth:`create_from_volume` on the root volume of an instance; with
-        ``backing`` also a snapshot of that volume (what
-        ``SnapshotService.create`` raises, e.g. IncorrectState while the
-        volume is busy, undoes the whole request)."""
+        ``backing`` also a snapshot of that volume, unless the volume is busy
+        (e.g. still being snapshotted): the template then has no source snapshot.
+        What ``SnapshotService.create`` raises otherwise undoes the whole request."""
         inst = self._s.scalar(select(Instance).where(
             (Instance.uuid == instance_ident) | (Instance.sid == instance_ident)))
         if inst is None or inst.removed_at is not None or not may_act(
@@ -236,9 +240,12 @@ class TemplateService:
         if root is None or not root.path or inst.state not in (VmState.RUNNING, VmState.STOPPED):
             raise IncorrectState(ResourceKind.INSTANCE, instance_ident, inst.state,
                                  (VmState.RUNNING, VmState.STOPPED))
+        # QUIRK: a volume takes one snapshot at a time here (AWS queues several), so an
+        # image of a busy root volume is made without its backing snapshot.
+        take_backing = backing is not None and is_idle(self._s, root)
         t, job = self.create_from_volume(principal, root.uuid, req,
                                          allow_running=allow_running, command=command)
-        if backing is not None:
+        if backing is not None and take_backing:
             snap, _ = self._snapshots().create(
                 principal, root.uuid, description=backing.describe(t, root.sid),
                 tags=backing.tags, command=command)

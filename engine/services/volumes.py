@@ -155,6 +155,15 @@ def require_idle(session: Session, v: Volume, allowed: frozenset[VolumeState] = 
         raise IncorrectState(ResourceKind.VOLUME, v.uuid, _BUSY_LABELS.get(kind, "Busy"), allowed)
 
 
+def is_idle(session: Session, v: Volume, allowed: frozenset[VolumeState] = CHANGEABLE) -> bool:
+    """Whether :func:`require_idle` would let ``v`` through."""
+    try:
+        require_idle(session, v, allowed)
+    except IncorrectState:
+        return False
+    return True
+
+
 def settled_state(v: Volume) -> VolumeState:
     """The stable state of a volume: Ready once its disk exists, else Allocated."""
     return VolumeState.READY if v.path else VolumeState.ALLOCATED

@@ -139,3 +139,14 @@ def test_copy_of_an_image_without_a_snapshot_tags_only_the_image(ec2: Any) -> No
         {"Name": "tag:c", "Values": [mark]}])["Images"]] == [copy]
     _settled_image(ec2, copy)
     ec2.deregister_image(ImageId=copy)
+
+
+def test_images_made_back_to_back_of_one_instance_all_succeed(ec2: Any, instance: str) -> None:
+    """The second CreateImage may find the root volume still being snapshotted for
+    the first: it makes its image anyway (without a backing snapshot here)."""
+    names = [f"b2b-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    images = [ec2.create_image(InstanceId=instance, Name=n, NoReboot=True)["ImageId"]
+              for n in names]
+    for image in images:
+        assert _settled_image(ec2, image)["State"] == "available"
+        ec2.deregister_image(ImageId=image)
