@@ -12,22 +12,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-WAIT = {"Delay": 0.2, "MaxAttempts": 150}
+from tests.integration.awsapi.ec2_helpers import WAIT, error_code, instance_view, public_image
+
 PUBLIC_RANGE = ipaddress.IPv4Network("198.51.100.0/24")
-
-
-def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(err.value.response["Error"]["Code"])
-
-
-def _image(ec2: Any) -> str:
-    return str(ec2.describe_images(
-        Filters=[{"Name": "is-public", "Values": ["true"]}])["Images"][0]["ImageId"])
-
-
-def _instance(ec2: Any, iid: str) -> dict[str, Any]:
-    return ec2.describe_instances(InstanceIds=[iid])[  # type: ignore[no-any-return]
-        "Reservations"][0]["Instances"][0]
 
 
 def _held_by(server: Any, iid: str) -> list[tuple[str, str]]:
@@ -54,7 +41,7 @@ def _ip_state(server: Any, address: str) -> str:
 
 
 def _launch(ec2: Any) -> tuple[str, str]:
-    run = ec2.run_instances(ImageId=_image(ec2), MinCount=1, MaxCount=1)["Instances"][0]
+    run = ec2.run_instances(ImageId=public_image(ec2), MinCount=1, MaxCount=1)["Instances"][0]
     ec2.get_waiter("instance_running").wait(InstanceIds=[run["InstanceId"]], WaiterConfig=WAIT)
     return run["InstanceId"], run["PublicIpAddress"]
 
@@ -73,7 +60,7 @@ def test_stop_releases_and_start_maps_a_fresh_address(server: Any, ec2: Any) -> 
     iid, first = _launch(ec2)
     assert ipaddress.IPv4Address(first) in PUBLIC_RANGE
     _stop(ec2, iid)
-    stopped = _instance(ec2, iid)
+    stopped = instance_view(ec2, iid)
     assert "PublicIpAddress" not in stopped
     assert _held_by(server, iid) == []  # a stopped instance holds no mapped address
     assert _ip_state(server, first) == "Free"
@@ -81,7 +68,7 @@ def test_stop_releases_and_start_maps_a_fresh_address(server: Any, ec2: Any) -> 
         {"Name": "attachment.instance-id", "Values": [iid]}])["NetworkInterfaces"][0]
     assert "Association" not in eni
     _start(ec2, iid)
-    again = _instance(ec2, iid)["PublicIpAddress"]
+    again = instance_view(ec2, iid)["PublicIpAddress"]
     assert ipaddress.IPv4Address(again) in PUBLIC_RANGE
     assert _held_by(server, iid) == [(again, "Allocated")]
     assert ec2.describe_addresses(Filters=[{"Name": "public-ip", "Values": [again]}])[
@@ -97,10 +84,10 @@ def test_an_elastic_ip_stays_through_stop_and_start(server: Any, ec2: Any) -> No
     ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=iid)
     assert _ip_state(server, mapped) == "Free"
     _stop(ec2, iid)
-    assert _instance(ec2, iid)["PublicIpAddress"] == eip["PublicIp"]
+    assert instance_view(ec2, iid)["PublicIpAddress"] == eip["PublicIp"]
     assert _held_by(server, iid) == [(eip["PublicIp"], "Allocated")]
     _start(ec2, iid)
-    assert _instance(ec2, iid)["PublicIpAddress"] == eip["PublicIp"]
+    assert instance_view(ec2, iid)["PublicIpAddress"] == eip["PublicIp"]
     assert _held_by(server, iid) == [(eip["PublicIp"], "Allocated")]  # no second address
     # Disassociating from a stopped instance maps nothing until it runs again.
     _stop(ec2, iid)
@@ -109,7 +96,7 @@ def test_an_elastic_ip_stays_through_stop_and_start(server: Any, ec2: Any) -> No
     ec2.disassociate_address(AssociationId=assoc)
     assert _held_by(server, iid) == []
     _start(ec2, iid)
-    fresh = _instance(ec2, iid)["PublicIpAddress"]
+    fresh = instance_view(ec2, iid)["PublicIpAddress"]
     assert fresh != eip["PublicIp"] and _held_by(server, iid) == [(fresh, "Allocated")]
     ec2.terminate_instances(InstanceIds=[iid])
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=WAIT)
@@ -139,7 +126,7 @@ def test_mapped_addresses_do_not_count_against_the_address_limit(server: Any) ->
     eip = client.allocate_address(Domain="vpc")  # the one Elastic IP the limit allows
     with pytest.raises(ClientError) as err:
         client.allocate_address(Domain="vpc")
-    assert _code(err) == "AddressLimitExceeded"
+    assert error_code(err) == "AddressLimitExceeded"
     with server.runtime.unit(readonly=True) as sv:
         assert sv.resource_limits.usage(Resource.PUBLIC_IP, account_uuid=account_uuid) == 1
     client.release_address(AllocationId=eip["AllocationId"])

@@ -13,22 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-WAIT = {"Delay": 0.2, "MaxAttempts": 150}
+from tests.integration.awsapi.ec2_helpers import WAIT, error_code, instance_view, public_image
+
 PUBLIC_RANGE = ipaddress.IPv4Network("198.51.100.0/24")
-
-
-def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(err.value.response["Error"]["Code"])
-
-
-def _image(ec2: Any) -> str:
-    return str(ec2.describe_images(
-        Filters=[{"Name": "is-public", "Values": ["true"]}])["Images"][0]["ImageId"])
-
-
-def _instance(ec2: Any, iid: str) -> dict[str, Any]:
-    return ec2.describe_instances(InstanceIds=[iid])[  # type: ignore[no-any-return]
-        "Reservations"][0]["Instances"][0]
 
 
 def _default_vpcs(ec2: Any) -> list[dict[str, Any]]:
@@ -101,10 +88,10 @@ def test_users_see_the_default_vpc_but_cannot_change_it(server: Any) -> None:
     assert vpc["VpcId"] == _default_vpcs(server.ec2())[0]["VpcId"]
     with pytest.raises(ClientError) as err:
         client.delete_vpc(VpcId=vpc["VpcId"])
-    assert _code(err) == "DependencyViolation"
+    assert error_code(err) == "DependencyViolation"
     with pytest.raises(ClientError) as err:
         client.create_subnet(VpcId=vpc["VpcId"], CidrBlock="172.31.250.0/24")
-    assert _code(err) not in ("", "InternalError")
+    assert error_code(err) not in ("", "InternalError")
     assert _default_vpcs(client)[0] == vpc
 
 
@@ -112,12 +99,12 @@ def test_users_see_the_default_vpc_but_cannot_change_it(server: Any) -> None:
 def test_launch_into_the_default_subnet_maps_a_public_ip(server: Any, ec2: Any) -> None:
     subnet = _default_subnets(ec2)[0]
     before = ec2.describe_subnets(SubnetIds=[subnet["SubnetId"]])["Subnets"][0]
-    run = ec2.run_instances(ImageId=_image(ec2), MinCount=1, MaxCount=1,
+    run = ec2.run_instances(ImageId=public_image(ec2), MinCount=1, MaxCount=1,
                             Placement={"AvailabilityZone": subnet["AvailabilityZone"]})
     iid = run["Instances"][0]["InstanceId"]
     ip = run["Instances"][0]["PublicIpAddress"]
     assert ipaddress.IPv4Address(ip) in PUBLIC_RANGE
-    inst = _instance(ec2, iid)
+    inst = instance_view(ec2, iid)
     assert inst["SubnetId"] == subnet["SubnetId"] and inst["VpcId"] == subnet["VpcId"]
     assert inst["PublicIpAddress"] == ip
     after = ec2.describe_subnets(SubnetIds=[subnet["SubnetId"]])["Subnets"][0]
@@ -131,14 +118,14 @@ def test_launch_into_the_default_subnet_maps_a_public_ip(server: Any, ec2: Any) 
     assert _ip_state(server, ip)[0] == "Allocated"
     _terminate(ec2, iid)
     assert _ip_state(server, ip) == ("Free", None)
-    assert "PublicIpAddress" not in _instance(ec2, iid)
+    assert "PublicIpAddress" not in instance_view(ec2, iid)
 
 
 def test_associate_public_ip_address_overrides_the_subnet(server: Any, ec2: Any) -> None:
     subnet = _default_subnets(ec2)[0]
     spec = {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"],
             "AssociatePublicIpAddress": False}
-    off = ec2.run_instances(ImageId=_image(ec2), MinCount=1, MaxCount=1,
+    off = ec2.run_instances(ImageId=public_image(ec2), MinCount=1, MaxCount=1,
                             NetworkInterfaces=[spec])["Instances"][0]
     assert "PublicIpAddress" not in off and off["SubnetId"] == subnet["SubnetId"]
 
@@ -146,10 +133,10 @@ def test_associate_public_ip_address_overrides_the_subnet(server: Any, ec2: Any)
     own = ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24",
                             AvailabilityZone=subnet["AvailabilityZone"])["Subnet"]
     assert own["MapPublicIpOnLaunch"] is False
-    plain = ec2.run_instances(ImageId=_image(ec2), MinCount=1, MaxCount=1,
+    plain = ec2.run_instances(ImageId=public_image(ec2), MinCount=1, MaxCount=1,
                               SubnetId=own["SubnetId"])["Instances"][0]
     assert "PublicIpAddress" not in plain
-    forced = ec2.run_instances(ImageId=_image(ec2), MinCount=1, MaxCount=1, NetworkInterfaces=[
+    forced = ec2.run_instances(ImageId=public_image(ec2), MinCount=1, MaxCount=1, NetworkInterfaces=[
         {"DeviceIndex": 0, "SubnetId": own["SubnetId"],
          "AssociatePublicIpAddress": True}])["Instances"][0]
     assert ipaddress.IPv4Address(forced["PublicIpAddress"]) in PUBLIC_RANGE
@@ -158,7 +145,7 @@ def test_associate_public_ip_address_overrides_the_subnet(server: Any, ec2: Any)
     ec2.modify_subnet_attribute(SubnetId=own["SubnetId"], MapPublicIpOnLaunch={"Value": True})
     assert ec2.describe_subnets(SubnetIds=[own["SubnetId"]])["Subnets"][0][
         "MapPublicIpOnLaunch"] is True
-    mapped = ec2.run_instances(ImageId=_image(ec2), MinCount=2, MaxCount=2,
+    mapped = ec2.run_instances(ImageId=public_image(ec2), MinCount=2, MaxCount=2,
                                SubnetId=own["SubnetId"])["Instances"]
     ips = [i["PublicIpAddress"] for i in mapped]
     assert len(set(ips)) == 2 and forced["PublicIpAddress"] not in ips
@@ -171,8 +158,8 @@ def test_associate_public_ip_address_overrides_the_subnet(server: Any, ec2: Any)
          "InvalidParameterCombination"),
     ):
         with pytest.raises(ClientError) as err:
-            ec2.run_instances(ImageId=_image(ec2), MinCount=1, MaxCount=1, **bad)
-        assert _code(err) == code
+            ec2.run_instances(ImageId=public_image(ec2), MinCount=1, MaxCount=1, **bad)
+        assert error_code(err) == code
     _terminate(ec2, off["InstanceId"], plain["InstanceId"], forced["InstanceId"],
                *[i["InstanceId"] for i in mapped])
     for ip in [forced["PublicIpAddress"], *ips]:
@@ -182,16 +169,16 @@ def test_associate_public_ip_address_overrides_the_subnet(server: Any, ec2: Any)
 
 
 def test_elastic_ip_replaces_the_mapped_address(server: Any, ec2: Any) -> None:
-    run = ec2.run_instances(ImageId=_image(ec2), MinCount=1, MaxCount=1)["Instances"][0]
+    run = ec2.run_instances(ImageId=public_image(ec2), MinCount=1, MaxCount=1)["Instances"][0]
     iid, mapped = run["InstanceId"], run["PublicIpAddress"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
     eip = ec2.allocate_address(Domain="vpc")
     assoc = ec2.associate_address(AllocationId=eip["AllocationId"],
                                   InstanceId=iid)["AssociationId"]
-    assert _instance(ec2, iid)["PublicIpAddress"] == eip["PublicIp"]
+    assert instance_view(ec2, iid)["PublicIpAddress"] == eip["PublicIp"]
     assert _ip_state(server, mapped) == ("Free", None)  # back to the pool
     ec2.disassociate_address(AssociationId=assoc)
-    fresh = _instance(ec2, iid)["PublicIpAddress"]  # a new mapped address, as on AWS
+    fresh = instance_view(ec2, iid)["PublicIpAddress"]  # a new mapped address, as on AWS
     assert fresh != eip["PublicIp"] and ipaddress.IPv4Address(fresh) in PUBLIC_RANGE
     found = ec2.describe_addresses(AllocationIds=[eip["AllocationId"]])["Addresses"][0]
     assert "InstanceId" not in found  # the Elastic IP stays the account's
@@ -204,9 +191,9 @@ def test_elastic_ip_replaces_the_mapped_address(server: Any, ec2: Any) -> None:
 def test_a_failed_launch_leaks_no_public_ip(server: Any, ec2: Any) -> None:
     free = _free_count(server)
     with pytest.raises(ClientError) as err:  # far more than the hosts can hold
-        ec2.run_instances(ImageId=_image(ec2), InstanceType="r5.4xlarge",
+        ec2.run_instances(ImageId=public_image(ec2), InstanceType="r5.4xlarge",
                           MinCount=100, MaxCount=100)
-    assert _code(err) in ("InsufficientInstanceCapacity", "InstanceLimitExceeded")
+    assert error_code(err) in ("InsufficientInstanceCapacity", "InstanceLimitExceeded")
     assert _free_count(server) == free
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-WAIT = {"Delay": 0.2, "MaxAttempts": 150}
+from tests.integration.awsapi.ec2_helpers import WAIT, running_instance
 
 
 def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
@@ -35,10 +35,7 @@ def _tagged_snapshots(ec2: Any, key: str, value: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def instance(server: Any) -> Any:
     ec2 = server.ec2()
-    builtin = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    iid = ec2.run_instances(ImageId=builtin, MinCount=1, MaxCount=1,
-                            InstanceType="t2.micro")["Instances"][0]["InstanceId"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    iid = running_instance(ec2)
     yield iid
     ec2.terminate_instances(InstanceIds=[iid])
 

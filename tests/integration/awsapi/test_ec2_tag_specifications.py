@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-WAIT = {"Delay": 0.2, "MaxAttempts": 150}
+from tests.integration.awsapi.ec2_helpers import WAIT, running_instance
+
 ZONE = "us-east-1a"
 
 
@@ -64,10 +65,7 @@ def _own_images(ec2: Any, name: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def instance(server: Any) -> Any:
     ec2 = server.ec2()
-    builtin = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    iid = ec2.run_instances(ImageId=builtin, MinCount=1, MaxCount=1,
-                            InstanceType="t2.micro")["Instances"][0]["InstanceId"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    iid = running_instance(ec2)
     yield iid
     ec2.terminate_instances(InstanceIds=[iid])
 

@@ -1,0 +1,37 @@
+"""Small boto3 helpers shared by the EC2 test modules (a plain module, importable
+without a conftest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+WAIT = {"Delay": 0.2, "MaxAttempts": 150}  # boto3 waiter config for the simulator
+
+
+def error_code(err: pytest.ExceptionInfo[ClientError]) -> str:
+    """The EC2 error code a call raised."""
+    return str(err.value.response["Error"]["Code"])
+
+
+def public_image(ec2: Any) -> str:
+    """The id of a public (built-in) image."""
+    return str(ec2.describe_images(
+        Filters=[{"Name": "is-public", "Values": ["true"]}])["Images"][0]["ImageId"])
+
+
+def instance_view(ec2: Any, iid: str) -> dict[str, Any]:
+    """DescribeInstances' view of one instance."""
+    return ec2.describe_instances(InstanceIds=[iid])[  # type: ignore[no-any-return]
+        "Reservations"][0]["Instances"][0]
+
+
+def running_instance(ec2: Any) -> str:
+    """A new t2.micro of a built-in image, waited for until running."""
+    builtin = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    iid = str(ec2.run_instances(ImageId=builtin, MinCount=1, MaxCount=1,
+                                InstanceType="t2.micro")["Instances"][0]["InstanceId"])
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    return iid
