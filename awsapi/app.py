@@ -188,7 +188,12 @@ class Ec2Endpoint:
 
         def run(services: Services) -> bytes:
             ctx = RequestContext(principal, services, region, request_id)
-            result: dict[str, Any] = spec.handler(ctx, params)
+            try:
+                result: dict[str, Any] = spec.handler(ctx, params)
+            except (EngineError, Ec2Error) as exc:
+                if dry_run and _is_state_error(exc):
+                    raise _DryRunPassed() from exc
+                raise
             if dry_run:
                 # Validation and authorization ran (bad ids, missing rights raised their
                 # own errors); undo everything the handler did by rolling back.
@@ -206,6 +211,23 @@ class Ec2Endpoint:
 
 class _DryRunPassed(Exception):
     """Raised inside the unit of work so a DryRun request's changes roll back."""
+
+
+# EC2's DryRun checks the request, the ids and the caller's rights, not the
+# resources' states or dependents: a DryRun request that got as far as one of
+# these errors would have been allowed, so it answers DryRunOperation.
+_STATE_CODES: Final = frozenset({
+    "IncorrectInstanceState", "IncorrectState", "IncorrectModificationState",
+    "DependencyViolation", "VolumeInUse", "InvalidIPAddress.InUse", "InvalidSnapshot.InUse",
+    "InvalidPlacementGroup.InUse", "InvalidNetworkInterface.InUse", "InvalidGroup.InUse",
+    "Resource.AlreadyAssociated",
+})
+
+
+def _is_state_error(exc: EngineError | Ec2Error) -> bool:
+    """Whether ``exc`` reports a resource's state or dependents (not the request)."""
+    code = exc.code if isinstance(exc, Ec2Error) else to_ec2(exc).code
+    return code in _STATE_CODES
 
 
 def _error(err: Ec2Error, request_id: str) -> tuple[int, bytes]:

@@ -1,11 +1,14 @@
-"""The one table mapping engine errors onto EC2 wire errors."""
+"""The one table mapping engine errors onto EC2 wire errors (codes here; the
+EC2 wording of their messages in ``awsapi.errors_text``)."""
 
 from __future__ import annotations
 
 from typing import Final
 
+from awsapi import errors_text as text_of
+from awsapi.errors_text import ec2_words, shown, wire_id
 from awsapi.errors_wire import Ec2Error
-from awsapi.ids import Kind, render
+from awsapi.ids import Kind
 from engine import errors as e
 from engine.errors import ResourceKind
 from engine.services.volumes import ZoneMismatch
@@ -100,45 +103,50 @@ def to_ec2(exc: e.EngineError, *, show_details: bool = False) -> Ec2Error:
     match exc:
         case e.NotFound(kind=kind, ident=ident):
             code = NOT_FOUND.get(kind, "InvalidParameterValue")
-            return Ec2Error(code, _not_found_text(kind, ident))
+            return Ec2Error(code, text_of.not_found(kind, ident))
         case e.MissingParameter():
             return Ec2Error("MissingParameter", exc.message)
         case e.ConflictingParameters():
-            return Ec2Error("InvalidParameterCombination", exc.message)
+            return Ec2Error("InvalidParameterCombination", ec2_words(exc.message))
         case ZoneMismatch(volume=volume, instance=instance):
             return Ec2Error("InvalidVolume.ZoneMismatch",
-                            f"The volume '{_wire_id(ResourceKind.VOLUME, volume)}' is not in "
+                            f"The volume '{wire_id(ResourceKind.VOLUME, volume)}' is not in "
                             f"the same availability zone as instance "
-                            f"'{_wire_id(ResourceKind.INSTANCE, instance)}'")
-        case e.InvalidParameter(name=name):
-            return Ec2Error(INVALID_PARAMETER.get(name, "InvalidParameterValue"), exc.message)
-        case e.Duplicate(kind=kind):
-            return Ec2Error(DUPLICATE.get(kind, "InvalidParameterValue"), exc.message)
-        case e.IncorrectState(kind=kind, state=state):
+                            f"'{wire_id(ResourceKind.INSTANCE, instance)}'")
+        case e.InvalidParameter(name=name, value=value, reason=reason):
+            return Ec2Error(INVALID_PARAMETER.get(name, "InvalidParameterValue"),
+                            _invalid_text(name, value, reason))
+        case e.Duplicate(kind=kind, ident=ident):
+            return Ec2Error(DUPLICATE.get(kind, "InvalidParameterValue"),
+                            text_of.duplicate(kind, ident))
+        case e.IncorrectState(kind=kind, ident=ident, state=state):
             code = INCORRECT_STATE_BY_STATE.get((kind, str(state))) or INCORRECT_STATE.get(
                 kind, "IncorrectState")
-            return Ec2Error(code, exc.message)
-        case e.InUse(kind=kind):
-            return Ec2Error(IN_USE.get(kind, "DependencyViolation"), exc.message)
-        case e.QuotaExceeded(quota="cpu"):
-            return Ec2Error("VcpuLimitExceeded", exc.message)
-        case e.LimitExceeded(resource=kind):
-            return Ec2Error(LIMIT.get(kind, "ResourceLimitExceeded"), exc.message)
+            return Ec2Error(code, text_of.incorrect_state(kind, ident))
+        case e.InUse(kind=kind, ident=ident):
+            code = IN_USE.get(kind, "DependencyViolation")
+            return Ec2Error(code, text_of.in_use(kind, ident, code, getattr(exc, "user", None)))
+        case e.QuotaExceeded(quota="cpu", limit=count):
+            return Ec2Error("VcpuLimitExceeded", text_of.quota("cpu", count))
+        case e.QuotaExceeded(quota=quota, resource=kind, limit=count):
+            return Ec2Error(LIMIT.get(kind, "ResourceLimitExceeded"), text_of.quota(quota, count))
+        case e.LimitExceeded(resource=kind, limit=count):
+            return Ec2Error(LIMIT.get(kind, "ResourceLimitExceeded"), text_of.limit(kind, count))
         case e.InsufficientCapacity(resource=kind):
             code = CAPACITY.get(kind, "InsufficientInstanceCapacity")
-            return Ec2Error(code, text, status=500)
+            return Ec2Error(code, ec2_words(text), status=500)
         case e.Protected(kind=kind, operation=operation):
-            return Ec2Error("OperationNotPermitted", _protected_text(kind, operation))
+            return Ec2Error("OperationNotPermitted", text_of.protected(kind, operation))
         case e.PermissionDenied(kind=ResourceKind.TEMPLATE, ident=ident):
             # QUIRK(ec2): another account's visible image (tests/integration/awsapi/
             # test_ec2_image_management.py::test_public_image_of_another_account_is_read_only)
             return Ec2Error("AuthFailure",
-                            f"Not authorized for image:{_wire_id(ResourceKind.TEMPLATE, ident)}")
+                            f"Not authorized for image:{shown(ResourceKind.TEMPLATE, ident)}")
         case e.PermissionDenied():
             return Ec2Error("UnauthorizedOperation",
                             "You are not authorized to perform this operation.")
         case e.Unsupported():
-            return Ec2Error("UnsupportedOperation", exc.message)
+            return Ec2Error("UnsupportedOperation", ec2_words(exc.message))
         case e.Unavailable() | e.Conflict():
             # Retryable: boto3 and awscli retry a 503 on their own.
             return Ec2Error("ServiceUnavailable", text, status=503)
@@ -147,63 +155,16 @@ def to_ec2(exc: e.EngineError, *, show_details: bool = False) -> Ec2Error:
                             "An internal error has occurred", status=500)
 
 
-WIRE_KIND: Final[dict[ResourceKind, Kind]] = {
-    ResourceKind.INSTANCE: Kind.INSTANCE,
-    ResourceKind.VOLUME: Kind.VOLUME,
-    ResourceKind.TEMPLATE: Kind.IMAGE,
-    ResourceKind.SNAPSHOT: Kind.SNAPSHOT,
-    ResourceKind.PUBLIC_IP: Kind.ADDRESS,
-    ResourceKind.SECURITY_GROUP: Kind.SECURITY_GROUP,
-    ResourceKind.SECURITY_RULE: Kind.SECURITY_GROUP_RULE,
-    ResourceKind.NETWORK: Kind.SUBNET,
-    ResourceKind.VPC: Kind.VPC,
-    ResourceKind.GATEWAY: Kind.INTERNET_GATEWAY,
-    ResourceKind.ROUTE_TABLE: Kind.ROUTE_TABLE,
-    ResourceKind.ROUTE_TABLE_LINK: Kind.ROUTE_TABLE_ASSOCIATION,
-    ResourceKind.NIC: Kind.NETWORK_INTERFACE,
+# Engine parameter names -> the EC2 parameters they come from.
+PARAMETER_NAMES: Final[dict[str, str]] = {
+    "templateid": "ImageId", "serviceofferingid": "InstanceType", "networkid": "SubnetId",
+    "zoneid": "AvailabilityZone", "virtualmachineid": "InstanceId", "volumeid": "VolumeId",
+    "snapshotid": "SnapshotId", "diskofferingid": "VolumeType",
 }
 
 
-def _protected_text(kind: ResourceKind, operation: str) -> str:
-    if kind is ResourceKind.INSTANCE and operation == "terminate":
-        # AWS names the instance; the engine error carries its uuid, which EC2 never shows.
-        return ("The instance may not be terminated. Modify its 'disableApiTermination' "
-                "instance attribute and try again.")
-    return f"The {kind.value.replace('_', ' ')} is protected against {operation}."
-
-
-def _wire_id(kind: ResourceKind, ident: object) -> object:
-    """The EC2 id for an engine sid of ``kind``; anything else unchanged."""
-    wire = WIRE_KIND.get(kind)
-    if wire is not None and isinstance(ident, str) and len(ident) in (8, 17) and "-" not in ident:
-        return render(wire, ident)
-    return ident
-
-
-def _not_found_text(kind: ResourceKind, ident: object) -> str:
-    ident = _wire_id(kind, ident)
-    match kind:
-        case ResourceKind.INSTANCE:
-            return f"The instance ID '{ident}' does not exist"
-        case ResourceKind.TEMPLATE:
-            return f"The image id '[{ident}]' does not exist"
-        case ResourceKind.KEY_PAIR:
-            return f"The key pair '{ident}' does not exist"
-        case ResourceKind.SECURITY_GROUP:
-            return f"The security group '{ident}' does not exist"
-        case ResourceKind.ZONE:
-            return f"Invalid availability zone: [{ident}]"
-        case ResourceKind.SERVICE_OFFERING:
-            return f"The instance type '{ident}' does not exist"
-        case ResourceKind.NETWORK:
-            return f"The subnet ID '{ident}' does not exist"
-        case ResourceKind.GATEWAY:
-            return f"The internetGateway ID '{ident}' does not exist"
-        case ResourceKind.ROUTE_TABLE:
-            return f"The routeTable ID '{ident}' does not exist"
-        case ResourceKind.ROUTE_TABLE_LINK:
-            return f"The association ID '{ident}' does not exist"
-        case ResourceKind.ROUTE:
-            return f"There is no route defined for '{ident}' in the route table."
-        case _:
-            return f"The {kind.value.replace('_', ' ')} ID '{ident}' does not exist"
+def _invalid_text(name: str, value: object, reason: str) -> str:
+    """An InvalidParameter in EC2 words; a uuid value is left out."""
+    param = PARAMETER_NAMES.get(name, name)
+    shown_value = "" if text_of.is_uuid(value) else f" '{value}'"
+    return f"Invalid value{shown_value} for {param}: {ec2_words(reason)}"

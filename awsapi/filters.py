@@ -14,15 +14,16 @@ from typing import Any, Final
 
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters_base import (
+    NO_MATCH,
     FilterSpec,
     Transform,
-    any_prefix,
     arn_tail,
     booleans,
     constant,
     constant_specs,
     expanding,
     has_wildcards,
+    id_tails,
     lookup,
     lookup_known,
     nothing,
@@ -56,7 +57,7 @@ from engine.querying import Criterion
 from engine.services.volume_queries import AttachmentState
 from engine.services.volumes import MAX_SIZE_GIB
 
-__all__ = ["IMAGE_FILTERS", "INSTANCE_FILTERS", "FilterSpec", "Transform", "any_prefix",
+__all__ = ["IMAGE_FILTERS", "INSTANCE_FILTERS", "FilterSpec", "Transform",
            "booleans", "constant", "lookup", "lookup_known", "nothing", "same",
            "strip_prefix", "strip_prefix_as"]
 
@@ -107,10 +108,18 @@ SECURITY_GROUP_RULE_FILTERS: Final[dict[str, FilterSpec]] = {
     "security-group-rule-id": ("sid", strip_prefix(Kind.SECURITY_GROUP_RULE), True),
 }
 
+def _resource_refs(values: Sequence[str]) -> tuple[str, ...]:
+    """Resource ids (or id patterns) -> the engine's ``<kind>:<sid pattern>``
+    references, one per taggable kind whose ids the value can match."""
+    out = [f"{engine_kind.value}:{tail}" for v in values
+           for engine_kind, (kind, _) in TAGGABLE.items() for tail in id_tails(kind.prefix, v)]
+    return tuple(dict.fromkeys(out)) or (NO_MATCH,)
+
+
 TAG_FILTERS: Final[dict[str, FilterSpec]] = {
     "key": ("key", same, True),
     "value": ("value", same, True),
-    "resource-id": ("resource_sid", any_prefix, False),
+    "resource-id": ("resource_ref", _resource_refs, True),
     "resource-type": ("resource_kind", lookup(
         {name: (kind.value,) for kind, (_, name) in TAGGABLE.items()}), False),
 }
@@ -305,15 +314,15 @@ VOLUME_FILTERS: Final[dict[str, FilterSpec]] = {
     "size": ("size_gib", numbers(VOLUME_SIZES), False),
     "availability-zone": ("zone_pattern", same, True),
     "availability-zone-id": ("zone_pattern", zone_ids, True),
-    "attachment.instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), False),
+    "attachment.instance-id": ("instance_sid", strip_prefix(Kind.INSTANCE), True),
     "attachment.device": ("device_id", device_slots, False),
     "attachment.status": ("attachment", lookup({s.value: (s.value,) for s in AttachmentState}),
                           False),
     "attachment.delete-on-termination": ("delete_on_termination", lookup(_BOOLEANS), False),
-    "attachment.attach-time": ("attached_at", same, False),
-    "snapshot-id": ("snapshot_sid", strip_prefix(Kind.SNAPSHOT), False),
+    "attachment.attach-time": ("attached_at", same, True),
+    "snapshot-id": ("snapshot_sid", strip_prefix(Kind.SNAPSHOT), True),
     "volume-type": ("volume_type", same, True),
-    "create-time": ("created_at", same, False),
+    "create-time": ("created_at", same, True),
     "encrypted": ("sid", constant("false"), True),
     "multi-attach-enabled": ("sid", constant("false"), True),
     "fast-restored": ("sid", constant("false"), True),
@@ -357,13 +366,13 @@ def iops_sizes(values: Sequence[str]) -> tuple[str, ...]:
 
 
 VOLUME_MODIFICATION_FILTERS: Final[dict[str, FilterSpec]] = {
-    "volume-id": ("volume_sid", strip_prefix(Kind.VOLUME), False),
+    "volume-id": ("volume_sid", strip_prefix(Kind.VOLUME), True),
     "modification-state": ("status", lookup_known(MODIFICATION_STATE_BY_NAME), False),
     "target-size": ("new_size_gib", same, True),
     "original-size": ("old_size_gib", same, True),
     "target-volume-type": ("new_volume_type", same, True),
     "original-volume-type": ("old_volume_type", same, True),
-    "start-time": ("started_at", same, False),
+    "start-time": ("started_at", same, True),
     "original-iops": ("old_type_size", iops_sizes, False),
     "target-iops": ("new_type_size", iops_sizes, False),
     "originalMultiAttachEnabled": ("volume_sid", constant("false"), True),
@@ -372,13 +381,13 @@ VOLUME_MODIFICATION_FILTERS: Final[dict[str, FilterSpec]] = {
 
 SNAPSHOT_FILTERS: Final[dict[str, FilterSpec]] = {
     "snapshot-id": ("sid", strip_prefix(Kind.SNAPSHOT), True),
-    "volume-id": ("volume_sid", strip_prefix(Kind.VOLUME), False),
+    "volume-id": ("volume_sid", strip_prefix(Kind.VOLUME), True),
     "status": ("state", lookup_known(SNAPSHOT_STATE_BY_NAME), False),
     "progress": ("state", lookup_known(SNAPSHOT_PROGRESS), False),
-    "owner-id": ("owner_number", same, False),
+    "owner-id": ("owner_number", same, True),
     "description": ("description", same, True),
     "volume-size": ("size_gib", numbers(VOLUME_SIZES), False),
-    "start-time": ("created_at", same, False),
+    "start-time": ("created_at", same, True),
     "encrypted": ("sid", constant("false"), True),
     "storage-tier": ("sid", constant("standard"), True),
     "transfer-type": ("sid", constant("standard"), True),
@@ -442,7 +451,7 @@ SUBNET_FILTERS: Final[dict[str, FilterSpec]] = {
     "outpost-arn": ("sid", nothing, False),
     "customer-owned-ipv4-pool": ("sid", nothing, False),
     "availability-zone-id": ("zone_name", zone_ids, True),
-    "available-ip-address-count": ("free_addresses", same, False),
+    "available-ip-address-count": ("free_addresses", same, True),
     "subnet-arn": ("sid", arn_tail("subnet", strip_prefix(Kind.SUBNET)), True),
     "enable-lni-at-device-index": ("sid", nothing, False),
     **constant_specs({
@@ -460,18 +469,26 @@ INTERNET_GATEWAY_FILTERS: Final[dict[str, FilterSpec]] = {
     "owner-id": ("owner_number", same, True),
 }
 
+def _route_gateways(values: Sequence[str]) -> tuple[str, ...]:
+    """Gateway ids (patterns) -> gateway sid patterns; a value matching
+    ``local`` (the VPC's own route) also gives ``""``, the engine's no-gateway."""
+    out = [t for v in values for t in id_tails(Kind.INTERNET_GATEWAY.prefix, v)]
+    out += [""] if any(wildcard_match("local", v) for v in values) else []
+    return tuple(dict.fromkeys(out)) or (NO_MATCH,)
+
+
 ROUTE_TABLE_FILTERS: Final[dict[str, FilterSpec]] = {
     "route-table-id": ("sid", strip_prefix(Kind.ROUTE_TABLE), True),
     "vpc-id": ("vpc_sid", strip_prefix(Kind.VPC), True),
     "owner-id": ("owner_number", same, True),
     "association.main": ("main", lookup(_BOOLEANS), False),
     "association.route-table-association-id": (
-        "link_sid", strip_prefix(Kind.ROUTE_TABLE_ASSOCIATION), False),
+        "link_sid", strip_prefix(Kind.ROUTE_TABLE_ASSOCIATION), True),
     "association.route-table-id": ("sid", strip_prefix(Kind.ROUTE_TABLE), True),
-    "association.subnet-id": ("link_network_sid", strip_prefix(Kind.SUBNET), False),
+    "association.subnet-id": ("link_network_sid", strip_prefix(Kind.SUBNET), True),
     "association.gateway-id": ("sid", nothing, False),
-    "route.destination-cidr-block": ("route_destination", same, False),
-    "route.gateway-id": ("route_gateway_sid", strip_prefix(Kind.INTERNET_GATEWAY), False),
+    "route.destination-cidr-block": ("route_destination", same, True),
+    "route.gateway-id": ("route_gateway_sid", _route_gateways, True),
     "route.origin": ("route_target", lookup_known({
         "CreateRouteTable": ("local",), "CreateRoute": ("gateway",)}), False),
     "route.state": ("sid", constant("active"), True),

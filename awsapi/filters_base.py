@@ -73,6 +73,12 @@ def _tail_patterns(head: str, pattern: str) -> list[str]:
     return []
 
 
+def id_tails(prefix: str, value: str) -> list[str]:
+    """The sid patterns of the ``<prefix>-<sid>`` ids that ``value`` (an id or
+    an id pattern) matches; none when it can match no such id."""
+    return _tail_patterns(prefix + "-", value)
+
+
 def strip_prefix_as(prefix: str) -> Transform:
     """``<prefix>-<sid>`` -> ``<sid>``; any other value matches nothing. A
     pattern is matched against the whole id: ``ami-04*`` -> ``04*``, ``*`` ->
@@ -162,11 +168,6 @@ def constant(*facts: str) -> Transform:
         return ("*",) if hit else (NO_MATCH,)
 
     return transform
-
-
-def any_prefix(values: Sequence[str]) -> tuple[str, ...]:
-    """EC2 ids of any kind -> sids (``i-0abc`` -> ``0abc``)."""
-    return tuple(v.partition("-")[2] if "-" in v else NO_MATCH + v for v in values)
 
 
 def when_matches(table: Mapping[str, tuple[str, ...]]) -> Transform:

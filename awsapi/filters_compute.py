@@ -197,7 +197,7 @@ IMAGE_FILTERS: Final[dict[str, FilterSpec]] = {
     "description": ("description", same, True),
     "is-public": ("is_public", booleans, False),
     "architecture": ("arch", same, True),
-    "owner-id": ("owner_number", same, False),
+    "owner-id": ("owner_number", same, True),
     "state": ("availability", when_matches(_IMAGE_STATES), False),
     "state-reason-code": ("availability", when_matches(
         {"Client.ImageDownloadFailed": ("failed",)}), False),

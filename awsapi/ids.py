@@ -61,6 +61,7 @@ class Kind(Enum):
     ROUTE_TABLE = ("rtb", "InvalidRouteTableId.Malformed", "InvalidRouteTableID.NotFound")
     ROUTE_TABLE_ASSOCIATION = (
         "rtbassoc", "InvalidAssociationID.Malformed", "InvalidAssociationID.NotFound")
+    DHCP_OPTIONS = ("dopt", "InvalidDhcpOptionsId.Malformed", "InvalidDhcpOptionID.NotFound")
 
     def __init__(self, prefix: str, malformed_code: str, not_found_code: str) -> None:
         self.prefix = prefix

@@ -67,7 +67,9 @@ def private_dns(ip: str | None) -> str:
 
 def instance(d: InstanceDetail) -> dict[str, Any]:
     """An ``Instance``. Views of many instances share their constant parts
-    (state, monitoring, CPU options ... are the same dict objects): read-only."""
+    (state, monitoring, CPU options ... are the same dict objects): read-only.
+    Its times are the engine's (naive UTC) datetimes, which the serializer
+    writes as UTC: converting thousands of them per listing is not free."""
     i = d.instance
     vm_state = i.state
     nic = d.primary_nic if d.nics else None
@@ -92,11 +94,11 @@ def instance(d: InstanceDetail) -> dict[str, Any]:
         "State": _STATE_VIEW[vm_state],
         "PrivateDnsName": private_dns(private_ip) if not gone else "",
         "PublicDnsName": "",
-        "StateTransitionReason": _transition_reason(d),
+        "StateTransitionReason": _transition_reason(d) if vm_state in _REASONED else "",
         "AmiLaunchIndex": i.launch_index,
         "ProductCodes": _NONE,
         "InstanceType": d.offering.name,
-        "LaunchTime": aware(i.created_at),
+        "LaunchTime": i.created_at,
         "Placement": _placement(d),
         "Monitoring": _MONITORING,
         "Architecture": template.arch,
@@ -170,6 +172,10 @@ _USER_ENDED: Final = frozenset({VmState.STOPPED, VmState.STOPPING, VmState.EXPUN
                                 VmState.EXPUNGING, VmState.DESTROYED})
 
 
+# States whose instances have a transition reason (others have "").
+_REASONED: Final = _USER_ENDED | {VmState.ERROR}
+
+
 def _transition_reason(d: InstanceDetail) -> str:
     i = d.instance
     if i.state in _USER_ENDED:
@@ -199,7 +205,7 @@ def _block_devices(d: InstanceDetail) -> list[dict[str, Any]]:
         name = (d.template.root_device_name if kind == VolumeKind.ROOT
                 else device_name(v.device_id, kind))
         out.append({"DeviceName": name, "Ebs": {
-            "AttachTime": aware(v.attached_at or v.created_at),
+            "AttachTime": v.attached_at or v.created_at,
             "DeleteOnTermination": v.delete_on_termination,
             "Status": "attached", "VolumeId": _VOLUME + v.sid}})
     return out
@@ -290,7 +296,7 @@ def _interface(d: InstanceDetail, n: NicDetail, groups: list[dict[str, str]]) ->
             "DeviceIndex": nic.device_id,
             "NetworkCardIndex": 0,
             "Status": "attached",
-            "AttachTime": aware(nic.attached_at or nic.created_at),
+            "AttachTime": nic.attached_at or nic.created_at,
             "DeleteOnTermination": bool(nic.delete_on_termination),
         },
     }

@@ -11,9 +11,10 @@ the caller's, as AWS shows each account its own default VPC.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
-from awsapi.ids import Kind, render
+from awsapi.ids import SID_LENGTH, Kind, render
 from awsapi.views import aware, private_dns, tags, zone_id
 
 if TYPE_CHECKING:
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 
 def owner(account: Account | None, caller_number: str) -> str:
     return account.number if account is not None else caller_number
+
+
+def dhcp_options_id(account_number: str) -> str:
+    """The id of an account's DHCP options set: every account has one (AWS's
+    default set: AmazonProvidedDNS), used by all its VPCs."""
+    digest = hashlib.sha256(f"dhcp-options:{account_number}".encode()).hexdigest()
+    return render(Kind.DHCP_OPTIONS, digest[:SID_LENGTH])
 
 
 def vpc(d: VpcDetail, caller_number: str) -> dict[str, Any]:
@@ -39,7 +47,7 @@ def vpc(d: VpcDetail, caller_number: str) -> dict[str, Any]:
             "CidrBlockState": {"State": "associated"},
         }],
         "Ipv6CidrBlockAssociationSet": [],
-        "DhcpOptionsId": "default",
+        "DhcpOptionsId": dhcp_options_id(owner(d.account, caller_number)),
         "InstanceTenancy": d.vpc.tenancy if d.vpc is not None else "default",
         "IsDefault": d.is_default,
         "Tags": tags(d.tags),

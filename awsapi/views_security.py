@@ -38,10 +38,13 @@ TAGGABLE: Final[dict[ResourceKind, tuple[Kind, str]]] = {
 }
 
 # Engine protocol -> EC2 IpProtocol, and the names/numbers EC2 accepts for each.
-PROTOCOL_OUT: Final[dict[str, str]] = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1"}
+# Other protocols are kept as their number ("50"), in and out.
+PROTOCOL_OUT: Final[dict[str, str]] = {"tcp": "tcp", "udp": "udp", "icmp": "icmp",
+                                       "icmpv6": "icmpv6", "all": "-1"}
 PROTOCOL_IN: Final[dict[str, str]] = {
+    **{str(n): str(n) for n in range(256)},
     "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp",
-    "-1": "all", "all": "all",
+    "icmpv6": "icmpv6", "58": "icmpv6", "-1": "all", "all": "all",
 }
 
 
@@ -96,8 +99,8 @@ def security_group(d: GroupDetail, *, region: str, vpc_id: str | None) -> dict[s
 
 
 def _ports(rule: SecurityRule) -> dict[str, int]:
-    if rule.protocol == "all":
-        return {}
+    if rule.start_port is None and rule.protocol not in ("tcp", "udp", "icmp", "icmpv6"):
+        return {}  # all protocols, or one given by number: no ports
     return {"FromPort": rule.start_port if rule.start_port is not None else -1,
             "ToPort": rule.end_port if rule.end_port is not None else -1}
 
@@ -115,7 +118,7 @@ def ip_permissions(rules: list[SecurityRule], d: GroupDetail) -> list[dict[str, 
         key = (r.protocol, r.start_port, r.end_port)
         perm = bundles.get(key)
         if perm is None:
-            perm = bundles[key] = {"IpProtocol": PROTOCOL_OUT[r.protocol], **_ports(r),
+            perm = bundles[key] = {"IpProtocol": PROTOCOL_OUT.get(r.protocol, r.protocol), **_ports(r),
                                    "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [],
                                    "UserIdGroupPairs": []}
         if r.cidr is not None and ":" in r.cidr:
@@ -136,7 +139,7 @@ def _rule_common(r: SecurityRule, group: SecurityGroup) -> dict[str, Any]:
         "SecurityGroupRuleId": render(Kind.SECURITY_GROUP_RULE, r.sid),
         "GroupId": render(Kind.SECURITY_GROUP, group.sid),
         "IsEgress": r.direction == RuleDirection.EGRESS,
-        "IpProtocol": PROTOCOL_OUT[r.protocol],
+        "IpProtocol": PROTOCOL_OUT.get(r.protocol, r.protocol),
         "FromPort": -1 if r.start_port is None else r.start_port,
         "ToPort": -1 if r.end_port is None else r.end_port,
         "Description": r.description or None,

@@ -225,7 +225,8 @@ def snapshot(d: SnapshotDetail) -> dict[str, Any]:
     state = SNAPSHOT_STATE[s.state]
     out: dict[str, Any] = {
         "SnapshotId": render(Kind.SNAPSHOT, s.sid),
-        "VolumeId": render(Kind.VOLUME, d.volume.sid),
+        # QUIRK(ec2): a copy names no volume: AWS shows the placeholder vol-ffffffff.
+        "VolumeId": "vol-ffffffff" if s.copied_from_uuid else render(Kind.VOLUME, d.volume.sid),
         "State": state,
         "StartTime": aware(s.created_at),
         "Progress": "100%" if state == "completed" else "0%",

@@ -1,9 +1,10 @@
 """Declarative base, column conventions and database connections.
 
 SQLite (the embedded default) runs in WAL mode; write transactions start with
-``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of
-failing on a stale snapshot, while read-only units of work use a plain
-deferred ``BEGIN`` and run beside them. MySQL/MariaDB runs at READ COMMITTED
+``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing on a stale
+snapshot (in the order of :mod:`engine.sqlite_writers`' queue, with the busy
+timeout behind it), while read-only units of work use a plain deferred
+``BEGIN`` and run beside them. MySQL/MariaDB runs at READ COMMITTED
 with pre-ping, so a restarted server is reconnected to transparently.
 """
 
@@ -14,7 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, Dialect, Engine, String, Text, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    String,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy import Enum as SaEnum
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeEngine
@@ -111,11 +122,18 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+    from engine.sqlite_writers import QueuedConnection, WriterQueue
+
+    path = make_url(url).database
+    on_disk = bool(path) and path != ":memory:" and not path.startswith("file:")
+    queue = WriterQueue(path) if on_disk else None
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False,
+                                              "factory": QueuedConnection})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        dbapi_conn.writer_queue = queue
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -125,8 +143,17 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        readonly = conn.get_execution_options().get("nimbo_readonly")
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("nimbo_readonly"):
+            conn.exec_driver_sql("BEGIN")
+            return
+        dbapi_conn = conn.connection.dbapi_connection
+        queued = queue is not None and queue.acquire(dbapi_conn)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if queued:
+                queue.release(dbapi_conn)
+            raise
 
     return engine
 

@@ -133,10 +133,14 @@ class IncorrectState(EngineError):
 
 
 class InUse(EngineError):
-    """The resource is used by another and cannot be changed or removed."""
+    """The resource is used by another and cannot be changed or removed.
+    ``user`` names that other resource as (kind, sid) when it is one."""
 
-    def __init__(self, kind: ResourceKind, ident: object, by: str = "") -> None:
-        self.kind, self.ident, self.by = kind, ident, by
+    def __init__(self, kind: ResourceKind, ident: object, by: str = "", *,
+                 user: tuple[ResourceKind, str] | None = None) -> None:
+        if user is not None and not by:
+            by = f"{user[0].value.replace('_', ' ')} '{user[1]}'"
+        self.kind, self.ident, self.by, self.user = kind, ident, by, user
         suffix = f" by {by}" if by else ""
         super().__init__(f"The {kind.value.replace('_', ' ')} '{ident}' is in use{suffix}")
 

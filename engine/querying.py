@@ -299,6 +299,15 @@ class Record(tuple):  # type: ignore[type-arg]
         return cls._columns[cls._fields.index(name)]
 
 
+def _property_field(index: int, doc: str) -> Any:
+    return property(itemgetter(index), doc=doc)
+
+
+try:  # the C descriptor behind namedtuple's fields: about twice as fast to read
+    from _collections import _tuplegetter as _field  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - other interpreters
+    _field = _property_field
+
 _RECORD_TYPES: dict[type, type[Record]] = {}
 _RECORD_LOCK = threading.Lock()
 
@@ -319,7 +328,7 @@ def record_type(model: type) -> type[Record]:
                 "_columns": tuple(a.columns[0] for a in attrs),
             }
             for index, a in enumerate(attrs):
-                namespace[a.key] = property(itemgetter(index))
+                namespace[a.key] = _field(index, f"The {a.key} column.")
             _RECORD_TYPES[model] = type(f"{model.__name__}Record", (Record,), namespace)
     return _RECORD_TYPES[model]
 

@@ -36,6 +36,7 @@ from engine.config import Config
 from engine.db import Database, connect
 from engine.errors import Conflict
 from engine.jobs.drivers import DriverPool
+from engine.jobs.queue import enqueued
 from engine.services import Services
 from engine.services.management_servers import (
     INTERVAL_SETTING,
@@ -43,6 +44,7 @@ from engine.services.management_servers import (
     ManagementServerService,
 )
 from engine.settings import Settings
+from engine.sqlite_writers import mark_background
 from engine.uow import read_unit_of_work, unit_of_work
 
 if TYPE_CHECKING:  # imported where used: neither is on a server's first-request path
@@ -68,6 +70,10 @@ class Runtime:
         # A start postponed by start(delay=...) until its timer fires; shutdown() cancels it.
         self._start_lock = threading.Lock()
         self._start_timer: threading.Timer | None = None
+        # Units in flight and when the last one ended (see busy()).
+        self._calls_lock = threading.Lock()
+        self._in_flight = 0
+        self._last_call_end = 0.0
 
     # ------------------------------------------------------------------ setup
     def prepare(self, *, init: bool = True, options: BootstrapOptions | None = None) -> None:
@@ -157,7 +163,8 @@ class Runtime:
             self.runner = JobRunner(self.db, self.drivers, self.owner,
                                     workers=self.config.job_workers,
                                     poll_seconds=self.config.job_poll_seconds,
-                                    lease_seconds=self.config.job_lease_seconds)
+                                    lease_seconds=self.config.job_lease_seconds,
+                                    busy=self.busy)
             self.runner.start()
         if self.monitor is None and self.server_uuid is not None:
             self.monitor = ServerMonitor(self)
@@ -234,14 +241,27 @@ class Runtime:
     def unit(self, *, readonly: bool = False) -> Iterator[Services]:
         """One transaction's worth of engine services. A read-only unit begins
         its transaction with its first statement (see :func:`read_unit_of_work`)."""
-        if readonly:
-            with read_unit_of_work(self.db.read_session) as session:
+        with self._calls_lock:
+            self._in_flight += 1
+        try:
+            if readonly:
+                with read_unit_of_work(self.db.read_session) as session:
+                    yield Services(session, self)
+                return
+            with unit_of_work(self.db.session) as session:
                 yield Services(session, self)
-            return
-        with unit_of_work(self.db.session) as session:
-            yield Services(session, self)
+        finally:
+            with self._calls_lock:
+                self._in_flight -= 1
+                self._last_call_end = time.monotonic()
         if self.runner is not None:
-            self.runner.wake()
+            self.runner.wake(queued=enqueued(session))
+
+    def busy(self, quiet: float = 0.01) -> bool:
+        """Whether this process is serving calls: a unit is in flight, or one
+        ended less than ``quiet`` seconds ago (the gap between the units of a
+        request, or between back-to-back requests)."""
+        return self._in_flight > 0 or time.monotonic() - self._last_call_end < quiet
 
 
 def engine_version() -> str:
@@ -279,6 +299,7 @@ class ServerMonitor:
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
+        mark_background()
         while not self._stopping.is_set():
             try:
                 self.beat()

@@ -15,7 +15,7 @@ followed by a SELECT of the new value.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Dialect, select, update
+from sqlalchemy import BigInteger, Connection, Dialect, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,24 +47,31 @@ def returning_supported(dialect: Dialect) -> bool:
     return bool(dialect.update_returning)
 
 
+# Built once, with bound parameters: the counter ``p_name`` moves by ``p_count``.
+_table: Table = Sequence.__table__  # type: ignore[assignment]
+_ADVANCE = update(_table).where(_table.c.name == bindparam("p_name")).values(
+    next_value=_table.c.next_value + bindparam("p_count", type_=BigInteger))
+_ADVANCE_RETURNING = _ADVANCE.returning(_table.c.next_value)
+_VALUE = select(_table.c.next_value).where(_table.c.name == bindparam("p_name"))
+
+
 def _advance(conn: Connection, name: str, count: int) -> int:
-    stmt = update(Sequence).where(Sequence.name == name).values(
-        next_value=Sequence.next_value + count)
+    params = {"p_name": name, "p_count": count}
     returning = returning_supported(conn.dialect)
     for _ in range(2):
         if returning:
-            value = conn.scalar(stmt.returning(Sequence.next_value))
+            value = conn.execute(_ADVANCE_RETURNING, params).scalar()
             if value is not None:
                 return int(value) - count
         else:
-            result = conn.execute(stmt)
+            result = conn.execute(_ADVANCE, params)
             if result.rowcount == 1:
-                value = conn.scalar(select(Sequence.next_value).where(Sequence.name == name))
+                value = conn.execute(_VALUE, params).scalar()
                 assert value is not None
                 return int(value) - count
         try:
             with conn.begin_nested():
-                conn.execute(Sequence.__table__.insert().values(name=name, next_value=1))
+                conn.execute(_table.insert().values(name=name, next_value=1))
         except IntegrityError:
             pass
     raise RuntimeError(f"sequence {name} could not be advanced")

@@ -13,7 +13,9 @@ the management server, like the link-local one is of a hypervisor host):
 * ``GET`` with ``X-aws-ec2-metadata-token`` must carry a valid, unexpired
   token of that instance (else 401); without one it is IMDSv1, refused with
   401 when the instance requires tokens; a disabled endpoint answers 403;
-* unknown paths, unknown or stopped instances: 404.
+* unknown paths, unknown or stopped instances: 404;
+* ``dynamic/instance-identity/signature`` and ``pkcs7`` sign the identity
+  document with this cloud's own key (see :mod:`imds.identity`).
 
 Handlers only translate: one engine call per request, then the tree layout of
 :mod:`imds.tree`.
@@ -178,9 +180,16 @@ def _render(metadata: InstanceMetadata, path: str, headers: dict[str, str]) -> R
         return _text("\n".join(tree.VERSIONS), **headers)
     if parts[0] not in tree.VERSIONS:
         return _page(404, "Not Found")
-    node = tree.resolve(tree.version_tree(metadata), "/".join(parts[1:]))
+    node = tree.resolve(tree.version_tree(metadata, _identity_seed), "/".join(parts[1:]))
     if node is None:
         return _page(404, "Not Found")
     if isinstance(node, tree.Directory):
         return _text(tree.listing(node), **headers)
-    return _text(node, **headers)
+    return _text(node() if callable(node) else node, **headers)
+
+
+def _identity_seed() -> bytes:
+    """The seed of the identity document's signing key (made if missing)."""
+    seed = _runtime().call(lambda services: for_unit(services).identity_seed(create=True))
+    assert seed is not None
+    return seed

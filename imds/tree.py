@@ -10,6 +10,7 @@ EC2 does: one entry per line, no final newline, sub-directories with a trailing
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Union
 
@@ -17,6 +18,7 @@ from awsapi.devices import device_name
 from awsapi.ids import Kind, render
 from awsapi.views import private_dns, zone_id
 from engine.states import VolumeKind
+from imds import identity
 
 if TYPE_CHECKING:
     from engine.services.instance_metadata import InstanceMetadata, Interface
@@ -31,7 +33,8 @@ VERSIONS: Final = (
 )
 IDENTITY_VERSION: Final = "2017-09-30"
 
-Node = Union[str, bytes, "Directory"]
+# A leaf is text, bytes, or a function making the text (called only when served).
+Node = Union[str, bytes, "Directory", Callable[[], str]]
 
 
 @dataclass
@@ -66,8 +69,11 @@ def resolve(root: Directory, path: str) -> Node | None:
     return node
 
 
-def version_tree(m: InstanceMetadata) -> Directory:
-    entries: dict[str, Node] = {"meta-data": meta_data(m), "dynamic": dynamic(m)}
+def version_tree(m: InstanceMetadata, seed: Callable[[], bytes] | None = None) -> Directory:
+    """The tree under one version; ``seed`` gives the identity signing key's
+    seed (:mod:`imds.identity`), asked for only when a signature is served
+    (without it there are no signatures)."""
+    entries: dict[str, Node] = {"meta-data": meta_data(m), "dynamic": dynamic(m, seed)}
     if m.user_data is not None:
         entries["user-data"] = m.user_data
     return Directory(entries, slashes=False)
@@ -102,6 +108,7 @@ def meta_data(m: InstanceMetadata) -> Directory:
         "instance-id": render(Kind.INSTANCE, i.sid),
         "instance-life-cycle": "on-demand",
         "instance-type": d.offering.name,
+        "events": Directory({"maintenance": Directory({"history": "[]", "scheduled": "[]"})}),
         "local-hostname": hostname,
         "placement": Directory(placement),
         "profile": "default-hvm",
@@ -162,8 +169,13 @@ def _openssh_key(public_key: str, name: str) -> str:
     return " ".join(parts)
 
 
-def dynamic(m: InstanceMetadata) -> Directory:
-    return Directory({"instance-identity": Directory({"document": identity_document(m)})})
+def dynamic(m: InstanceMetadata, seed: Callable[[], bytes] | None = None) -> Directory:
+    document = identity_document(m)
+    entries: dict[str, Node] = {"document": document}
+    if seed is not None:
+        entries["signature"] = lambda: identity.signature(seed(), document)
+        entries["pkcs7"] = lambda: identity.pkcs7_signature(seed(), document)
+    return Directory({"instance-identity": Directory(entries)})
 
 
 def identity_document(m: InstanceMetadata) -> str:

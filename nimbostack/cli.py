@@ -55,31 +55,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from engine.runtime import Runtime
-
     cfg = _config(args)
+    if args.dev:
+        return _serve_dev(cfg, args)
+    import engine.runtime  # noqa: F401 - the ORM: both branches below need it, load it once
+    from nimbostack.server import preload, prepare_database, run_gunicorn
+
+    # Migrating and bootstrapping the database (in a child process) and loading
+    # the API (here) are independent: they overlap.
+    prepared = prepare_database(cfg)
+    try:
+        preload()
+    finally:
+        try:
+            prepared()
+        except RuntimeError as exc:
+            print(f"nimbostack serve: {exc}", file=sys.stderr)
+            return 1
+    log.info("serving EC2 at http://%s:%s/ and CloudStack at /client/api", args.host, args.port)
+    return run_gunicorn(cfg, host=args.host, port=args.port, workers=args.workers,
+                        threads=args.threads)
+
+
+def _serve_dev(cfg: Config, args: argparse.Namespace) -> int:
+    """Flask's single-process server (``serve --dev``)."""
+    from engine.runtime import Runtime
+    from nimbostack.server import service_address
+    from nimbostack.wsgi import create_app
+
     setup = Runtime(cfg)
     setup.prepare(init=True)
     setup.shutdown()
+    runtime = Runtime(cfg)
+    runtime.register_server(address=service_address(args.host, args.port))
+    runtime.start()
+    app = create_app(runtime)
+    gc.enable()
     log.info("serving EC2 at http://%s:%s/ and CloudStack at /client/api", args.host, args.port)
-    from nimbostack.server import run_gunicorn, service_address
-
-    if args.dev:
-        from nimbostack.wsgi import create_app
-
-        runtime = Runtime(cfg)
-        runtime.register_server(address=service_address(args.host, args.port))
-        runtime.start()
-        app = create_app(runtime)
-        gc.enable()
-        try:
-            app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
-        finally:
-            runtime.shutdown()
-        return 0
-
-    return run_gunicorn(cfg, host=args.host, port=args.port, workers=args.workers,
-                        threads=args.threads)
+    try:
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    finally:
+        runtime.shutdown()
+    return 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import gc
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -43,27 +44,79 @@ FIRST_OPERATION = "DescribeRegions"
 def preload() -> None:
     """Import what a worker needs to answer its first EC2 call (the EC2 endpoint,
     the engine services and the action module of :data:`FIRST_OPERATION`, the
-    botocore EC2 model and that operation's serializer plan) in this process.
+    botocore EC2 model and that operation's serializer plan) in this process,
+    and configure the ORM mappers.
 
     Called in the gunicorn master before it forks: workers inherit it
     (copy-on-write) instead of each loading it again. The rest (Flask, the
-    CloudStack and metadata front ends, the other action and command modules)
-    stays off the start-up path: each worker loads it in the background once it
-    is serving (:meth:`nimbostack.wsgi.Application.warm_up`), or when a request
-    needs it first. Nothing here opens a database connection or starts a thread;
-    each worker still builds its own Runtime after the fork.
+    CloudStack and metadata front ends, the other action and command modules,
+    the host reconciler and the job handlers) stays off the start-up path: each
+    worker loads it in the background once it is serving
+    (:meth:`nimbostack.wsgi.Application.warm_up`, :meth:`Runtime.start
+    <engine.runtime.Runtime.start>`), or when a request needs it first. Nothing
+    here opens a database connection or starts a thread; each worker still
+    builds its own Runtime after the fork. Idempotent.
     """
-    import engine.reconciler  # noqa: F401 - each worker's runtime starts one
+    from sqlalchemy.orm import configure_mappers
+
     import nimbostack.wsgi  # noqa: F401 - and with it the EC2 endpoint
     from awsapi import actions
     from awsapi.model import operation
     from awsapi.protocol import serializer
     from engine.services import accounts, catalog  # noqa: F401 - what that call uses
 
+    # Normally the first query does this; the database may have been prepared
+    # in another process (prepare_database), so do it here, once for all workers.
+    configure_mappers()
     actions.lookup(FIRST_OPERATION)
     op = operation(FIRST_OPERATION)
     if op is not None:
         serializer.prepare(op)
+
+
+def prepare_database(cfg: Config) -> Callable[[], None]:
+    """Start migrating the schema and bootstrapping the embedded default
+    (:meth:`Runtime.prepare <engine.runtime.Runtime.prepare>`) and return a
+    function that waits for it to end, raising :class:`RuntimeError` if it
+    failed.
+
+    The work runs in a forked child process, so that this process meanwhile
+    loads the API (:func:`preload`): the two are independent, each takes about
+    a tenth of a second of CPU, and on a machine with two cores a server
+    answers that much sooner. Call it with no database connection open and no
+    other thread running (the child gets a copy of this process). Without
+    ``os.fork`` the work is done before returning.
+    """
+    from engine.runtime import Runtime
+
+    def run() -> None:
+        setup = Runtime(cfg)
+        try:
+            setup.prepare(init=True)
+        finally:
+            setup.shutdown()
+
+    if not hasattr(os, "fork"):
+        run()
+        return lambda: None
+    pid = os.fork()
+    if pid == 0:  # the child: prepare, report through the exit status, never return
+        code = 1
+        try:
+            run()
+            code = 0
+        except BaseException:  # every failure ends the child, reported below
+            log.exception("preparing the database failed")
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def wait() -> None:
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError("preparing the database failed (see the log above)")
+
+    return wait
 
 
 def limit_malloc_arenas() -> None:
@@ -121,7 +174,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
         finally:
             registrar.shutdown()  # no connection may survive into the forked workers
         log.info("registered management server %s at %s", self._server_uuid, self._address)
-        preload()
+        preload()  # done already by ``nimbostack serve``: then a no-op
         # What the master holds now lives as long as the workers: keep the
         # collector from scanning it (and from dirtying the shared pages), then
         # turn it back on (``nimbostack serve`` starts with it off). No

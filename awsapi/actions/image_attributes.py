@@ -1,14 +1,16 @@
 """Image attributes: launchPermission (user ids = account numbers, group
-"all" = public) and description."""
+"all" = public), description and blockDeviceMapping (as DescribeImages)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from awsapi import ids
+from awsapi import ids, views
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.errors_wire import Ec2Error
 from awsapi.ids import Kind
+from engine.querying import Criterion
+from engine.services.catalog import TemplateFilter
 from engine.services.template_permissions import (
     AccountKey,
     PermissionChange,
@@ -17,10 +19,10 @@ from engine.services.template_permissions import (
 )
 from engine.services.templates import TemplateUpdate
 
-_ATTRIBUTES = ("description", "launchPermission")
+_ATTRIBUTES = ("description", "launchPermission", "blockDeviceMapping")
 # Attributes AWS knows that the engine has no value for: described as empty.
 _EMPTY = {"kernel": "KernelId", "ramdisk": "RamdiskId", "sriovNetSupport": "SriovNetSupport",
-          "bootMode": "BootMode", "blockDeviceMapping": "BlockDeviceMappings",
+          "bootMode": "BootMode",
           "productCodes": "ProductCodes", "tpmSupport": "TpmSupport", "uefiData": "UefiData",
           "lastLaunchedTime": "LastLaunchedTime", "imdsSupport": "ImdsSupport",
           "deregistrationProtection": "DeregistrationProtection"}
@@ -49,6 +51,12 @@ def describe_image_attribute(ctx: RequestContext, p: Params) -> Result:
         out["LaunchPermissions"] = _permissions(sharing)
     elif attr == "description":
         out["Description"] = {"Value": sharing.template.display_text}
+    elif attr == "blockDeviceMapping":  # as DescribeImages shows them
+        found = ctx.services.catalog.templates(
+            ctx.principal, TemplateFilter.ALL,
+            (Criterion("sid", (sharing.template.sid,), False),)).items
+        out["BlockDeviceMappings"] = (views.image(found[0])["BlockDeviceMappings"]
+                                      if found else [])
     else:
         key = _EMPTY[attr]
         out[key] = [] if key.endswith("s") else {}

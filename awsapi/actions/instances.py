@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from awsapi import ids, views, views_storage
@@ -54,11 +55,21 @@ def _bad_mapping(text: str) -> Ec2Error:
 _EPHEMERAL = re.compile(r"ephemeral\d+")
 
 
-def _block_devices(p: Params, root_device: str) -> tuple[int | None, tuple[DataVolumeSpec, ...]]:
-    """The root size (GiB, None: the image's) and the data volumes that
-    ``BlockDeviceMappings`` ask for. NoDevice and instance-store (ephemeralN)
-    mappings are accepted and make nothing; Encrypted is ignored."""
-    root_size: int | None = None
+@dataclass(frozen=True)
+class _Root:
+    """What ``BlockDeviceMappings`` ask of the root volume (None: the defaults)."""
+
+    size_gib: int | None = None
+    volume_type: str | None = None
+    delete_on_termination: bool = True
+
+
+def _block_devices(p: Params, root_device: str) -> tuple[_Root, tuple[DataVolumeSpec, ...]]:
+    """The root volume's size (GiB, None: the image's), type and
+    DeleteOnTermination, and the data volumes that ``BlockDeviceMappings`` ask
+    for. NoDevice and instance-store (ephemeralN) mappings are accepted and
+    make nothing; Encrypted is ignored."""
+    root = _Root()
     data: list[DataVolumeSpec] = []
     seen: set[str] = set()
     for bdm in p.get("BlockDeviceMappings") or ():
@@ -78,11 +89,21 @@ def _block_devices(p: Params, root_device: str) -> tuple[int | None, tuple[DataV
             raise _bad_mapping(f"The block device mapping for '{name}' has no Ebs, "
                                "NoDevice or VirtualName")
         if device == root_device or device in ROOT_DEVICES:
-            if ebs.get("VolumeSize"):
-                root_size = int(ebs["VolumeSize"])
+            root = _root_volume(ebs)
             continue
         data.append(_data_volume(name, device, ebs))
-    return root_size, tuple(data)
+    return root, tuple(data)
+
+
+def _root_volume(ebs: Params) -> _Root:
+    volume_type = ebs.get("VolumeType")
+    if volume_type is not None and volume_type not in views_storage.SIZE_RANGE:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({volume_type}) for parameter volumeType is invalid.")
+    size = int(ebs["VolumeSize"]) if ebs.get("VolumeSize") else None
+    if volume_type is not None:
+        _check_size(volume_type, size)
+    return _Root(size, volume_type, ebs.get("DeleteOnTermination", True) is not False)
 
 
 def _data_volume(name: str, device: str, ebs: Params) -> DataVolumeSpec:
@@ -123,7 +144,7 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         sids=[ids.parse(g, Kind.SECURITY_GROUP) for g in p.get("SecurityGroupIds") or ()],
         names=list(p.get("SecurityGroups") or ()))
     subnet, public_ip = launch_network_options(p)
-    root_size, data_volumes = _block_devices(p, template.root_device_name)
+    root, data_volumes = _block_devices(p, template.root_device_name)
     request = LaunchRequest(
         template_uuid=template.uuid,
         offering_uuid=offering.uuid,
@@ -137,7 +158,9 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         private_ip=p.get("PrivateIpAddress"),
         client_token=p.get("ClientToken"),
         disable_api_termination=bool(p.get("DisableApiTermination")),
-        root_size_gib=root_size,
+        root_size_gib=root.size_gib,
+        root_volume_type=root.volume_type,
+        root_delete_on_termination=root.delete_on_termination,
         data_volumes=data_volumes,
         tags=_tag_spec(p, "instance"),
         volume_tags=_tag_spec(p, "volume"),
@@ -149,6 +172,10 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
     try:
         launch = svc.instances.launch(ctx.principal, request)
     except ConflictingParameters as exc:
+        if exc.names == ("private_ip", "max_count"):
+            raise Ec2Error("InvalidParameterCombination",
+                           "A private address can be given for one instance only: "
+                           "PrivateIpAddress cannot be used with a MaxCount above 1") from exc
         if exc.names != ("client_token",):
             raise
         raise Ec2Error("IdempotentParameterMismatch",
@@ -191,14 +218,19 @@ def _reservations(items: Sequence[InstanceDetail],
         groups.setdefault(d.instance.reservation_sid, []).append(d)
     out = []
     shown: dict[AccessOptions, dict[str, Any]] = {}  # equal options share one view
+    # ... looked up by identity first: most instances share one (default) object.
+    by_id: dict[int, dict[str, Any]] = {}
     for sid, members in groups.items():
         reservation = views.reservation(sid, members[0].account.number, members)
         if options is not None:
             for d, inst in zip(members, reservation["Instances"], strict=True):
                 wanted = options[d.instance.uuid]
-                view = shown.get(wanted)
+                view = by_id.get(id(wanted))
                 if view is None:
-                    view = shown[wanted] = options_view(wanted)
+                    view = shown.get(wanted)
+                    if view is None:
+                        view = shown[wanted] = options_view(wanted)
+                    by_id[id(wanted)] = view
                 inst["MetadataOptions"] = view
         out.append(reservation)
     return out
@@ -278,6 +310,12 @@ def start_instances(ctx: RequestContext, p: Params) -> Result:
 
 @action("StopInstances")
 def stop_instances(ctx: RequestContext, p: Params) -> Result:
+    if p.get("Hibernate"):
+        # No instance here is launched with hibernation configured.
+        first = _resolve(ctx, p["InstanceIds"])[0]
+        raise Ec2Error("UnsupportedHibernationConfiguration",
+                       "The instance can't be hibernated because it was not configured at "
+                       f"launch for hibernation: {ids.render(Kind.INSTANCE, first.instance.sid)}")
     return {"StoppingInstances": _transition(ctx, p, "stop")}
 
 

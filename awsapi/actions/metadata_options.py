@@ -6,8 +6,15 @@ from typing import Any
 
 from awsapi import ids
 from awsapi.actions import Params, RequestContext, Result, action
+from awsapi.errors_wire import Ec2Error
 from awsapi.ids import Kind
-from engine.services.instance_metadata import AccessChange, AccessOptions, for_unit
+from engine.errors import InvalidParameter
+from engine.services.instance_metadata import (
+    MAX_HOP_LIMIT,
+    AccessChange,
+    AccessOptions,
+    for_unit,
+)
 
 
 def _switch(value: str | None) -> bool | None:
@@ -36,8 +43,16 @@ def modify_instance_metadata_options(ctx: RequestContext, p: Params) -> Result:
         ipv6_enabled=_switch(p.get("HttpProtocolIpv6")),
         expose_tags=_switch(p.get("InstanceMetadataTags")),
     )
-    detail, options = for_unit(ctx.services).change_access(
-        ctx.principal, ids.parse(p["InstanceId"], Kind.INSTANCE), change)
+    try:
+        detail, options = for_unit(ctx.services).change_access(
+            ctx.principal, ids.parse(p["InstanceId"], Kind.INSTANCE), change)
+    except InvalidParameter as exc:
+        if exc.name != "token_hop_limit":
+            raise
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({change.token_hop_limit}) for parameter "
+                       f"HttpPutResponseHopLimit is invalid. The value must be between 1 "
+                       f"and {MAX_HOP_LIMIT}.") from exc
     # QUIRK(ec2): the change is reported "pending" here and "applied" by later describes.
     return {"InstanceId": ids.render(Kind.INSTANCE, detail.instance.sid),
             "InstanceMetadataOptions": options_view(options, "pending")}

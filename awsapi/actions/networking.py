@@ -82,7 +82,7 @@ def describe_subnets(ctx: RequestContext, p: Params) -> Result:
 def describe_internet_gateways(ctx: RequestContext, p: Params) -> Result:
     """Created gateways plus one attached gateway per default VPC."""
     return _describe(ctx, p, kind=Kind.INTERNET_GATEWAY, ids_member="InternetGatewayIds",
-                     noun="internet gateway ID", table=INTERNET_GATEWAY_FILTERS,
+                     noun="internetGateway ID", table=INTERNET_GATEWAY_FILTERS,
                      view=views_network.internet_gateway, result_key="InternetGateways",
                      lister=lambda c, pg: ctx.services.routing.list_gateways(
                          ctx.principal, c, pg))
@@ -91,7 +91,7 @@ def describe_internet_gateways(ctx: RequestContext, p: Params) -> Result:
 @action("DescribeRouteTables", readonly=True)
 def describe_route_tables(ctx: RequestContext, p: Params) -> Result:
     return _describe(ctx, p, kind=Kind.ROUTE_TABLE, ids_member="RouteTableIds",
-                     noun="route table ID", table=ROUTE_TABLE_FILTERS,
+                     noun="routeTable ID", table=ROUTE_TABLE_FILTERS,
                      view=views_network.route_table, result_key="RouteTables",
                      lister=lambda c, pg: ctx.services.routing.list_route_tables(
                          ctx.principal, c, pg))
@@ -101,6 +101,6 @@ def describe_route_tables(ctx: RequestContext, p: Params) -> Result:
 def describe_network_interfaces(ctx: RequestContext, p: Params) -> Result:
     """The instances' interfaces (one per instance, its primary NIC)."""
     return _describe(ctx, p, kind=Kind.NETWORK_INTERFACE, ids_member="NetworkInterfaceIds",
-                     noun="network interface ID", table=NETWORK_INTERFACE_FILTERS,
+                     noun="networkInterface ID", table=NETWORK_INTERFACE_FILTERS,
                      view=views_network.network_interface, result_key="NetworkInterfaces",
                      lister=lambda c, pg: ctx.services.interfaces.list(ctx.principal, c, pg))

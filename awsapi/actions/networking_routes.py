@@ -1,7 +1,7 @@
 """VPC networking, write side for internet gateways and route tables:
 CreateInternetGateway, AttachInternetGateway, DetachInternetGateway,
 DeleteInternetGateway, CreateRouteTable, DeleteRouteTable, AssociateRouteTable,
-DisassociateRouteTable, CreateRoute, DeleteRoute.
+DisassociateRouteTable, CreateRoute, ReplaceRoute, DeleteRoute.
 
 Routes go through internet gateways only; other targets (NAT gateways,
 instances, peering ...) are InvalidParameterValue.
@@ -98,19 +98,36 @@ def _destination(p: Params) -> str:
     return str(_required(p, "DestinationCidrBlock"))
 
 
-@action("CreateRoute")
-def create_route(ctx: RequestContext, p: Params) -> Result:
-    table = required_id(p, "RouteTableId", Kind.ROUTE_TABLE)
-    destination = _destination(p)
+def _gateway_target(p: Params) -> str:
+    """The sid of the route's target, which must be an internet gateway."""
     other = next((t for t in OTHER_TARGETS if p.get(t)), None)
     if other is not None:
         raise Ec2Error("InvalidParameterValue", f"Route targets of type {other} are not supported")
     gateway = p.get("GatewayId")
     if not gateway:
         raise Ec2Error("InvalidParameterCombination", "No route target specified.")
-    ctx.services.routing.add_route(ctx.principal, table, destination,
-                                   ids.parse(gateway, Kind.INTERNET_GATEWAY))
+    return ids.parse(gateway, Kind.INTERNET_GATEWAY)
+
+
+@action("CreateRoute")
+def create_route(ctx: RequestContext, p: Params) -> Result:
+    table = required_id(p, "RouteTableId", Kind.ROUTE_TABLE)
+    destination = _destination(p)
+    ctx.services.routing.add_route(ctx.principal, table, destination, _gateway_target(p))
     return {"Return": True}
+
+
+@action("ReplaceRoute")
+def replace_route(ctx: RequestContext, p: Params) -> Result:
+    """The route to the destination must exist (InvalidRoute.NotFound); the
+    local route keeps its target."""
+    table = required_id(p, "RouteTableId", Kind.ROUTE_TABLE)
+    destination = _destination(p)
+    if p.get("LocalTarget"):
+        raise Ec2Error("InvalidParameterValue", "Route targets of type LocalTarget are not "
+                       "supported")
+    ctx.services.routing.replace_route(ctx.principal, table, destination, _gateway_target(p))
+    return {}
 
 
 @action("DeleteRoute")

@@ -1,6 +1,6 @@
 """VPC networking, write side for VPCs and subnets: CreateVpc, DeleteVpc,
 ModifyVpcAttribute, DescribeVpcAttribute, CreateSubnet, DeleteSubnet,
-ModifySubnetAttribute; and what RunInstances asks of the network
+ModifySubnetAttribute, DescribeDhcpOptions; and what RunInstances asks of the network
 (:func:`launch_network_options`).
 
 Range and overlap checks are the engine's (InvalidVpc.Range,
@@ -17,6 +17,7 @@ from awsapi import ids, views_network
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.actions.tags import spec_tags
 from awsapi.errors_wire import Ec2Error
+from awsapi.filters_base import wildcard_match
 from awsapi.ids import Kind
 from awsapi.views import zone_id
 from engine.services.public_ip_launch import PublicIpChoice
@@ -170,3 +171,51 @@ def launch_network_options(p: Params) -> tuple[str | None, PublicIpChoice]:
                            "new network interfaces.")
         choice = PublicIpChoice.YES if wanted else PublicIpChoice.NO
     return primary.get("SubnetId") or None, choice
+
+
+# ----------------------------------------------------------------- DHCP options
+# QUIRK(ec2): us-east-1's instances resolve in ec2.internal, other regions' in
+# <region>.compute.internal.
+def _domain_name(region: str) -> str:
+    return "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+
+
+def _dhcp_configuration(region: str) -> dict[str, list[str]]:
+    return {"domain-name": [_domain_name(region)], "domain-name-servers": ["AmazonProvidedDNS"]}
+
+
+def _dhcp_matches(name: str, values: list[str], options_id: str, owner: str,
+                  config: dict[str, list[str]]) -> bool:
+    facts = {"dhcp-options-id": [options_id], "owner-id": [owner], "key": list(config),
+             "value": [v for vs in config.values() for v in vs]}
+    if name.startswith("tag:") or name in ("tag-key", "tag-value"):
+        return False  # the set has no tags
+    if name not in facts:
+        raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
+    return any(wildcard_match(fact, v) for v in values for fact in facts[name])
+
+
+@action("DescribeDhcpOptions", readonly=True)
+def describe_dhcp_options(ctx: RequestContext, p: Params) -> Result:
+    """The caller's one DHCP options set (AWS's default: AmazonProvidedDNS and
+    the region's internal domain), which every VPC of the account uses."""
+    limit = p.get("MaxResults")
+    if limit is not None and not 5 <= limit <= 1000:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ( {limit} ) for parameter maxResults is invalid. "
+                       "Expecting a value between 5 and 1000.")
+    owner = ctx.principal.account_number
+    options_id = views_network.dhcp_options_id(owner)
+    config = _dhcp_configuration(ctx.region)
+    wanted = p.get("DhcpOptionsIds") or []
+    for given in wanted:
+        ids.parse(given, Kind.DHCP_OPTIONS)  # Malformed
+        if given != options_id:
+            raise Ec2Error(Kind.DHCP_OPTIONS.not_found_code,
+                           f"The dhcpOption ID '{given}' does not exist")
+    shown = all(_dhcp_matches(f.get("Name", ""), list(f.get("Values") or ()), options_id,
+                              owner, config) for f in p.get("Filters") or ())
+    item = {"DhcpOptionsId": options_id, "OwnerId": owner, "Tags": [],
+            "DhcpConfigurations": [{"Key": k, "Values": [{"Value": v} for v in vs]}
+                                   for k, vs in config.items()]}
+    return {"DhcpOptions": [item] if shown else []}

@@ -29,6 +29,22 @@ from engine.states import RuleDirection
 _LEGACY = ("IpProtocol", "FromPort", "ToPort", "CidrIp", "SourceSecurityGroupName",
            "SourceSecurityGroupOwnerId")
 
+# What a VPC group's name and description, and a rule's description, may hold.
+_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                     " ._-:/()#,@[]+=&;{}!$*")
+
+
+def _check_text(value: str, parameter: str, what: str) -> None:
+    """InvalidParameterValue unless ``value`` is at most 255 characters of AWS's set."""
+    if not value.isascii():
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({value}) for parameter {parameter} is invalid. "
+                       "Character sets beyond ASCII are not supported.")
+    if len(value) > 255 or not set(value) <= _ALLOWED:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Invalid {what}. Valid {what.split()[-1]}s are strings less than 256 "
+                       "characters from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*")
+
 
 def _ensure_default(ctx: RequestContext) -> None:
     ctx.services.security_groups.ensure_default(ctx.principal, open_egress=True,
@@ -63,6 +79,8 @@ def create_security_group(ctx: RequestContext, p: Params) -> Result:
     name, description = p["GroupName"], p["Description"]
     if not description.strip():
         raise Ec2Error("MissingParameter", "The request must contain the parameter GroupDescription")
+    _check_text(name, "GroupName", "security group name")
+    _check_text(description, "GroupDescription", "security group description")
     if name == DEFAULT_GROUP:
         raise Ec2Error("InvalidParameterValue", "Cannot use reserved security group name: default")
     if name.lower().startswith("sg-"):
@@ -180,6 +198,9 @@ def _specs(ctx: RequestContext, p: Params, target: GroupDetail) -> list[RuleSpec
         if perm.get("PrefixListIds"):
             raise Ec2Error("InvalidParameterValue", "Prefix lists are not supported")
         before = len(specs)
+        for r in [*(perm.get("IpRanges") or ()), *(perm.get("Ipv6Ranges") or ()),
+                  *(perm.get("UserIdGroupPairs") or ())]:
+            _check_text(r.get("Description") or "", "Description", "rule description")
         for r in perm.get("IpRanges") or ():
             specs.append(RuleSpec(proto, lo, hi, cidr=_cidr(r.get("CidrIp")),
                                   description=r.get("Description") or ""))
@@ -269,3 +290,50 @@ def describe_security_group_rules(ctx: RequestContext, p: Params) -> Result:
     return {"SecurityGroupRules": [views_security.security_group_rule(r, region=ctx.region)
                                    for r in page.items],
             "NextToken": page.next_token}
+
+
+def _rule_request(ctx: RequestContext, req: Mapping[str, Any], target: GroupDetail) -> RuleSpec:
+    """A SecurityGroupRuleRequest as a RuleSpec (one CIDR or referenced group)."""
+    proto = _protocol(req.get("IpProtocol"))
+    lo, hi = (None, None) if proto == "all" else (req.get("FromPort"), req.get("ToPort"))
+    if req.get("PrefixListId"):
+        raise Ec2Error("InvalidParameterValue", "Prefix lists are not supported")
+    description = req.get("Description") or ""
+    _check_text(description, "Description", "rule description")
+    peers = [k for k in ("CidrIpv4", "CidrIpv6", "ReferencedGroupId") if req.get(k)]
+    if len(peers) != 1:
+        raise Ec2Error("InvalidParameterCombination" if peers else "MissingParameter",
+                       "A rule needs exactly one of the parameters CidrIpv4, CidrIpv6, "
+                       "ReferencedGroupId")
+    if peers[0] == "ReferencedGroupId":
+        source = _peer(ctx, {"GroupId": req["ReferencedGroupId"]}, target)
+        return RuleSpec(proto, lo, hi, source_group_uuid=source, description=description)
+    return RuleSpec(proto, lo, hi, cidr=_cidr(req[peers[0]]), description=description)
+
+
+@action("ModifySecurityGroupRules")
+def modify_security_group_rules(ctx: RequestContext, p: Params) -> Result:
+    """Each named rule of the group gets the new spec in place (same id and
+    direction); all or none. A rule not in the group is
+    InvalidSecurityGroupRuleId.NotFound."""
+    d = _group(ctx, p.get("GroupId"), None)
+    changes: list[tuple[str, RuleSpec]] = []
+    for item in p.get("SecurityGroupRules") or ():
+        if not item.get("SecurityGroupRuleId") or item.get("SecurityGroupRule") is None:
+            raise Ec2Error("MissingParameter", "The request must contain the parameters "
+                           "SecurityGroupRuleId and SecurityGroupRule")
+        sid = ids.parse(item["SecurityGroupRuleId"], Kind.SECURITY_GROUP_RULE)
+        changes.append((sid, _rule_request(ctx, item["SecurityGroupRule"], d)))
+    if not changes:
+        raise Ec2Error("MissingParameter",
+                       "The request must contain the parameter SecurityGroupRules")
+    try:
+        ctx.services.security_groups.modify_rules(ctx.principal, d.group.uuid, changes)
+    except NotFound as exc:
+        if exc.kind is not ResourceKind.SECURITY_RULE:
+            raise
+        raise Ec2Error(Kind.SECURITY_GROUP_RULE.not_found_code,
+                       f"The security group rule ID "
+                       f"'{ids.render(Kind.SECURITY_GROUP_RULE, str(exc.ident))}' does not "
+                       f"exist") from exc
+    return {"Return": True}

@@ -37,6 +37,24 @@ def _owners(ctx: RequestContext, p: Params) -> Criterion | None:
     return Criterion("owner_number", tuple(numbers), False)
 
 
+def _restorable(ctx: RequestContext, p: Params) -> Criterion | None:
+    """``RestorableByUserIds`` as one criterion on the owner's account number.
+    Snapshots here are never public nor shared, so only the caller (``self``
+    or its own number) can restore any: its own."""
+    users = p.get("RestorableByUserIds") or []
+    if not users:
+        return None
+    numbers: list[str] = []
+    for user in users:
+        if user == "self" or user == ctx.principal.account_number:
+            numbers.append(ctx.principal.account_number)
+        elif user == "all" or _ACCOUNT_NUMBER.fullmatch(user):
+            numbers.append("\x00" + user)  # public or shared: none
+        else:
+            raise Ec2Error("InvalidUserID.Malformed", f'Invalid user id: "{user}"')
+    return Criterion("owner_number", tuple(numbers), False)
+
+
 @action("CreateSnapshot")
 def create_snapshot(ctx: RequestContext, p: Params) -> Result:
     svc = ctx.services.snapshots
@@ -54,11 +72,14 @@ def describe_snapshots(ctx: RequestContext, p: Params) -> Result:
     owners = _owners(ctx, p)
     if owners is not None:
         crit.append(owners)
+    restorable = _restorable(ctx, p)
+    if restorable is not None:
+        crit.append(restorable)
     if sids:
         crit.append(Criterion("sid", tuple(sids), False))
     page = ctx.services.snapshots.list(ctx.principal, tuple(crit),
                                        paging(p, maximum=1000), count=False)
-    if sids and owners is None and not p.get("Filters") and not p.get("NextToken"):
+    if sids and owners is None and restorable is None and not p.get("Filters") and not p.get("NextToken"):
         require_found(wire_ids, sids, {d.snapshot.sid for d in page.items}, Kind.SNAPSHOT,
                       "snapshot")
     return {"Snapshots": [views.snapshot(d) for d in page.items],
@@ -67,8 +88,9 @@ def describe_snapshots(ctx: RequestContext, p: Params) -> Result:
 
 @action("DeleteSnapshot")
 def delete_snapshot(ctx: RequestContext, p: Params) -> Result:
+    # An image's backing snapshot stays while the image is registered (AWS's rule).
     ctx.services.snapshots.delete(ctx.principal, ids.parse(p["SnapshotId"], Kind.SNAPSHOT),
-                                  command="DeleteSnapshot")
+                                  command="DeleteSnapshot", keep_template_sources=True)
     return {}
 
 

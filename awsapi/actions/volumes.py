@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from awsapi import ids
 from awsapi import views_storage as views
 from awsapi.actions import Params, RequestContext, Result, action
+from awsapi.devices import device_slot
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import (
     VOLUME_FILTERS,
@@ -19,7 +20,7 @@ from awsapi.filters import (
 )
 from awsapi.ids import Kind
 from awsapi.views import zone_id
-from engine.errors import IncorrectState, InvalidParameter, ResourceKind
+from engine.errors import ConflictingParameters, IncorrectState, InvalidParameter, ResourceKind
 from engine.querying import Criterion, Paging
 from engine.services.volumes import Performance, VolumeRequest
 
@@ -54,13 +55,15 @@ def tag_specs(p: Params, resource_type: str) -> tuple[tuple[str, str], ...]:
 
 def require_found(wire_ids: Sequence[str], sids: Sequence[str], found: set[str], kind: Kind,
                   noun: str) -> None:
-    """EC2's NotFound error naming every id of ``wire_ids`` missing from ``found``."""
+    """EC2's NotFound error naming every id of ``wire_ids`` missing from ``found``
+    (AWS ends the volume and snapshot messages with a period, the others not)."""
     missing = [w for w, s in zip(wire_ids, sids, strict=True) if s not in found]
     if missing:
         plural = "s" if len(missing) > 1 else ""
         verb = "do not" if len(missing) > 1 else "does not"
+        stop = "." if kind in (Kind.VOLUME, Kind.SNAPSHOT) else ""
         raise Ec2Error(kind.not_found_code,
-                       f"The {noun}{plural} '{', '.join(missing)}' {verb} exist.")
+                       f"The {noun}{plural} '{', '.join(missing)}' {verb} exist{stop}")
 
 
 # AWS's provisioned IOPS per type: (minimum, maximum, maximum IOPS per GiB).
@@ -191,11 +194,23 @@ def create_volume(ctx: RequestContext, p: Params) -> Result:
     wanted = _wanted(volume_type, p)
     performance = _performance(volume_type, p.get("Size"), wanted.iops, wanted.throughput, p)
     zone = ctx.services.catalog.zone(name=_zone_name(ctx, p))
-    v, _ = ctx.services.volumes.create(ctx.principal, VolumeRequest(
-        zone_uuid=zone.uuid, size_gib=p.get("Size"),
-        snapshot_uuid=ids.parse(snapshot, Kind.SNAPSHOT) if snapshot else None,
-        volume_type=volume_type, tags=tag_specs(p, "volume"), performance=performance),
-        command="CreateVolume")
+    token = p.get("ClientToken")
+    if token is not None and len(token) > 64:
+        raise Ec2Error("InvalidParameterValue",
+                       "Value for parameter clientToken is invalid: "
+                       "it is longer than 64 characters.")
+    try:
+        v, _ = ctx.services.volumes.create(ctx.principal, VolumeRequest(
+            zone_uuid=zone.uuid, size_gib=p.get("Size"),
+            snapshot_uuid=ids.parse(snapshot, Kind.SNAPSHOT) if snapshot else None,
+            volume_type=volume_type, tags=tag_specs(p, "volume"), performance=performance,
+            client_token=token or None), command="CreateVolume")
+    except ConflictingParameters as exc:
+        if exc.names != ("client_token",):
+            raise
+        raise Ec2Error("IdempotentParameterMismatch",
+                       "Arguments on this idempotent request are inconsistent with arguments "
+                       f"used in previous request(s) with client token '{token}'.") from exc
     out = views.volume(ctx.services.volumes.get(ctx.principal, v.uuid))
     out.pop("Attachments")
     return out
@@ -220,9 +235,13 @@ def delete_volume(ctx: RequestContext, p: Params) -> Result:
 @action("AttachVolume")
 def attach_volume(ctx: RequestContext, p: Params) -> Result:
     device = p["Device"]
-    slot = views.require_device_slot(device)
     volume_sid = ids.parse(p["VolumeId"], Kind.VOLUME)
     instance_sid = ids.parse(p["InstanceId"], Kind.INSTANCE)
+    if device_slot(device) == 0:  # a root device name: every instance's root is there
+        ctx.services.instances.get(ctx.principal, sid=instance_sid)  # NotFound first
+        ctx.services.volumes.get(ctx.principal, volume_sid)
+        raise Ec2Error("InvalidParameterValue", f"Attachment point {device} is already in use")
+    slot = views.require_device_slot(device)
     try:
         ctx.services.volumes.attach(ctx.principal, volume_sid, instance_sid, slot,
                                     command="AttachVolume")

@@ -11,8 +11,11 @@ Members whose value is None are omitted.
 
 The XML is the document ``xmltodict.unparse`` produces for :func:`to_tree`'s
 tree (``short_empty_elements=True``). For speed, :func:`success` writes that
-document directly from per-shape plans built once; the unit tests prove the
-bytes are identical to ``xmltodict.unparse``'s. A structure or list object
+document directly from per-shape plans built once (each non-string scalar
+member gets its own element writer: booleans are two constant elements,
+timestamps reuse the text of recently written equal instants, from a bounded
+per-process table); the unit tests prove the bytes are identical to
+``xmltodict.unparse``'s. A structure or list object
 that a result holds in several places under the same member (views share
 constant parts, such as one ``State`` dict per state, across the instances of
 a listing) is written once and its text reused.
@@ -94,10 +97,13 @@ def to_tree(op: OperationModel, result: Mapping[str, Any], request_id: str) -> d
 
 # --- plans -------------------------------------------------------------------
 
-# Member kinds; a member is the tuple (kind, "<tag>", "</tag>", "<tag/>", text, plan)
+# Member kinds; a member is the tuple (kind, "<tag>", "</tag>", "<tag/>", text,
+# plan, element): ``text`` gives a scalar's text, ``element`` (scalars other
+# than strings) its whole element, e.g. ``<ebsOptimized>false</ebsOptimized>``.
 _STRING, _SCALAR, _STRUCT, _LIST, _FLAT_LIST, _MAP = range(6)
 
-_Member = tuple[int, str, str, str, "Callable[[Any], str]", "_Plan | None"]
+_Member = tuple[int, str, str, str, "Callable[[Any], str]", "_Plan | None",
+                "Callable[[Any], str]"]
 
 
 @dataclass(slots=True)
@@ -149,9 +155,11 @@ def _member(tag: str, shape: Shape, flattened_list: bool = False) -> _Member:
     elif isinstance(plan, _Map):
         kind = _MAP
     else:
-        kind = _STRING if plan is _text_string else _SCALAR
-        return (kind, f"<{tag}>", f"</{tag}>", f"<{tag}/>", plan, None)
-    return (kind, f"<{tag}>", f"</{tag}>", f"<{tag}/>", _text_string, plan)
+        if plan is _text_string:
+            return (_STRING, f"<{tag}>", f"</{tag}>", f"<{tag}/>", plan, None, plan)
+        return (_SCALAR, f"<{tag}>", f"</{tag}>", f"<{tag}/>", plan, None,
+                _element_writer(tag, plan))
+    return (kind, f"<{tag}>", f"</{tag}>", f"<{tag}/>", _text_string, plan, _text_string)
 
 
 def _plan(shape: Shape) -> _Plan | Callable[[Any], str]:
@@ -259,6 +267,50 @@ _TEXT: Final[dict[str, Callable[[Any], str]]] = {
 }
 
 
+def _element_writer(tag: str, text_of: Callable[[Any], str]) -> Callable[[Any], str]:
+    """The function writing a whole element of a non-string scalar member
+    ``tag`` (its text never needs escaping), specialised by type: booleans
+    are two constant elements, timestamps reuse the text of recent values."""
+    open_tag, close_tag, empty_tag = f"<{tag}>", f"</{tag}>", f"<{tag}/>"
+    if text_of is _text_bool:
+        true, false = f"{open_tag}true{close_tag}", f"{open_tag}false{close_tag}"
+
+        def boolean(value: Any) -> str:
+            if value is True:
+                return true
+            if value is False:
+                return false
+            return _text_bool(value)  # raises TypeError
+
+        return boolean
+    if text_of is _text_timestamp:
+        return lambda value: f"{open_tag}{_stamp(value)}{close_tag}"
+
+    def element(value: Any) -> str:
+        text = text_of(value)
+        return f"{open_tag}{text}{close_tag}" if text else empty_tag
+
+    return element
+
+
+# Text of recently written timestamps: many elements of a listing carry the
+# same moment (attachment times of a batch launch ...). Bounded: emptied when full.
+_STAMPS: dict[datetime, str] = {}
+_STAMPS_MAX: Final = 4096
+
+
+def _stamp(value: Any) -> str:
+    if type(value) is datetime:
+        text = _STAMPS.get(value)
+        if text is not None:
+            return text
+    text = _text_timestamp(value)  # checks the type
+    if len(_STAMPS) >= _STAMPS_MAX:
+        _STAMPS.clear()
+    _STAMPS[value] = text
+    return text
+
+
 def _escape(text: str) -> str:
     # Same escaping as xml.sax.saxutils.escape (what xmltodict's writer uses).
     if "&" in text:
@@ -322,27 +374,24 @@ def _write_struct(plan: _Struct, value: Mapping[str, Any], out: list[str], memo:
                     note(text)
                 elif "&" in text or "<" in text or ">" in text:
                     text = _escape(text)
-                append(member[1])
-                append(text)
-                append(member[2])
+                append(member[1] + text + member[2])
             else:
                 append(member[3])
         elif kind == scalar:  # numbers, booleans, timestamps, base64: nothing to escape
-            text = member[4](item)
-            if text:
-                append(member[1])
-                append(text)
-                append(member[2])
-            else:
-                append(member[3])
+            append(member[6](item))
         else:
-            _write_container(member, item, out, memo, note)
+            seen = memo.get(id(item))
+            if seen is not None and seen[0] is member:  # a shared value's text
+                append(seen[1])
+            else:
+                _write_container(member, item, out, memo, note, seen)
 
 
 def _write_container(member: _Member, value: Any, out: list[str], memo: _Memo,
-                     note: _Note) -> None:
+                     note: _Note, seen: _Member | tuple[_Member, str] | None) -> None:
+    """Write ``value`` as ``member``; ``seen`` is ``memo``'s entry for it
+    (the caller has looked it up, and written the text itself if it had it)."""
     key = id(value)
-    seen = memo.get(key)
     keep = False
     if seen is None:
         memo[key] = member
@@ -352,7 +401,7 @@ def _write_container(member: _Member, value: Any, out: list[str], memo: _Memo,
         out.append(seen[1])
         return
     mark = len(out)
-    kind, open_tag, close_tag, empty_tag, _, plan = member
+    kind, open_tag, close_tag, empty_tag, _, plan, _ = member
     if kind == _STRUCT:
         assert isinstance(plan, _Struct)
         out.append(open_tag)
@@ -381,13 +430,13 @@ def _write_container(member: _Member, value: Any, out: list[str], memo: _Memo,
 
 def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool, memo: _Memo,
                  note: _Note) -> None:
-    if isinstance(value, str | bytes | Mapping):
+    if type(value) is not list and isinstance(value, str | bytes | Mapping):
         raise TypeError(f"expected a list, got {type(value).__name__}")
     item = plan.item
     assert item is not None
     append = out.append
     if item[0] <= _SCALAR:
-        kind, open_tag, close_tag, empty_tag, text_of, _ = item
+        kind, open_tag, close_tag, empty_tag, text_of, _, _ = item
         is_string = kind == _STRING
         for element in value:
             if element is None:
@@ -401,9 +450,7 @@ def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool, memo:
                         note(text)
                     elif "&" in text or "<" in text or ">" in text:
                         text = _escape(text)
-                append(open_tag)
-                append(text)
-                append(close_tag)
+                append(open_tag + text + close_tag)
             else:
                 append(empty_tag)
         return
@@ -412,12 +459,16 @@ def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool, memo:
             if not skip_none:
                 append(item[3])
         else:
-            _write_container(item, element, out, memo, note)
+            seen = memo.get(id(element))
+            if seen is not None and seen[0] is item:
+                append(seen[1])
+            else:
+                _write_container(item, element, out, memo, note, seen)
 
 
 def _write_one(member: _Member, value: Any, out: list[str]) -> None:
     if member[0] > _SCALAR:
-        _write_container(member, value, out, {}, None)
+        _write_container(member, value, out, {}, None, None)
         return
     text = member[4](value)
     out.append(f"{member[1]}{_escape(text)}{member[2]}" if text else member[3])

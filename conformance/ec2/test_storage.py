@@ -66,6 +66,13 @@ def test_volume_lifecycle_attach_detach_modify(ec2: Any, fleet: list[str], zone:
     attr = ec2.describe_volume_attribute(VolumeId=vid, Attribute="autoEnableIO")
     assert attr["VolumeId"] == vid and "AutoEnableIO" in attr
 
+    # A volume still being modified may refuse deletion: wait for the change to apply.
+    for _ in range(int(wait["MaxAttempts"])):
+        (mod,) = ec2.describe_volumes_modifications(VolumeIds=[vid])["VolumesModifications"]
+        if mod["ModificationState"] != "modifying":
+            break
+        time.sleep(wait["Delay"])
+    assert mod["ModificationState"] in ("optimizing", "completed")
     ec2.delete_volume(VolumeId=vid)
     ec2.get_waiter("volume_deleted").wait(VolumeIds=[vid], WaiterConfig=wait)
 

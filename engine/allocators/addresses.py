@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, case, delete, exists, or_, select, update
@@ -167,11 +168,14 @@ class PrivateIpAllocator:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def allocate(self, network: Network, requested: str | None = None) -> str:
+    def allocate(self, network: Network, requested: str | None = None, *,
+                 taken: Collection[str] = ()) -> str:
         """Return a free host address of ``network`` (locks the network row).
 
         The caller inserts the NIC in the same transaction; the unique
         (network, ip) constraint rejects any duplicate that slipped through.
+        ``taken`` are addresses the caller holds already but has not written
+        a NIC for yet (a launch writing its rows at the end): they are skipped.
         """
         net = ipaddress.ip_network(network.cidr, strict=False)
         gateway = ipaddress.ip_address(network.gateway)
@@ -182,7 +186,7 @@ class PrivateIpAllocator:
                 raise InvalidParameter("ipaddress", requested, "not an IP address") from exc
             if ip not in net or ip in (gateway, net.network_address, net.broadcast_address):
                 raise InvalidParameter("ipaddress", requested, f"not a usable address of {net}")
-            if self._in_use(network.uuid, requested):
+            if requested in taken or self._in_use(network.uuid, requested):
                 raise InvalidParameter("ipaddress", requested, "the address is in use")
             return requested
         size = net.num_addresses
@@ -195,7 +199,7 @@ class PrivateIpAllocator:
             if candidate == gateway:
                 continue
             text = str(candidate)
-            if not self._in_use(network.uuid, text):
+            if text not in taken and not self._in_use(network.uuid, text):
                 self._session.execute(_MOVE_CURSOR, {"p_network": network.uuid,
                                                      "p_offset": offset})
                 return text

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, select, update
+from sqlalchemy import Table, bindparam, delete, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.allocators.addresses import PublicIpAllocator
@@ -176,7 +176,7 @@ def _expunge_resources(session: Session, inst: Instance, *, every_volume: bool =
     now = utcnow()
     for v in session.scalars(select(Volume).where(Volume.instance_uuid == inst.uuid,
                                                   Volume.removed_at.is_(None))):
-        if v.kind == VolumeKind.ROOT or v.delete_on_termination or every_volume:
+        if v.delete_on_termination or every_volume:
             if v.pool_uuid:
                 storage.release(v.pool_uuid, v.size_bytes)
             v.state, v.removed_at = VolumeState.EXPUNGED, now
@@ -210,23 +210,50 @@ def _locked_instance(session: Session, uuid: str | None) -> Instance | None:
     return session.execute(_LOCKED_INSTANCE, {"p_uuid": uuid}).scalar()
 
 
+# The disks of a started instance exist: Ready, each at its path (the disk's
+# sid unless the driver recorded another).
+_volumes: Table = Volume.__table__  # type: ignore[assignment]
+_DISKS_READY = (update(_volumes)
+                .where(_volumes.c.instance_uuid == bindparam("p_instance"),
+                       _volumes.c.removed_at.is_(None))
+                .values(state=VolumeState.READY.value,
+                        path=func.coalesce(func.nullif(_volumes.c.path, ""), _volumes.c.sid)))
+
+
 # ----------------------------------------------------------------- spawn/start
 def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
-    """Define (idempotent) and start the domain; Starting -> Running."""
+    """Define (idempotent) and start the domain; Starting -> Running, with the
+    domain's reference, in the one transaction that also ends the job.
+
+    Should the start fail, the reference is recorded first so the
+    compensation (:func:`fail_start`) finds the domain. Should the runner die
+    between define and that transaction, the job runs again (define returns
+    the same domain); past its attempts it is failed and everything the
+    database holds is given back, while the domain, which no instance then
+    claims, is left to the reconciler's stray pass (as before, when the
+    runner died between define and recording the reference)."""
     with ctx.read_tx() as s:  # each later step re-checks the state under its lock
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             return {"skipped": True}
         access = _host_access(s, inst.host_uuid)
         spec = _domain_spec(s, inst)
+        restart = bool(inst.domain_ref)  # its NICs may have changed while it was stopped
     assert access is not None
     driver = ctx.drivers.get(access)
     ref = driver.define(spec)
-    with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
-        if inst is not None:
-            inst.domain_ref = ref.ref
-    driver.start(ref)
+    try:
+        if restart:
+            from engine.jobs.nic_handlers import apply_nics
+
+            apply_nics(driver, ref, spec)
+        driver.start(ref)
+    except Exception:
+        with ctx.tx() as s:
+            inst = _locked_instance(s, job.resource_uuid)
+            if inst is not None and inst.state == VmState.STARTING:
+                inst.domain_ref = ref.ref
+        raise
     with ctx.tx() as s:
         if not still_owned(s, job):
             return {"skipped": True}
@@ -235,13 +262,11 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
             # Destroyed while we were starting it: do not leave the domain behind.
             driver.destroy(ref)
             return {"skipped": True}
+        inst.domain_ref = ref.ref
         set_vm_state(inst, VmState.RUNNING)
         inst.power_state = "PowerOn"
         map_again(s, None, inst.uuid)  # a mapped public address is the running instance's
-        for v in s.scalars(select(Volume).where(Volume.instance_uuid == inst.uuid,
-                                                Volume.removed_at.is_(None))):
-            v.state = VolumeState.READY
-            v.path = v.path or v.sid
+        s.execute(_DISKS_READY, {"p_instance": inst.uuid})
         record_event(s, None, "VM.START", f"Started {inst.name}", ResourceKind.INSTANCE,
                      inst.uuid, account_uuid=inst.account_uuid)
         return settle(s, job, {"instance_uuid": job.resource_uuid})

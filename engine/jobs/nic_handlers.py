@@ -5,7 +5,11 @@ another. A VM without a defined domain (never started) only has its rows
 changed: the next start defines the domain from the NIC rows
 (``handlers._domain_spec``). A domain on a driver without HOT_PLUG_NIC may
 not be changed while running (IncorrectState); when it is stopped the rows
-change and the driver is left alone.
+change and the driver is left alone. Whatever the rows say when an already
+defined domain starts again is what it starts with: the start job calls
+``apply_nics``, which plugs and unplugs by MAC on drivers with HOT_PLUG_NIC
+(the domain may have missed a change: a forced detach whose driver call failed,
+a change made before its driver could hot-plug).
 
 Compensation: a failed attach of a NIC made for the VM deletes it (its
 address goes back to the network); a failed attach of a standalone interface
@@ -23,7 +27,14 @@ from sqlalchemy import delete
 
 from engine.db import utcnow
 from engine.errors import IncorrectState, ResourceKind
-from engine.hypervisors.base import Capability, DomainRef, HypervisorDriver, NicSpec, PowerState
+from engine.hypervisors.base import (
+    Capability,
+    DomainRef,
+    DomainSpec,
+    HypervisorDriver,
+    NicSpec,
+    PowerState,
+)
 from engine.jobs.drivers import HostAccess, host_access
 from engine.jobs.job_rows import locked_row, still_owned
 from engine.jobs.queue import JobKind
@@ -72,6 +83,25 @@ def _usable(driver: HypervisorDriver, ref: DomainRef, instance_uuid: str) -> boo
     if power in (PowerState.RUNNING, PowerState.PAUSED):
         raise IncorrectState(ResourceKind.INSTANCE, instance_uuid, power, [PowerState.STOPPED])
     return False
+
+
+def apply_nics(driver: HypervisorDriver, ref: DomainRef, spec: DomainSpec) -> None:
+    """Give the stopped domain ``ref`` exactly the interfaces of ``spec`` (by MAC):
+    unplug the ones the spec lacks, plug the missing ones. Nothing to do on a
+    driver without HOT_PLUG_NIC (its domain is defined once) or a running domain."""
+    if not driver.supports(Capability.HOT_PLUG_NIC):
+        return
+    info = driver.info(ref)
+    if info.power_state is not PowerState.STOPPED:
+        return
+    wanted = {n.mac.lower() for n in spec.nics}
+    have = {mac.lower() for mac in info.nic_macs}
+    for mac in info.nic_macs:
+        if mac.lower() not in wanted:
+            driver.detach_nic(ref, mac)
+    for nic in sorted(spec.nics, key=lambda n: n.device_id):
+        if nic.mac.lower() not in have:
+            driver.attach_nic(ref, nic)
 
 
 def drop_nic(session: Session, nic: Nic) -> None:

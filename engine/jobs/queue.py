@@ -45,6 +45,15 @@ class JobKind(str, Enum):
     GENERIC = "generic"  # completed at once; for async commands with no long work
 
 
+ENQUEUED = "nimbostack.jobs_enqueued"
+
+
+def enqueued(session: Session) -> bool:
+    """Whether :func:`enqueue` added a job in ``session`` (since its last
+    check, which clears the mark)."""
+    return bool(session.info.pop(ENQUEUED, False))
+
+
 def enqueue(
     session: Session,
     kind: JobKind,
@@ -55,7 +64,9 @@ def enqueue(
     payload: dict[str, Any] | None = None,
     command: str = "",
 ) -> Job:
-    """Add a queued job to the session (it runs once the transaction commits)."""
+    """Add a queued job to the session (it runs once the transaction commits;
+    ``session.info[ENQUEUED]`` tells the committer so, see :func:`enqueued`)."""
+    session.info[ENQUEUED] = True
     job = Job(
         kind=kind.value,
         status=JobStatus.QUEUED,

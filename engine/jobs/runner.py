@@ -2,10 +2,12 @@
 
 A dispatcher thread claims queued jobs (``FOR UPDATE SKIP LOCKED`` on MySQL, a
 compare-and-set UPDATE everywhere) and hands them to a pool of worker threads.
-A claimed job carries a lease that its runner renews; a lease that runs out
-means the runner died, and any runner puts the job back in the queue (or, past
-``job.max.attempts``, fails it through its compensation) so nothing is lost
-and nothing stays half-made.
+A process that is serving requests leaves queued jobs for a short, bounded
+time to runners that are not (so jobs run on another core than requests),
+then runs them itself. A claimed job carries a lease that its runner renews;
+a lease that runs out means the runner died, and any runner puts the job back
+in the queue (or, past ``job.max.attempts``, fails it through its
+compensation) so nothing is lost and nothing stays half-made.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, Table, and_, bindparam, exists, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.db import Database, utcnow
 from engine.errors import EngineError
@@ -29,6 +33,7 @@ from engine.jobs.handlers import HANDLERS, JobContext, record_job_end
 from engine.models import Job, ManagementServer
 from engine.services.management_servers import process_alive
 from engine.settings import Settings
+from engine.sqlite_writers import mark_background
 from engine.states import JobStatus
 from engine.uow import unit_of_work
 
@@ -38,8 +43,8 @@ _ANY_QUEUED = select(Job.uuid).where(Job.status == JobStatus.QUEUED).limit(1)
 
 @functools.cache
 def _next_runnable(mysql: bool) -> Select[Any]:
-    """The oldest queued job no earlier unfinished job of its resource blocks
-    (built once per backend)."""
+    """The row of the oldest queued job no earlier unfinished job of its
+    resource blocks (built once per backend)."""
     earlier = aliased(Job)
     blocked = exists().where(and_(
         earlier.resource_uuid == Job.resource_uuid,
@@ -49,7 +54,7 @@ def _next_runnable(mysql: bool) -> Select[Any]:
         # An earlier-queued job, or one already running.
         (earlier.created_at < Job.created_at) | (earlier.status == JobStatus.RUNNING),
     ))
-    stmt = (select(Job.uuid).where(Job.status == JobStatus.QUEUED, ~blocked)
+    stmt = (select(Job).where(Job.status == JobStatus.QUEUED, ~blocked)
             .order_by(Job.created_at).limit(1))
     return stmt.with_for_update(skip_locked=True, of=Job) if mysql else stmt
 
@@ -66,14 +71,23 @@ class JobRunner:
     """Runs jobs from the shared queue until :meth:`stop`."""
 
     def __init__(self, db: Database, drivers: DriverPool, owner: str, *, workers: int = 4,
-                 poll_seconds: float = 0.05, lease_seconds: float = 30.0) -> None:
+                 poll_seconds: float = 0.05, lease_seconds: float = 30.0,
+                 busy: Callable[[], bool] | None = None, yield_seconds: float = 0.3) -> None:
+        """``busy`` says whether this process is serving requests: while it
+        is, queued jobs are left up to ``yield_seconds`` for an idle runner
+        (another worker or server, on another core) before this one takes them."""
         self._db = db
+        self._busy = busy
+        self._yield = yield_seconds
         self._ctx = JobContext(db.session, drivers, db.read_session)
         self.owner = owner
         self._workers = workers
         self._poll = poll_seconds
         self._lease = lease_seconds
         self._wake = threading.Event()
+        # Set by wake(queued=True): a job was just committed, so the next claim
+        # skips its read-only "anything queued?" check.
+        self._queued = threading.Event()
         self._stopping = threading.Event()
         self._slots = threading.Semaphore(workers)
         self._pool: ThreadPoolExecutor | None = None
@@ -83,15 +97,19 @@ class JobRunner:
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="job")
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="job",
+                                        initializer=mark_background)
         for target, name in ((self._dispatch_loop, "job-dispatch"),
                              (self._maintenance_loop, "job-lease")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
 
-    def wake(self) -> None:
-        """Tell the dispatcher a job was just queued (by this process)."""
+    def wake(self, *, queued: bool = False) -> None:
+        """Tell the dispatcher to look for work now; ``queued`` says a job was
+        just committed (by this process), so the look needs no preliminary check."""
+        if queued:
+            self._queued.set()
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -113,70 +131,100 @@ class JobRunner:
 
     # ------------------------------------------------------------- claiming
     def _dispatch_loop(self) -> None:
+        mark_background()
         idle = self._poll
+        yielding_since: float | None = None  # since when this runner leaves jobs to others
         while not self._stopping.is_set():
+            if self._busy is not None and self._busy():
+                now = time.monotonic()
+                yielding_since = yielding_since or now
+                if now - yielding_since < self._yield:
+                    self._stopping.wait(0.01)
+                    continue
+            else:
+                yielding_since = None
             if not self._slots.acquire(timeout=0.5):
                 continue
+            queued = self._queued.is_set()
+            self._queued.clear()
             try:
-                uuid = self.claim()
+                job = self.claim_job(check=not queued)
             except Exception:
                 log.exception("job claim failed")
-                uuid = None
+                job = None
                 time.sleep(1)
-            if uuid is None:
+            if job is None:
                 self._slots.release()
+                yielding_since = None  # the queue is empty: yield afresh next time
                 self._wake.wait(idle)
                 self._wake.clear()
                 idle = min(idle * 2, 0.25)
                 continue
             idle = self._poll
             with self._lock:
-                self._running.add(uuid)
+                self._running.add(job.uuid)
             assert self._pool is not None
-            self._pool.submit(self._run_claimed, uuid)
+            self._pool.submit(self._run_claimed, job)
 
     def claim(self) -> str | None:
-        """Claim the oldest runnable job; None when there is none.
+        """Claim the oldest runnable job; its uuid, None when there is none."""
+        job = self.claim_job()
+        return job.uuid if job is not None else None
+
+    def claim_job(self, *, check: bool = True) -> Job | None:
+        """Claim the oldest runnable job and return it (detached, as claimed:
+        running, owned by this runner, leased); None when there is none.
 
         A job is runnable when no earlier unfinished job targets the same
         resource, so the jobs of one VM run in the order they were queued.
+        With ``check`` (the default) a read-only look comes first: most
+        wake-ups find nothing, and saying so needs no write transaction (on
+        SQLite the database's write lock).
         """
-        with unit_of_work(self._db.read_session) as s:
-            # Most wake-ups find nothing: say so without the write transaction
-            # (on SQLite the database's write lock) that claiming takes.
-            if s.scalar(_ANY_QUEUED) is None:
-                return None
+        if check:
+            with unit_of_work(self._db.read_session) as s:
+                if s.scalar(_ANY_QUEUED) is None:
+                    return None
         select_next = _next_runnable(self._db.is_mysql)
         for _ in range(5):
             with unit_of_work(self._db.session) as s:
-                uuid = s.scalar(select_next)
-                if uuid is None:
+                job = s.scalar(select_next)
+                if job is None:
                     return None
                 now = utcnow()
+                lease = now + timedelta(seconds=self._lease)
                 result = s.execute(_CLAIM, {
-                    "p_job": uuid, "p_owner": self.owner, "p_now": now,
-                    "p_lease": now + timedelta(seconds=self._lease)})
+                    "p_job": job.uuid, "p_owner": self.owner, "p_now": now, "p_lease": lease})
+                s.expunge(job)
                 if result.rowcount == 1:
-                    return str(uuid)
+                    # What the compare-and-set wrote, without reading the row again.
+                    for key, value in (("status", JobStatus.RUNNING), ("owner", self.owner),
+                                       ("started_at", now), ("lease_expires_at", lease),
+                                       ("attempts", (job.attempts or 0) + 1)):
+                        set_committed_value(job, key, value)
+                    return job
         return None
 
     # -------------------------------------------------------------- running
-    def _run_claimed(self, uuid: str) -> None:
+    def _run_claimed(self, job: Job) -> None:
         try:
-            self.run(uuid)
+            self.run(job.uuid, claimed=job)
         finally:
             with self._lock:
-                self._running.discard(uuid)
+                self._running.discard(job.uuid)
             self._slots.release()
             self._wake.set()
 
-    def run(self, uuid: str) -> None:
-        """Run a job this runner has claimed, and record how it ended."""
-        with unit_of_work(self._db.read_session) as s:
-            job = s.get(Job, uuid)
-            if job is None or job.status != JobStatus.RUNNING or job.owner != self.owner:
-                return
-            s.expunge(job)
+    def run(self, uuid: str, *, claimed: Job | None = None) -> None:
+        """Run a job this runner has claimed, and record how it ended.
+        ``claimed`` is the job as :meth:`claim_job` returned it (else it is read)."""
+        job = claimed
+        if job is None:
+            with unit_of_work(self._db.read_session) as s:
+                job = s.get(Job, uuid)
+                if job is None or job.status != JobStatus.RUNNING or job.owner != self.owner:
+                    return
+                s.expunge(job)
         handler, failure = HANDLERS.get(job.kind, (None, None))
         if handler is None or failure is None:
             self._finish(uuid, JobStatus.FAILED, error=("Unsupported", f"unknown job {job.kind}"))
@@ -207,6 +255,7 @@ class JobRunner:
 
     # ---------------------------------------------------------- maintenance
     def _maintenance_loop(self) -> None:
+        mark_background()
         next_sweep = time.monotonic()
         while True:  # first pass at once: jobs of a dead predecessor are retaken on start-up
             try:
@@ -301,8 +350,8 @@ class JobRunner:
         """Run jobs in this thread until none is runnable (for tools and tests)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            uuid = self.claim()
-            if uuid is None:
+            job = self.claim_job()
+            if job is None:
                 return True
-            self.run(uuid)
+            self.run(job.uuid, claimed=job)
         return False

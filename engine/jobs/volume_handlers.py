@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from engine.allocators.storage import StorageAllocator
@@ -33,7 +34,14 @@ from engine.jobs.queue import JobKind
 from engine.models import Host, Instance, Job, Snapshot, StoragePool, Volume
 from engine.services.events import record_event
 from engine.settings import Settings
-from engine.states import HostState, ResourceState, SnapshotState, VmState, VolumeState
+from engine.states import (
+    HostState,
+    JobStatus,
+    ResourceState,
+    SnapshotState,
+    VmState,
+    VolumeState,
+)
 
 if TYPE_CHECKING:
     from engine.jobs.handlers import JobContext
@@ -323,9 +331,53 @@ def fail_delete(ctx: JobContext, job: Job, reason: str) -> None:
 
 
 # ---------------------------------------------------------------- snapshots
+SNAPSHOT_TURN_SECONDS = 1800.0  # the longest a snapshot waits for earlier ones of its volume
+_TURN_POLL_SECONDS = 0.1
+
+
+def _earlier_snapshot_unfinished(s: Session, job: Job) -> bool:
+    """Whether a snapshot job of the same volume, queued before ``job``
+    (by (created_at, uuid)), is still queued or running."""
+    volume_uuid = json.loads(job.payload or "{}").get("volume_uuid")
+    if not volume_uuid:
+        return False
+    return s.scalar(select(Job.uuid).join(Snapshot, Snapshot.uuid == Job.resource_uuid).where(
+        Job.kind == JobKind.SNAPSHOT_VOLUME.value,
+        Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+        Snapshot.volume_uuid == volume_uuid,
+        or_(Job.created_at < job.created_at,
+            and_(Job.created_at == job.created_at, Job.uuid < job.uuid))).limit(1)) is not None
+
+
+def _wait_turn(ctx: JobContext, job: Job) -> None:
+    """Snapshots of one volume are taken one at a time, in the order they were
+    asked for: wait while an earlier one is unfinished. The earliest job is
+    always claimed first (the queue is FIFO), so the wait ends; Unavailable
+    after SNAPSHOT_TURN_SECONDS (e.g. the earlier job was requeued behind
+    waiters filling every worker)."""
+    deadline = time.monotonic() + SNAPSHOT_TURN_SECONDS
+    while True:
+        with ctx.read_tx() as s:
+            if not _earlier_snapshot_unfinished(s, job):
+                return
+        if time.monotonic() > deadline:
+            raise Unavailable("the volume, still taking an earlier snapshot,")
+        time.sleep(_TURN_POLL_SECONDS)
+
+
+def _snapshots_left(s: Session, volume_uuid: str, but: str) -> bool:
+    """Whether another snapshot of the volume is still to be taken."""
+    return s.scalar(select(Snapshot.uuid).where(
+        Snapshot.volume_uuid == volume_uuid, Snapshot.uuid != but,
+        Snapshot.state == SnapshotState.CREATING, Snapshot.removed_at.is_(None))
+        .limit(1)) is not None
+
+
 def run_snapshot(ctx: JobContext, job: Job) -> dict[str, Any]:
-    """Take the snapshot (creating a never-made data disk first);
-    Creating -> BackedUp, and the volume back to its stable state."""
+    """Take the snapshot (creating a never-made data disk first), after the
+    earlier snapshots of its volume; Creating -> BackedUp, and the volume back
+    to its stable state once no other snapshot of it is to be taken."""
+    _wait_turn(ctx, job)
     with ctx.tx() as s:
         snap = locked_row(s, Snapshot, job.resource_uuid)
         if snap is None or snap.state != SnapshotState.CREATING:
@@ -347,7 +399,8 @@ def run_snapshot(ctx: JobContext, job: Job) -> dict[str, Any]:
         if snap is not None and snap.state == SnapshotState.CREATING:
             snap.state = SnapshotState.BACKED_UP
         v = locked_row(s, Volume, volume_uuid)
-        if v is not None and v.state == VolumeState.SNAPSHOTTING:
+        if v is not None and v.state == VolumeState.SNAPSHOTTING and not _snapshots_left(
+                s, v.uuid, job.resource_uuid or ""):
             v.state = _settled(v)
         record_event(s, None, "SNAPSHOT.CREATE", f"Took snapshot {snap.name if snap else ''}",
                      ResourceKind.SNAPSHOT, job.resource_uuid, account_uuid=job.account_uuid)
@@ -355,7 +408,8 @@ def run_snapshot(ctx: JobContext, job: Job) -> dict[str, Any]:
 
 
 def fail_snapshot(ctx: JobContext, job: Job, reason: str) -> None:
-    """The snapshot goes to Error; the volume back to its stable state."""
+    """The snapshot goes to Error; the volume back to its stable state unless
+    another snapshot of it is still to be taken."""
     with ctx.tx() as s:
         snap = locked_row(s, Snapshot, job.resource_uuid)
         if snap is None:
@@ -363,7 +417,8 @@ def fail_snapshot(ctx: JobContext, job: Job, reason: str) -> None:
         if snap.state == SnapshotState.CREATING:
             snap.state = SnapshotState.ERROR
         v = locked_row(s, Volume, snap.volume_uuid)
-        if v is not None and v.state == VolumeState.SNAPSHOTTING:
+        if v is not None and v.state == VolumeState.SNAPSHOTTING and not _snapshots_left(
+                s, v.uuid, snap.uuid):
             v.state = _settled(v)
     _failed_event(ctx, job, "SNAPSHOT.CREATE", "Failed to take the snapshot", reason)
 

@@ -1,4 +1,12 @@
-"""ORM models, one module per aggregate. Importing this package registers them all."""
+"""ORM models, one module per aggregate. Importing this package registers them all.
+
+Unlike the rest of the code base, the model modules do not start with ``from
+__future__ import annotations``: with it every ``Mapped[...]`` annotation is a
+string that SQLAlchemy compiles and evaluates when it maps the class, about
+700 of them, a measurable part of a server's start-up. Written as they are,
+the annotations are evaluated once by the interpreter, so a model module may
+only name (at run time) types it imports normally, not under TYPE_CHECKING.
+"""
 
 from engine.models.affinity import AffinityGroup, InstanceAffinityGroup
 from engine.models.catalog import (

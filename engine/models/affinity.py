@@ -1,7 +1,5 @@
 """Affinity groups: rules about which hosts an account's VMs may share."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

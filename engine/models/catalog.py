@@ -1,7 +1,5 @@
 """What users choose from: offerings, OS types and templates."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint

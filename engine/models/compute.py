@@ -1,7 +1,5 @@
 """Virtual machines, their guest networks and NICs."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint

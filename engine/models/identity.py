@@ -1,7 +1,5 @@
 """Domains, accounts and users (with their API keys)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint

@@ -1,7 +1,5 @@
 """Physical infrastructure: region > zone > pod > cluster > host, storage, IP ranges."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, UniqueConstraint

@@ -7,8 +7,6 @@ NOTE(schema): this table needs a migration (and an import in
 ``engine/models/__init__.py``); see the report of the instance metadata work.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String

@@ -7,8 +7,6 @@ CD-ROM drive (at most one per instance). :class:`VolumeFile` is a volume's
 file on an image store: an uploaded volume's content, fetched by a job.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String

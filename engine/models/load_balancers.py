@@ -11,8 +11,6 @@ Rules move through ``Add`` -> ``Active`` -> ``Revoke`` like the other network
 rules; a revoked rule is deleted within its transaction.
 """
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,7 +1,5 @@
 """Tags, asynchronous jobs and events."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint

@@ -6,8 +6,6 @@ keeps its own zone and CIDR, which lies inside the container's). A guest
 network without a tier row stands alone, as before containers existed.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint

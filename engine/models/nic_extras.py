@@ -1,7 +1,5 @@
 """NIC extras: the security groups a standalone interface carries itself."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -7,8 +7,6 @@ operator set them. A physical network belongs to one zone; its traffic types,
 providers and provider elements are removed with it.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import Enum
 

@@ -4,8 +4,6 @@ Kept apart from ``compute``/``storage`` so those aggregates stay unchanged:
 an instance's password and a volume's policies are 0..1 / 0..n side rows.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint

@@ -5,8 +5,6 @@ one domain). A project owns a hidden account (``Project.account_uuid``): what is
 made in the project belongs to that account, and its limits are that account's.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint

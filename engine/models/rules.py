@@ -11,8 +11,6 @@ Rules move through ``Add`` -> ``Active`` -> ``Revoke``; a revoked rule is
 deleted, so a row in ``Revoke`` is only ever seen inside its transaction.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String

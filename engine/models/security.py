@@ -1,7 +1,5 @@
 """Security groups with their rules, and SSH key pairs."""
 
-from __future__ import annotations
-
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,7 +1,5 @@
 """Volumes and snapshots."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String
@@ -15,7 +13,10 @@ class Volume(Base):
     """A disk. ``size_bytes`` is reserved on ``pool_uuid`` while the volume lives."""
 
     __tablename__ = "volumes"
-    __table_args__ = (Index("ix_volumes_account_created", "account_uuid", "created_at", "uuid"),)
+    __table_args__ = (
+        Index("ix_volumes_account_created", "account_uuid", "created_at", "uuid"),
+        Index("ux_volumes_account_client_token", "account_uuid", "client_token", unique=True),
+    )
     uuid: Mapped[uuid_pk]
     sid: Mapped[sid_unique]
     name: Mapped[str255]
@@ -40,6 +41,9 @@ class Volume(Base):
     attached_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
     removed_at: Mapped[datetime | None]
+    client_token: Mapped[str | None] = mapped_column(String(64))  # the creator's idempotency token
+    # Digest of the create request that used ``client_token`` (VolumeRequest.fingerprint).
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class Snapshot(Base):
@@ -54,5 +58,7 @@ class Snapshot(Base):
     volume_kind: Mapped[VolumeKind]
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[SnapshotState]
+    # The snapshot this one is a copy of (None: taken from ``volume_uuid`` itself).
+    copied_from_uuid: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[created_at]
     removed_at: Mapped[datetime | None]

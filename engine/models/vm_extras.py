@@ -1,8 +1,6 @@
 """VM extras: secondary IPs of NICs, stored instance groups, user data objects and
 their links to templates."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint

@@ -6,8 +6,6 @@ member, the hypervisor's snapshot ``snapshot_sid`` of the disk ``disk_sid``.
 Members are not volume snapshots (they never appear among ``Snapshot`` rows).
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import Enum
 

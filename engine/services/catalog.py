@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,7 +91,8 @@ def _template_zone(values: object) -> object:
 
 
 def _template_owner_number(values: object) -> object:
-    return Template.account_uuid.in_(select(Account.uuid).where(Account.number.in_(values)))  # type: ignore[arg-type]
+    return Template.account_uuid.in_(select(Account.uuid).where(
+        match_values(Account.number, values, True)))  # type: ignore[arg-type]
 
 
 TEMPLATE_FIELDS: FieldMap = {
@@ -145,6 +147,24 @@ class OfferingChanges:
     host_tags: str | None = None
     storage_tags: str | None = None
     active: bool | None = None
+
+
+class _BoundCaller:
+    """Stands for a principal in :meth:`CatalogService._visible` with its
+    account as the bound parameter ``p_account`` (a statement built once)."""
+
+    def __init__(self, is_root_admin: bool) -> None:
+        self.is_root_admin = is_root_admin
+        self.account_uuid: Any = bindparam("p_account")
+
+
+@functools.cache
+def _template_row_stmt(root_admin: bool, by_uuid: bool) -> Select[Any]:
+    """:meth:`CatalogService.template_row`'s query; the template is ``p_ident``."""
+    which = TemplateFilter.ALL if root_admin else TemplateFilter.EXECUTABLE
+    stmt = CatalogService._visible(_BoundCaller(root_admin), which, False)  # type: ignore[arg-type]
+    column = Template.uuid if by_uuid else Template.sid
+    return stmt.where(column == bindparam("p_ident")).limit(1)
 
 
 class CatalogService:
@@ -383,10 +403,9 @@ class CatalogService:
     def template_row(self, principal: Principal, *, uuid: str | None = None,
                      sid: str | None = None) -> Template:
         """:meth:`template` without the related rows: one keyed query."""
-        which = TemplateFilter.ALL if principal.is_root_admin else TemplateFilter.EXECUTABLE
-        stmt = self._visible(principal, which, False)
-        stmt = stmt.where(Template.uuid == uuid) if uuid else stmt.where(Template.sid == (sid or ""))
-        found = self._s.scalars(stmt.limit(1)).first()
+        stmt = _template_row_stmt(principal.is_root_admin, bool(uuid))
+        found = self._s.execute(stmt, {"p_account": principal.account_uuid,
+                                       "p_ident": uuid or sid or ""}).scalar()
         if found is None:
             raise NotFound(ResourceKind.TEMPLATE, uuid or sid)
         return found

@@ -385,7 +385,7 @@ def _networks(session: Session, uuids: set[str]) -> tuple[dict[str, Any], dict[s
             .where(networks.c.uuid.in_(list(uuids))))
     found: dict[str, Any] = {}
     containers: dict[str, str] = {}
-    for row in session.execute(stmt):
+    for row in session.execute(stmt).all():
         rec = net_t(row[:width])
         found[rec.uuid] = rec
         if row[width] is not None:
@@ -407,7 +407,7 @@ def _memberships(session: Session, scope: _Scope, link: Any, model: type,
         stmt = stmt.order_by(groups.c[order_by])
     shared: dict[str, Any] = {}
     out: dict[str, list[Any]] = defaultdict(list)
-    for row in session.execute(stmt):
+    for row in session.execute(stmt).all():
         rec = kind(row[1:])
         out[row[0]].append(shared.setdefault(rec.uuid, rec))
     return out

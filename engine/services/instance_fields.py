@@ -1,5 +1,6 @@
-"""More list fields of instances (merged into ``INSTANCE_FIELDS``), and a
-timestamp field that takes ``*``/``?`` patterns.
+"""More list fields of instances (merged into ``INSTANCE_FIELDS``). The
+timestamp field that takes ``*``/``?`` patterns (``time_pattern_match``) lives
+in ``volume_queries``; importers may still take it from here.
 
 Every field here is a predicate: it takes the criterion's values and returns
 a SQL condition on ``Instance``. Values are matched with ``*``/``?``
@@ -12,9 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, false, func, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import ColumnElement, func, or_, select
 
 from engine.errors import InvalidParameter
 from engine.models import (
@@ -36,45 +35,9 @@ from engine.models import (
 )
 from engine.models.instance_metadata import MetadataAccess
 from engine.querying import ColumnLike, FieldMap, match_values
-from engine.services.volume_queries import timestamp_match
+from engine.services.volume_queries import time_pattern_match
 
 Predicate = Callable[[Sequence[str]], ColumnElement[bool]]
-
-
-class iso_millis(FunctionElement[str]):  # a SQL function, named as one
-    """A timestamp column as ``YYYY-MM-DDThh:mm:ss.sssZ`` text."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(iso_millis, "sqlite")
-def _iso_sqlite(element: iso_millis, compiler: Any, **kw: Any) -> str:
-    (column,) = element.clauses
-    return str(compiler.process(func.strftime("%Y-%m-%dT%H:%M:%fZ", column), **kw))
-
-
-@compiles(iso_millis)
-def _iso_mysql(element: iso_millis, compiler: Any, **kw: Any) -> str:
-    (column,) = element.clauses
-    text = func.left(func.date_format(column, "%Y-%m-%dT%H:%i:%s.%f"), 23)
-    return str(compiler.process(func.concat(text, "Z"), **kw))
-
-
-def time_pattern_match(column: ColumnLike, name: str) -> Predicate:
-    """Like :func:`timestamp_match`, and a value with ``*``/``?`` matches the
-    time's ``YYYY-MM-DDThh:mm:ss.sssZ`` text (``2026-01-02T*`` is that day)."""
-    exact = timestamp_match(column, name)
-
-    def cond(values: Sequence[str]) -> ColumnElement[bool]:
-        patterns = [v for v in values if "*" in v or "?" in v]
-        plain = [v for v in values if v not in patterns]
-        conds = [exact(plain)] if plain else []
-        if patterns:
-            conds.append(match_values(iso_millis(column), patterns, True))
-        return or_(*conds) if conds else false()
-
-    return cond
 
 
 def _via(select_column: ColumnLike, match_column: ColumnLike, *joins: Any,

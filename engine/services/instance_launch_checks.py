@@ -10,7 +10,7 @@ import base64
 import binascii
 import builtins
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InsufficientCapacity, InvalidParameter, NotFound, ResourceKind
@@ -22,11 +22,15 @@ from engine.models import (
     SecurityGroup,
     ServiceOffering,
     Template,
+    TemplateUserData,
     TemplateZone,
+    Vpc,
+    VpcTier,
     Zone,
 )
 from engine.principal import Principal
-from engine.services.security_groups import SecurityGroupService
+from engine.services.launch_details import Tier
+from engine.services.security_groups import DEFAULT_GROUP, SecurityGroupService
 from engine.services.template_access import may_launch
 from engine.states import TemplateState
 
@@ -34,10 +38,48 @@ GIB = 1024**3
 MAX_USER_DATA = 16 * 1024
 
 
+# The launch's lookups, built once with bound parameters (named p_*).
+# The template's zones, each with whether the template has linked user data.
+_ZONES = (select(Zone, TemplateZone.state, TemplateUserData.user_data_uuid)
+          .join(TemplateZone, TemplateZone.zone_uuid == Zone.uuid)
+          .outerjoin(TemplateUserData,
+                     TemplateUserData.template_uuid == TemplateZone.template_uuid)
+          .where(TemplateZone.template_uuid == bindparam("p_template"),
+                 Zone.removed_at.is_(None)))
+_TEMPLATE_ZONES = {False: _ZONES.order_by(Zone.created_at),
+                   True: _ZONES.where(Zone.uuid == bindparam("p_zone")).order_by(Zone.created_at)}
+# The account, its domain and its default security group of no container (if made).
+_OWNER = (select(Account, Domain, SecurityGroup)
+          .join(Domain, Domain.uuid == Account.domain_uuid)
+          .outerjoin(SecurityGroup, and_(SecurityGroup.account_uuid == Account.uuid,
+                                         SecurityGroup.vpc_uuid == "",
+                                         SecurityGroup.name == DEFAULT_GROUP))
+          .where(Account.uuid == bindparam("p_account")))
+_KEY_PAIR = select(KeyPair).where(KeyPair.account_uuid == bindparam("p_account"),
+                                  KeyPair.name == bindparam("p_name"))
+_NETWORK_ZONE = select(Network.zone_uuid).where(
+    (Network.uuid == bindparam("p_network")) | (Network.sid == bindparam("p_network")))
+# A network with the facts of the container it is a tier of (if any).
+_WITH_TIER = (select(Network, VpcTier.map_public_ip, Vpc.sid)
+              .outerjoin(VpcTier, VpcTier.network_uuid == Network.uuid)
+              .outerjoin(Vpc, Vpc.uuid == VpcTier.vpc_uuid))
+_NETWORK = _WITH_TIER.where((Network.uuid == bindparam("p_network"))
+                            | (Network.sid == bindparam("p_network")))
+_DEFAULT_NETWORK = _WITH_TIER.where(
+    Network.zone_uuid == bindparam("p_zone"), Network.is_default.is_(True),
+    Network.removed_at.is_(None)).order_by(Network.created_at).limit(1)
+
+
 class LaunchChecks:
     """Mixin: needs ``self._s`` (the unit of work's session)."""
 
     _s: Session
+
+    def _offering(self, uuid: str) -> ServiceOffering:
+        offering = self._s.get(ServiceOffering, uuid)
+        if offering is None or not offering.active:
+            raise NotFound(ResourceKind.SERVICE_OFFERING, uuid)
+        return offering
 
     def _visible_template(self, principal: Principal, uuid: str) -> Template:
         t = self._s.get(Template, uuid)
@@ -45,43 +87,45 @@ class LaunchChecks:
             raise NotFound(ResourceKind.TEMPLATE, uuid)
         return t
 
-    def _zone_for(self, template: Template, zone_uuid: str | None) -> Zone:
-        stmt = select(Zone, TemplateZone.state).join(
-            TemplateZone, TemplateZone.zone_uuid == Zone.uuid
-        ).where(TemplateZone.template_uuid == template.uuid, Zone.removed_at.is_(None))
-        if zone_uuid:
-            stmt = stmt.where(Zone.uuid == zone_uuid)
-        rows = self._s.execute(stmt.order_by(Zone.created_at)).all()
+    def _zone_for(self, template: Template, zone_uuid: str | None) -> tuple[Zone, bool]:
+        """The template's first zone (by age) where it is ready (``zone_uuid``
+        if given), and whether the template has linked user data."""
+        rows = self._s.execute(_TEMPLATE_ZONES[bool(zone_uuid)],
+                               {"p_template": template.uuid, "p_zone": zone_uuid}).all()
         if not rows:
             if zone_uuid and self._s.get(Zone, zone_uuid) is None:
                 raise NotFound(ResourceKind.ZONE, zone_uuid)
             raise InvalidParameter("templateid", template.uuid, "the template is not in that zone")
-        ready = [z for z, st in rows if st == TemplateState.READY]
+        ready = [z for z, st, _link in rows if st == TemplateState.READY]
         if not ready:
             raise InvalidParameter("templateid", template.uuid, "the template is not ready yet")
-        return ready[0]
+        return ready[0], rows[0][2] is not None
 
-    def _owner(self, account_uuid: str) -> tuple[Account, Domain]:
-        """The launching account and its domain, in one query."""
-        row = self._s.execute(select(Account, Domain).join(
-            Domain, Domain.uuid == Account.domain_uuid).where(Account.uuid == account_uuid)).one()
-        return row[0], row[1]
+    def _owner(self, account_uuid: str) -> tuple[Account, Domain, SecurityGroup | None]:
+        """The launching account, its domain and its default group of no
+        container (None until made: see :meth:`_groups`), in one query."""
+        row = self._s.execute(_OWNER, {"p_account": account_uuid}).one()
+        return row[0], row[1], row[2]
 
     def _key_pair(self, principal: Principal, name: str) -> KeyPair:
-        kp = self._s.scalar(select(KeyPair).where(KeyPair.account_uuid == principal.account_uuid,
-                                                  KeyPair.name == name))
+        kp = self._s.execute(_KEY_PAIR, {"p_account": principal.account_uuid,
+                                         "p_name": name}).scalar()
         if kp is None:
             raise NotFound(ResourceKind.KEY_PAIR, name)
         return kp
 
     def _groups(self, principal: Principal, uuids: tuple[str, ...],
-                network_uuid: str | None = None) -> builtins.list[SecurityGroup]:
+                network_uuid: str | None = None, *,
+                default: SecurityGroup | None = None) -> builtins.list[SecurityGroup]:
         """The launch's security groups (NotFound for one not the account's);
         without any, the default group: of the container ``network_uuid`` is a
-        tier of, when one was asked for, else the account's. Groups named for an
-        asked network must belong to its container (InvalidParameter)."""
+        tier of, when one was asked for, else the account's (``default``, if
+        the caller read it already). Groups named for an asked network must
+        belong to its container (InvalidParameter)."""
         service = SecurityGroupService(self._s)
         if not uuids:
+            if network_uuid is None and default is not None:
+                return [default]
             if network_uuid is not None:
                 return [service.default_for_network(principal, network_uuid)]
             # AWS's default group: all egress, and ingress from its own members.
@@ -99,23 +143,26 @@ class LaunchChecks:
         """The zone of the network ``uuid`` (uuid or sid), if there is one."""
         if not uuid:
             return None
-        return self._s.scalar(select(Network.zone_uuid).where(
-            (Network.uuid == uuid) | (Network.sid == uuid)))
+        return self._s.execute(_NETWORK_ZONE, {"p_network": uuid}).scalar()
 
-    def _network(self, principal: Principal, zone: Zone, uuid: str | None) -> Network:
+    def _network(self, principal: Principal, zone: Zone,
+                 uuid: str | None) -> tuple[Network, Tier]:
+        """The network ``uuid`` (uuid or sid; NotFound unless it is a live
+        network of ``zone`` the principal may use), else the zone's default
+        network (InsufficientCapacity if it has none); with its :class:`Tier`."""
         if uuid:
-            net = self._s.scalar(select(Network).where(
-                (Network.uuid == uuid) | (Network.sid == uuid)))
+            row = self._s.execute(_NETWORK, {"p_network": uuid}).first()
+            net = row[0] if row is not None else None
             if net is None or net.zone_uuid != zone.uuid or net.removed_at is not None or (
                     net.account_uuid not in (None, principal.account_uuid)):
                 raise NotFound(ResourceKind.NETWORK, uuid)
-            return net
-        net = self._s.scalar(select(Network).where(
-            Network.zone_uuid == zone.uuid, Network.is_default.is_(True),
-            Network.removed_at.is_(None)).order_by(Network.created_at))
-        if net is None:
-            raise InsufficientCapacity(ResourceKind.NETWORK, "the zone has no guest network")
-        return net
+        else:
+            row = self._s.execute(_DEFAULT_NETWORK, {"p_zone": zone.uuid}).first()
+            if row is None:
+                raise InsufficientCapacity(ResourceKind.NETWORK, "the zone has no guest network")
+        assert row is not None
+        net, maps, vpc_sid = row
+        return net, Tier(bool(maps), vpc_sid) if vpc_sid is not None else Tier()
 
     def _root_size(self, template: Template, offering: ServiceOffering,
                    requested_gib: int | None) -> int:

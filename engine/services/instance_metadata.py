@@ -49,6 +49,7 @@ _TOKEN_VERSION: Final = 1
 _TOKEN_HEADER: Final = struct.Struct(">BQ")  # version, expiry (unix seconds)
 _MAC_BYTES: Final = 32
 _KEY_LABEL: Final = b"nimbostack instance metadata token v1"
+_IDENTITY_LABEL: Final = b"nimbostack instance identity signing key"
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,15 @@ class InstanceMetadataService:
         if not secret:
             return None
         return hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
+
+    def identity_seed(self, *, create: bool) -> bytes | None:
+        """32 secret bytes, the same on every server, from which the key that
+        signs instance identity documents is derived (None, as for
+        :meth:`token_key`, while no secret exists and ``create`` is false)."""
+        secret = self._settings.secret(SESSION_SECRET, create=create)
+        if not secret:
+            return None
+        return hmac.new(secret.encode(), _IDENTITY_LABEL, hashlib.sha256).digest()
 
     def _access_row(self, instance_uuid: str) -> AccessOptions:
         row = self._s.get(MetadataAccess, instance_uuid)

@@ -10,32 +10,25 @@ and conditional UPDATEs in that same transaction.
 from __future__ import annotations
 
 import builtins
-import dataclasses
-import functools
-import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.allocators.addresses import PrivateIpAllocator, mac_for
 from engine.allocators.hosts import HostPlanner, PlacementRequest
 from engine.allocators.storage import StorageAllocator
 from engine.db import utcnow
 from engine.errors import (
-    ConflictingParameters,
     DriverError,
-    InsufficientCapacity,
     InvalidParameter,
     NotFound,
     Protected,
     ResourceKind,
 )
 from engine.hypervisors.base import Capability, DomainRef
-from engine.ids import new_sid, new_uuid
 from engine.jobs.drivers import host_access
 from engine.jobs.queue import JobKind, enqueue
 from engine.models import (
@@ -44,37 +37,21 @@ from engine.models import (
     InstanceSecurityGroup,
     Job,
     KeyPair,
-    Network,
-    Nic,
     SecurityGroup,
     ServiceOffering,
-    Template,
-    Volume,
-    Zone,
 )
 from engine.principal import SYSTEM, Principal
-from engine.sequences import take
 from engine.services.access import may_act as _may_act
-from engine.services.affinity import AffinityService, member_groups, placement_rules
+from engine.services.affinity import member_groups, placement_rules
 from engine.services.events import record_event
 from engine.services.instance_details import InstanceDetail, InstanceQuery, InstanceReader
+from engine.services.instance_launch import Launch, Launcher, LaunchRequest
 from engine.services.instance_launch_checks import (
     LaunchChecks,
     check_user_data,
     one_host,
 )
-from engine.services.launch_details import Placed, launched_details, network_tier
-from engine.services.public_ip_launch import PublicIpChoice, map_at_launch
-from engine.services.resource_limits import Resource, admit
 from engine.services.settings import Settings
-from engine.services.tags import apply_tags
-from engine.services.template_user_data import launch_user_data
-from engine.services.volumes_launch import (
-    DataVolumeSpec,
-    PlannedVolume,
-    add_data_volumes,
-    plan_data_volumes,
-)
 from engine.states import (
     DESTROYABLE,
     EXPUNGEABLE,
@@ -84,8 +61,6 @@ from engine.states import (
     STARTABLE,
     STOPPABLE,
     VmState,
-    VolumeKind,
-    VolumeState,
     check_vm_transition,
     require,
 )
@@ -99,44 +74,6 @@ log = logging.getLogger("nimbostack.instances")
 _MODIFIABLE = frozenset({VmState.RUNNING, VmState.STOPPED, VmState.STARTING, VmState.STOPPING,
                          VmState.MIGRATING})
 _STOPPED = frozenset({VmState.STOPPED})
-
-
-@dataclass(frozen=True)
-class LaunchRequest:
-    """What to launch. Ids are engine uuids; names are matched exactly."""
-
-    template_uuid: str
-    offering_uuid: str
-    zone_uuid: str | None = None
-    min_count: int = 1
-    max_count: int = 1
-    key_name: str | None = None
-    user_data_b64: str | None = None
-    user_data_uuid: str | None = None  # a stored user data object instead of inline data
-    security_group_uuids: tuple[str, ...] = ()
-    name: str | None = None
-    display_name: str | None = None
-    root_size_gib: int | None = None
-    network_uuid: str | None = None
-    private_ip: str | None = None
-    client_token: str | None = None
-    disable_api_termination: bool = False
-    tags: tuple[tuple[str, str], ...] = ()
-    volume_tags: tuple[tuple[str, str], ...] = ()  # on the root and the data volumes
-    nic_tags: tuple[tuple[str, str], ...] = ()  # on the primary interface
-    data_volumes: tuple[DataVolumeSpec, ...] = ()  # made and attached with each instance
-    host_uuid: str | None = None
-    start: bool = True
-    group: str = ""
-    command: str = ""
-    affinity_group_uuids: tuple[str, ...] = ()
-    public_ip: PublicIpChoice = PublicIpChoice.NO  # a public address mapped at launch
-
-    def fingerprint(self) -> str:
-        """A digest of what is launched (all but the client token and the
-        command), to tell a retried request from another one with the same token."""
-        same = dataclasses.replace(self, client_token=None, command="")
-        return hashlib.sha256(repr(same).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -166,13 +103,6 @@ class ConsoleOutput:
     taken_at: datetime
 
 
-@dataclass
-class Launch:
-    reservation_sid: str
-    instances: list[InstanceDetail]
-    jobs: list[Job] = field(default_factory=list)
-
-
 class InstanceService(LaunchChecks):
     def __init__(self, session: Session, settings: Settings,
                  drivers: DriverPool | None = None) -> None:
@@ -193,166 +123,10 @@ class InstanceService(LaunchChecks):
 
     # ----------------------------------------------------------------- launch
     def launch(self, principal: Principal, req: LaunchRequest) -> Launch:
-        """Create ``min_count``..``max_count`` instances and queue their spawn jobs.
-
-        Fewer than ``min_count`` placeable raises InsufficientCapacity and
-        leaves nothing behind (the caller's transaction rolls back). A
-        ``client_token`` the account used before returns that launch again, or
-        raises ConflictingParameters (names ``("client_token",)``) if the
-        request differs from the one that used it.
-        """
-        if req.client_token:
-            previous = self._by_client_token(principal, req.client_token, req.fingerprint())
-            if previous is not None:
-                return previous
-        if req.min_count < 1 or req.max_count < req.min_count:
-            raise InvalidParameter("MinCount", req.min_count, "must be >= 1 and <= MaxCount")
-        offering = self._s.get(ServiceOffering, req.offering_uuid)
-        if offering is None or not offering.active:
-            raise NotFound(ResourceKind.SERVICE_OFFERING, req.offering_uuid)
-        template = self._visible_template(principal, req.template_uuid)
-        zone = self._zone_for(template, req.zone_uuid or self._network_zone(req.network_uuid))
-        user_data = check_user_data(launch_user_data(
-            self._s, principal, template.uuid, req.user_data_b64, req.user_data_uuid))
-        # Limits lock the account row: before anything below inserts rows that
-        # reference it (an FK check's shared lock would deadlock concurrent launches).
-        root_bytes = self._root_size(template, offering, req.root_size_gib)
-        data = plan_data_volumes(self._s, principal, zone.uuid, req.data_volumes)
-        owner = self._owner(principal.account_uuid)  # held: the rows below reuse it
-        count = admit(self._s, principal.account_uuid, {
-            Resource.INSTANCE: 1, Resource.CPU: offering.cpus, Resource.MEMORY: offering.memory_mib,
-            Resource.VOLUME: 1 + len(data),
-            Resource.PRIMARY_STORAGE: root_bytes + sum(d.size_bytes for d in data)},
-            req.min_count, req.max_count, self._settings)
-        if req.key_name is not None:
-            self._key_pair(principal, req.key_name)
-        network = self._network(principal, zone, req.network_uuid)
-        groups = self._groups(principal, req.security_group_uuids,
-                              network.uuid if req.network_uuid else None)
-        if req.private_ip and req.max_count > 1:
-            raise ConflictingParameters(("PrivateIpAddress", "MaxCount"),
-                                        "A private address can be given for one instance only")
-        affinity = AffinityService(self._s).resolve(principal, principal.account_uuid,
-                                                    req.affinity_group_uuids)
-        reservation_sid = new_sid()
-        first_number = take(self._s, "instance", count)
-        tier = network_tier(self._s, network.uuid)  # asked once for the whole launch
-        public_ip = req.public_ip
-        if public_ip is PublicIpChoice.NETWORK and not tier.maps_public_ip:
-            public_ip = PublicIpChoice.NO
-        launched: list[Placed] = []
-        for index in range(count):
-            place = functools.partial(
-                self._place_one, principal, req, offering, template, zone, network, groups,
-                user_data, root_bytes, reservation_sid, index, first_number + index, affinity,
-                public_ip, data)
-            try:
-                if index < req.min_count:
-                    # A failure here fails the whole launch (the caller's transaction
-                    # rolls back), so only the optional instances need a savepoint.
-                    one = place()
-                else:
-                    with self._s.begin_nested():
-                        one = place()
-                launched.append(one)
-            except InsufficientCapacity:
-                if len(launched) >= req.min_count:
-                    break
-                raise
-        jobs = []
-        if req.start:
-            jobs = [enqueue(self._s, JobKind.SPAWN, principal, resource_kind=ResourceKind.INSTANCE,
-                            resource_uuid=p.instance.uuid, command=req.command) for p in launched]
-        self._s.flush()
-        return Launch(reservation_sid, launched_details(
-            self._s, launched, owner=owner, zone=zone, offering=offering, template=template,
-            groups=groups, affinity_uuids=affinity, vpc_sid=tier.vpc_sid), jobs)
-
-    def _place_one(self, principal: Principal, req: LaunchRequest, offering: ServiceOffering,
-                   template: Template, zone: Zone, network: Network,
-                   groups: builtins.list[SecurityGroup], user_data: str | None, root_bytes: int,
-                   reservation_sid: str, index: int, number: int,
-                   affinity: builtins.list[str], public_ip: PublicIpChoice,
-                   data: builtins.list[PlannedVolume]) -> Placed:
-        """Reserve capacity for one instance and add its rows (instance, NIC,
-        root and data volumes, groups, tags, mapped address, events) to the session."""
-        host_uuid = None
-        if req.start:
-            rules = placement_rules(self._s, None, affinity)
-            host_uuid = self._planner.reserve(PlacementRequest(
-                zone_uuid=zone.uuid, cpus=offering.cpus, cpu_mhz=offering.cpu_mhz,
-                memory_mib=offering.memory_mib, account_uuid=principal.account_uuid,
-                hypervisor=template.hypervisor, avoid=rules.avoid,
-                host_uuid=one_host(req.host_uuid, rules.host_uuid)))
-        pool_uuid = self._storage.reserve(zone.uuid, root_bytes, host_uuid=host_uuid,
-                                          tags=offering.storage_tags,
-                                          hypervisor=template.hypervisor)
-        address = PrivateIpAllocator(self._s).allocate(network, req.private_ip)
-        now = utcnow()
-        inst = Instance(
-            uuid=new_uuid(),
-            number=number,
-            account_uuid=principal.account_uuid,
-            user_uuid=principal.user_uuid or None,
-            zone_uuid=zone.uuid,
-            host_uuid=host_uuid,
-            last_host_uuid=host_uuid,
-            service_offering_uuid=offering.uuid,
-            template_uuid=template.uuid,
-            hypervisor=template.hypervisor,
-            state=VmState.STARTING if req.start else VmState.STOPPED,
-            cpus=offering.cpus, cpu_mhz=offering.cpu_mhz, memory_mib=offering.memory_mib,
-            key_pair_name=req.key_name,
-            user_data=user_data,
-            reservation_sid=reservation_sid,
-            launch_index=index,
-            client_token=req.client_token if index == 0 else None,
-            launch_fingerprint=req.fingerprint() if req.client_token and index == 0 else None,
-            disable_api_termination=req.disable_api_termination,
-            group_name=req.group,
-            public_ip_mapped=public_ip is not PublicIpChoice.NO,
-            created_at=now,
-            state_changed_at=now,
-        )
-        inst.instance_name = f"i-{principal.account_number[-4:]}-{number}-VM"
-        base_name = req.name if req.name else None
-        inst.name = (base_name if base_name and req.max_count == 1
-                     else f"{base_name}-{index + 1}" if base_name else f"VM-{inst.uuid}")
-        inst.display_name = req.display_name or inst.name
-        self._s.add(inst)
-        self._s.flush()  # the rows below reference it
-        if affinity:
-            AffinityService(self._s).set_members(inst.uuid, affinity)
-        # Before the rows below are added: its own flush then carries nothing else.
-        # NETWORK survives above only where the network maps addresses (tier read once).
-        mapped = map_at_launch(self._s, principal, inst, network, public_ip, network_maps=True)
-        nic = Nic(uuid=new_uuid(), instance_uuid=inst.uuid, network_uuid=network.uuid, ip_address=address,
-                  mac_address=mac_for(network.sid, address), device_id=0, is_default=True,
-                  account_uuid=inst.account_uuid)
-        self._s.add(nic)
-        record_event(self._s, principal, "VM.CREATE", f"Launched {inst.name}",
-                     ResourceKind.INSTANCE, inst.uuid)
-        root = Volume(
-            uuid=new_uuid(),  # the volume tags below name it before any flush
-            name=f"ROOT-{number}", account_uuid=principal.account_uuid, zone_uuid=zone.uuid,
-            pool_uuid=pool_uuid, instance_uuid=inst.uuid, kind=VolumeKind.ROOT, device_id=0,
-            size_bytes=root_bytes, state=VolumeState.ALLOCATED, template_uuid=template.uuid,
-            attached_at=now, created_at=now,
-        )
-        self._s.add(root)
-        volumes = [root, *add_data_volumes(self._s, self._storage, inst, data,
-                                           storage_tags="", now=now)]
-        for g in groups:
-            self._s.add(InstanceSecurityGroup(instance_uuid=inst.uuid, group_uuid=g.uuid))
-        tags = apply_tags(self._s, principal, ResourceKind.INSTANCE, [inst.uuid], req.tags,
-                          new_resources=True) if req.tags else []
-        if req.volume_tags:
-            apply_tags(self._s, principal, ResourceKind.VOLUME, [v.uuid for v in volumes],
-                       req.volume_tags, new_resources=True)
-        if req.nic_tags:
-            apply_tags(self._s, principal, ResourceKind.NIC, [nic.uuid], req.nic_tags,
-                       new_resources=True)
-        return Placed(inst, nic, network, root, mapped, tags, volumes[1:])
+        """Create ``min_count``..``max_count`` instances and queue their spawn
+        jobs: see :meth:`engine.services.instance_launch.Launcher.launch`."""
+        return Launcher(self._s, self._settings, self.reader, self._planner,
+                        self._storage).launch(principal, req)
 
     # -------------------------------------------------------------- lifecycle
     def start(self, principal: Principal, uuid: str, *, command: str = "",
@@ -547,21 +321,6 @@ class InstanceService(LaunchChecks):
                 self._s, principal, inst.account_uuid):
             raise NotFound(ResourceKind.INSTANCE, uuid)
         return inst
-
-    def _by_client_token(self, principal: Principal, token: str,
-                         fingerprint: str) -> Launch | None:
-        """The launch that used ``token``, if any (ConflictingParameters if it
-        was another request: a launch recorded without a fingerprint matches)."""
-        first = self._s.scalar(select(Instance).where(
-            Instance.account_uuid == principal.account_uuid, Instance.client_token == token))
-        if first is None:
-            return None
-        if first.launch_fingerprint and first.launch_fingerprint != fingerprint:
-            raise ConflictingParameters(("client_token",),
-                                        "The client token was used by a different launch")
-        rows = list(self._s.scalars(select(Instance).where(
-            Instance.reservation_sid == first.reservation_sid).order_by(Instance.launch_index)))
-        return Launch(first.reservation_sid, self.reader.details(rows), [])
 
     def _groups_of(self, inst: Instance,
                    uuids: tuple[str, ...]) -> builtins.list[SecurityGroup]:

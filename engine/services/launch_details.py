@@ -5,7 +5,8 @@ A launch has every related row in hand (zone, offering, template, groups, the
 NIC, root volume, mapped address and tags it created), so re-reading them as
 :meth:`InstanceReader.details` does for a listing would cost a query per
 relation. Only what the launch did not load is read: the hosts (the launch
-reads the network's container with :func:`network_tier` before placing). The result is equal, for every field a view reads, to what
+reads the network's container, its :class:`Tier`, with the network before
+placing). The result is equal, for every field a view reads, to what
 ``InstanceReader.details`` returns for the same instances
 (``tests/integration/engine/test_launch_details.py`` holds both to that).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.models import (
@@ -32,8 +33,6 @@ from engine.models import (
     Tag,
     Template,
     Volume,
-    Vpc,
-    VpcTier,
     Zone,
 )
 from engine.services.instance_details import InstanceDetail, NicDetail
@@ -44,14 +43,8 @@ class Tier:
     """What a launch needs of its network's place in a container."""
 
     maps_public_ip: bool = False  # the tier maps public addresses at launch
+    # (read with the network: ``LaunchChecks._network``)
     vpc_sid: str | None = None  # the container of which the network is a tier
-
-
-def network_tier(session: Session, network_uuid: str) -> Tier:
-    """The :class:`Tier` facts of the network (defaults if it is no tier)."""
-    row = session.execute(select(VpcTier.map_public_ip, Vpc.sid).join(
-        Vpc, Vpc.uuid == VpcTier.vpc_uuid).where(VpcTier.network_uuid == network_uuid)).first()
-    return Tier(bool(row[0]), row[1]) if row is not None else Tier()
 
 
 @dataclass
@@ -67,6 +60,10 @@ class Placed:
     data: list[Volume] = field(default_factory=list)  # data volumes, in slot order
 
 
+_HOST = select(Host).where(Host.uuid == bindparam("p_host"))
+_HOSTS = select(Host).where(Host.uuid.in_(bindparam("p_hosts", expanding=True)))
+
+
 def launched_details(session: Session, placed: Sequence[Placed], *,
                      owner: tuple[Account, Domain], zone: Zone,
                      offering: ServiceOffering, template: Template,
@@ -74,11 +71,16 @@ def launched_details(session: Session, placed: Sequence[Placed], *,
                      vpc_sid: str | None) -> list[InstanceDetail]:
     """The details of the instances of one launch, all of the account (and
     domain) ``owner``, all with their one NIC on the same network (a tier of
-    the container ``vpc_sid``, if any: see :func:`network_tier`)."""
+    the container ``vpc_sid``, if any: see :class:`Tier`)."""
     account, domain = owner
     host_uuids = {p.instance.host_uuid for p in placed if p.instance.host_uuid}
-    hosts = {h.uuid: h for h in session.scalars(
-        select(Host).where(Host.uuid.in_(host_uuids)))} if host_uuids else {}
+    hosts: dict[str, Host] = {}
+    if len(host_uuids) == 1:  # the common case, without an expanding IN
+        hosts = {h.uuid: h for h in session.execute(
+            _HOST, {"p_host": next(iter(host_uuids))}).scalars()}
+    elif host_uuids:
+        hosts = {h.uuid: h for h in session.execute(
+            _HOSTS, {"p_hosts": list(host_uuids)}).scalars()}
     affinity = sorted((g for g in (session.get(AffinityGroup, u) for u in affinity_uuids)
                        if g is not None), key=lambda g: g.name)
     out = []

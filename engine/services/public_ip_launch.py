@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.allocators.addresses import PublicIpAllocator
 from engine.errors import InsufficientCapacity, ResourceKind
-from engine.models import Instance, Network, Nic, PublicIp, VpcTier
+from engine.models import Event, Instance, Network, Nic, PublicIp, VpcTier
 from engine.principal import Principal
 from engine.services.events import record_event
 from engine.states import VmState
@@ -66,14 +67,17 @@ def network_maps_public_ip(session: Session, network_uuid: str) -> bool:
 
 def map_at_launch(session: Session, principal: Principal | None, inst: Instance,
                   network: Network, choice: PublicIpChoice, *,
-                  network_maps: bool | None = None) -> PublicIp | None:
+                  network_maps: bool | None = None,
+                  add: Callable[[Event], None] | None = None) -> PublicIp | None:
     """Give the just-placed ``inst`` a public address of its zone when
     ``choice`` asks for one. With ``NETWORK`` an empty pool means no address
     (logged); with ``YES`` it raises InsufficientCapacity(PUBLIC_IP). An
     instance made stopped only remembers the wish (mapped at its start).
 
     ``network_maps`` is :func:`network_maps_public_ip` of ``network`` if the
-    caller read it already (a launch does); None reads it here."""
+    caller read it already (a launch does); None reads it here. ``add`` takes
+    the event row instead of the session (a launch writes its rows itself: see
+    ``engine.services.launch_rows``); without it the event is flushed here."""
     if choice is PublicIpChoice.NO:
         return None
     if choice is PublicIpChoice.NETWORK:
@@ -84,11 +88,12 @@ def map_at_launch(session: Session, principal: Principal | None, inst: Instance,
     inst.public_ip_mapped = True
     if inst.state not in _ON:
         return None
-    return _map(session, principal, inst, network.uuid, required=choice is PublicIpChoice.YES)
+    return _map(session, principal, inst, network.uuid, required=choice is PublicIpChoice.YES,
+                add=add)
 
 
 def _map(session: Session, principal: Principal | None, inst: Instance, network_uuid: str, *,
-         required: bool) -> PublicIp | None:
+         required: bool, add: Callable[[Event], None] | None = None) -> PublicIp | None:
     try:  # a failed allocation changes nothing
         # Allocated and attached in one UPDATE (no association: see is_mapped).
         ip = PublicIpAllocator(session).allocate(inst.zone_uuid, inst.account_uuid,
@@ -99,10 +104,12 @@ def _map(session: Session, principal: Principal | None, inst: Instance, network_
             raise
         log.warning("no public address left in zone %s for %s", inst.zone_uuid, inst.uuid)
         return None
-    ip.association_sid = None  # already so for a free row: no write
-    record_event(session, principal, EVENT_MAP, f"Mapped public address {ip.address}",
-                 ResourceKind.PUBLIC_IP, ip.uuid, account_uuid=inst.account_uuid)
-    session.flush()
+    event = record_event(session, principal, EVENT_MAP, f"Mapped public address {ip.address}",
+                         ResourceKind.PUBLIC_IP, ip.uuid, account_uuid=inst.account_uuid)
+    if add is None:
+        session.flush()
+    else:
+        add(event)  # the caller writes it (it leaves the session's pending rows)
     return ip
 
 

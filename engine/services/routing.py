@@ -59,6 +59,7 @@ from engine.querying import (
     FieldMap,
     ListResult,
     Paging,
+    match_values,
     owner_scope,
     query_key,
 )
@@ -263,6 +264,29 @@ class RoutingService:
                           gateway_uuid=gw.uuid))
         self._s.flush()
 
+    def replace_route(self, principal: Principal, table_ident: str, destination: str,
+                      gateway_ident: str) -> None:
+        """Point the table's existing route to ``destination`` at another gateway
+        attached to the table's container (NotFound without such a route; the
+        local route cannot be replaced)."""
+        table = self._owned_table(principal, table_ident)
+        dest = _cidr(destination)
+        gw = self._owned_gateway(principal, gateway_ident)
+        route = self._s.scalar(select(Route).where(Route.route_table_uuid == table.uuid,
+                                                   Route.destination == dest)
+                               .with_for_update())
+        if route is None:
+            raise NotFound(ResourceKind.ROUTE, dest)
+        if route.target == "local":
+            raise InvalidParameter("DestinationCidrBlock", dest, "cannot replace local route")
+        if gw.vpc_uuid != table.vpc_uuid:
+            raise InvalidParameter(
+                "GatewayId", gateway_ident,
+                f"route table {table.sid} and network gateway {gw.sid} belong to different "
+                "networks")
+        route.target, route.gateway_uuid = "gateway", gw.uuid
+        self._s.flush()
+
     def remove_route(self, principal: Principal, table_ident: str, destination: str) -> None:
         table = self._owned_table(principal, table_ident)
         dest = _cidr(destination)
@@ -282,7 +306,9 @@ class RoutingService:
         Fields: ``uuid``, ``sid``, ``vpc_sid``, ``owner_number``, ``main``
         (``true``/``false``: has the main association), ``link_sid``,
         ``link_network_sid``, ``route_destination``, ``route_gateway_sid``,
-        ``route_target`` (``local``/``gateway``).
+        ``route_target`` (``local``/``gateway``). The sid and destination
+        fields take ``*``/``?`` wildcards; ``route_gateway_sid`` ``""`` is a
+        route through no gateway.
         """
         def link_has(cond: Any) -> Any:
             return exists().where(RouteTableLink.route_table_uuid == RouteTable.uuid, cond)
@@ -297,19 +323,22 @@ class RoutingService:
 
         def linked_net(values: Sequence[str]) -> Any:
             return link_has(RouteTableLink.network_uuid.in_(
-                select(Network.uuid).where(Network.sid.in_(values))))
+                select(Network.uuid).where(match_values(Network.sid, values, True))))
 
         def via_gateway(values: Sequence[str]) -> Any:
-            return route_has(Route.gateway_uuid.in_(
-                select(Gateway.uuid).where(Gateway.sid.in_(values))))
+            conds = [Route.gateway_uuid.in_(
+                select(Gateway.uuid).where(match_values(Gateway.sid, values, True)))]
+            if "" in values:  # a route through no gateway (the container's own)
+                conds.append(Route.gateway_uuid.is_(None))
+            return route_has(or_(*conds))
 
         fields: FieldMap = {
             "uuid": RouteTable.uuid, "sid": RouteTable.sid, "vpc_sid": Vpc.sid,
             "owner_number": func.coalesce(Account.number, literal(principal.account_number)),
             "main": main,
-            "link_sid": lambda v: link_has(RouteTableLink.sid.in_(v)),
+            "link_sid": lambda v: link_has(match_values(RouteTableLink.sid, v, True)),
             "link_network_sid": linked_net,
-            "route_destination": lambda v: route_has(Route.destination.in_(v)),
+            "route_destination": lambda v: route_has(match_values(Route.destination, v, True)),
             "route_gateway_sid": via_gateway,
             "route_target": lambda v: route_has(Route.target.in_(v)),
         }

@@ -1,10 +1,12 @@
 """Security group rules: their specs, validation, adding, revoking and listing.
 
-Rules are ingress or egress, for protocol ``tcp``, ``udp``, ``icmp`` or
-``all``, and allow either a CIDR or the members of a source group.
+Rules are ingress or egress, for protocol ``tcp``, ``udp``, ``icmp``,
+``icmpv6``, ``all`` or another IP protocol given by its number (``"0"`` to
+``"255"``), and allow either a CIDR or the members of a source group.
 
 Ports: tcp/udp rules keep a port range 0..65535 in ``start_port``/``end_port``;
-icmp rules keep the ICMP type and code there (-1: any); ``all`` rules keep none.
+icmp/icmpv6 rules keep the ICMP type and code there (-1: any); ``all`` and
+numbered protocols keep none.
 
 :class:`SecurityRules` holds the rule methods of
 :class:`engine.services.security_groups.SecurityGroupService`, which mixes it
@@ -52,7 +54,17 @@ from engine.services.tags import apply_tags, remove_tags
 from engine.states import RuleDirection
 
 NO_PAGING = Paging()  # every match in one page
-PROTOCOLS = ("tcp", "udp", "icmp", "all")
+PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "all")  # and numbers, see is_protocol
+_ICMP = ("icmp", "icmpv6")
+
+
+def is_protocol(name: str) -> bool:
+    """Whether ``name`` (lower case) is a rule protocol: one of PROTOCOLS or an
+    IP protocol number 0..255 written without sign or leading zeros."""
+    return name in PROTOCOLS or (name.isdigit() and str(int(name)) == name
+                                 and int(name) <= 255)
+
+
 MAX_TEXT = 255
 
 
@@ -210,6 +222,43 @@ class SecurityRules:
         self._s.flush()
         return created
 
+    def modify_rules(self, principal: Principal, group_uuid: str,
+                     changes: Sequence[tuple[str, RuleSpec]]) -> builtins.list[SecurityRule]:
+        """Give rules of a group new specs in place, keeping their ids and
+        directions; all or none. ``changes`` pairs a rule's uuid or sid with its
+        new spec. Raises NotFound(SECURITY_RULE) for a rule not in the group,
+        the spec errors of :meth:`authorize`, and Duplicate(SECURITY_RULE) when
+        a new spec equals another rule's of the same direction.
+        """
+        group = owned_group(self._s, principal, group_uuid)
+        if not changes:
+            raise MissingParameter("rules")
+        rows = {r.uuid: r for r in self._s.scalars(select(SecurityRule).where(
+            SecurityRule.group_uuid == group.uuid))}
+        by_ident = {**rows, **{r.sid: r for r in rows.values()}}
+        planned: dict[str, RuleSpec] = {}
+        for ident, spec in changes:
+            rule = by_ident.get(ident)
+            if rule is None:
+                raise NotFound(ResourceKind.SECURITY_RULE, ident)
+            planned[rule.uuid] = self._normalize(principal, spec, check_source=True)
+        seen: set[tuple[object, ...]] = set()
+        for r in rows.values():
+            key = (r.direction, *(planned[r.uuid] if r.uuid in planned else spec_of(r)).key)
+            if key in seen:
+                raise Duplicate(ResourceKind.SECURITY_RULE, str(planned.get(r.uuid, spec_of(r))))
+            seen.add(key)
+        for uuid, spec in planned.items():
+            r = rows[uuid]
+            r.protocol, r.start_port, r.end_port = spec.protocol, spec.from_port, spec.to_port
+            r.cidr, r.source_group_uuid = spec.cidr, spec.source_group_uuid
+            r.description = spec.description
+        record_event(self._s, principal, "SG.MODIFY",
+                     f"Modified {len(planned)} rule(s) in {group.name}",
+                     ResourceKind.SECURITY_GROUP, group.uuid, account_uuid=group.account_uuid)
+        self._s.flush()
+        return [rows[u] for u in planned]
+
     def revoke(self, principal: Principal, group_uuid: str | None,
                direction: RuleDirection | str, *, rules: Sequence[RuleSpec] = (),
                rule_ids: Sequence[str] = ()) -> builtins.list[SecurityRule]:
@@ -268,8 +317,9 @@ class SecurityRules:
         """Validate ``spec``; return it in stored form (lower-case protocol,
         canonical CIDR, ports as stored)."""
         proto = (spec.protocol or "").lower()
-        if proto not in PROTOCOLS:
-            raise InvalidParameter("protocol", spec.protocol, f"one of {', '.join(PROTOCOLS)}")
+        if not is_protocol(proto):
+            raise InvalidParameter("protocol", spec.protocol,
+                                   f"one of {', '.join(PROTOCOLS)} or a number 0 to 255")
         lo, hi = spec.from_port, spec.to_port
         if proto in ("tcp", "udp"):
             if lo is None or hi is None:
@@ -277,7 +327,7 @@ class SecurityRules:
             if not (0 <= lo <= 65535 and 0 <= hi <= 65535) or lo > hi:
                 raise InvalidParameter("port range", f"{lo}-{hi}",
                                        "ports are 0 to 65535 and from_port <= to_port")
-        elif proto == "icmp":
+        elif proto in _ICMP:
             lo = -1 if lo is None else lo
             hi = -1 if hi is None else hi
             if not (-1 <= lo <= 255 and -1 <= hi <= 255):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from engine.db import utcnow
 from engine.errors import IncorrectState, InUse, InvalidParameter, NotFound, ResourceKind
 from engine.jobs.queue import JobKind, enqueue
-from engine.models import Account, Domain, Instance, Job, Snapshot, Tag, Volume, Zone
+from engine.models import Account, Domain, Instance, Job, Snapshot, Tag, Template, Volume, Zone
 from engine.principal import Principal
 from engine.querying import (
     Criterion,
@@ -33,6 +33,7 @@ from engine.querying import (
     ListResult,
     Paging,
     list_owned,
+    match_values,
     rows_by_uuid,
 )
 from engine.services.access import may_act
@@ -40,16 +41,20 @@ from engine.services.events import record_event
 from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
 from engine.services.tags import apply_tags, remove_tags
+from engine.services.volume_queries import time_pattern_match
 from engine.services.volumes import (
+    CHANGEABLE,
     GIB,
     by_ident,
     owned_volume,
     require_idle,
-    timestamp_match,
 )
 from engine.states import JobStatus, SnapshotState, VolumeKind, VolumeState, require
 
 T = TypeVar("T")
+
+# Volume states a snapshot may be asked for in (Snapshotting: it queues).
+SNAPSHOTTABLE = CHANGEABLE | {VolumeState.SNAPSHOTTING}
 DELETABLE = frozenset({SnapshotState.BACKED_UP, SnapshotState.ERROR})
 
 
@@ -71,11 +76,13 @@ class SnapshotDetail:
 
 
 def _volume_sid(values: Sequence[str]) -> ColumnElement[bool]:
-    return Snapshot.volume_uuid.in_(select(Volume.uuid).where(Volume.sid.in_(values)))
+    return Snapshot.volume_uuid.in_(select(Volume.uuid).where(
+        match_values(Volume.sid, values, True)))
 
 
 def _owner_number(values: Sequence[str]) -> ColumnElement[bool]:
-    return Snapshot.account_uuid.in_(select(Account.uuid).where(Account.number.in_(values)))
+    return Snapshot.account_uuid.in_(select(Account.uuid).where(
+        match_values(Account.number, values, True)))
 
 
 def _size_gib(values: Sequence[str]) -> ColumnElement[bool]:
@@ -102,7 +109,7 @@ SNAPSHOT_FIELDS: FieldMap = {
     "account_uuid": Snapshot.account_uuid,
     "owner_number": _owner_number,
     "size_gib": _size_gib,
-    "created_at": timestamp_match(Snapshot.created_at, "created_at"),
+    "created_at": time_pattern_match(Snapshot.created_at, "created_at"),
 }
 
 
@@ -156,12 +163,14 @@ class SnapshotService:
                description: str = "", *, tags: tuple[tuple[str, str], ...] = (),
                command: str = "") -> tuple[Snapshot, Job]:
         """Snapshot a volume (owned by the volume's account); the job takes it.
+        A volume already being snapshotted queues the new snapshot: the jobs
+        take a volume's snapshots one at a time, in the order asked for.
 
-        Raises NotFound (volume), IncorrectState (volume busy, or a root
-        volume whose disk was never created).
+        Raises NotFound (volume), IncorrectState (volume busy otherwise, or a
+        root volume whose disk was never created).
         """
         v = owned_volume(self._s, principal, volume_uuid)
-        require_idle(self._s, v)
+        require_idle(self._s, v, SNAPSHOTTABLE)
         if v.kind == VolumeKind.ROOT and not v.path:
             raise IncorrectState(ResourceKind.VOLUME, v.uuid, v.state, (VolumeState.READY,))
         enforce(self._s, v.account_uuid, {Resource.SNAPSHOT: 1,
@@ -250,7 +259,7 @@ class SnapshotService:
             account_uuid=principal.account_uuid or source.account_uuid,
             zone_uuid=source.zone_uuid, volume_uuid=source.volume_uuid,
             volume_kind=source.volume_kind, size_bytes=source.size_bytes,
-            state=SnapshotState.CREATING, created_at=now,
+            state=SnapshotState.CREATING, created_at=now, copied_from_uuid=source.uuid,
         )
         self._s.add(snap)
         self._s.flush()
@@ -263,13 +272,23 @@ class SnapshotService:
         return snap, job
 
     # ---------------------------------------------------------------- delete
-    def delete(self, principal: Principal, snapshot_uuid: str, *, command: str = "") -> Job:
+    def delete(self, principal: Principal, snapshot_uuid: str, *, command: str = "",
+               keep_template_sources: bool = False) -> Job:
         """Remove a BackedUp (or Error) snapshot at once; the job deletes it
         from the hypervisor. Raises NotFound, IncorrectState (still being
         taken) and InUse (a volume is still to be cloned from it, or a copy
-        still to be made of it)."""
+        still to be made of it; with ``keep_template_sources``, a live
+        template records it as its source snapshot: ``InUse.user`` names the
+        template)."""
         snap = self._visible(principal, snapshot_uuid, lock=True)
         require(snap.state, DELETABLE, ResourceKind.SNAPSHOT, snap.uuid)
+        if keep_template_sources:
+            template = self._s.scalar(select(Template.sid).where(
+                Template.source_snapshot_uuid == snap.uuid, Template.removed_at.is_(None))
+                .order_by(Template.created_at).limit(1))
+            if template is not None:
+                raise InUse(ResourceKind.SNAPSHOT, snap.sid,
+                            user=(ResourceKind.TEMPLATE, template))
         pending = self._s.scalar(select(Volume.name).where(
             Volume.snapshot_uuid == snap.uuid, Volume.removed_at.is_(None), Volume.path == "",
             Volume.state != VolumeState.ERROR))

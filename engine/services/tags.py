@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import (
@@ -47,6 +47,7 @@ from engine.querying import (
     ListResult,
     Paging,
     list_owned,
+    match_values,
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
@@ -126,17 +127,29 @@ def _sid_models() -> dict[ResourceKind, Any]:
     return {**{k: t.model for k, t in TAGGABLE.items()}, ResourceKind.SECURITY_RULE: SecurityRule}
 
 
-def _resource_sid(values: Sequence[str]) -> ColumnElement[bool]:
-    """Tags of the resources, of any kind, having one of these sids."""
-    return or_(*(Tag.resource_uuid.in_(select(m.uuid).where(m.sid.in_(values)))
-                 for m in _sid_models().values()))
+def _resource_ref(values: Sequence[str]) -> ColumnElement[bool]:
+    """Tags of resources named ``<kind>:<sid>``: the kind is a
+    :class:`ResourceKind` value, the sid may hold ``*``/``?`` wildcards; an
+    unknown kind matches nothing."""
+    by_kind: dict[ResourceKind, list[str]] = {}
+    for v in values:
+        name, _, sid = v.partition(":")
+        try:
+            by_kind.setdefault(ResourceKind(name), []).append(sid)
+        except ValueError:
+            continue
+    models = _sid_models()
+    conds = [and_(Tag.resource_kind == kind, Tag.resource_uuid.in_(
+        select(models[kind].uuid).where(match_values(models[kind].sid, sids, True))))
+        for kind, sids in by_kind.items() if kind in models]
+    return or_(false(), *conds)
 
 
 TAG_FIELDS: FieldMap = {
     "key": Tag.key,
     "value": Tag.value,
     "resource_uuid": Tag.resource_uuid,
-    "resource_sid": _resource_sid,
+    "resource_ref": _resource_ref,
     "resource_kind": Tag.resource_kind,
     "account_uuid": Tag.account_uuid,
 }

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,13 +44,11 @@ from engine.services.access import may_act, owner_account
 from engine.services.events import record_event
 from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
+from engine.services.snapshots import SNAPSHOTTABLE, SnapshotService
 from engine.services.template_access import owned_template, visible_template
 from engine.services.template_permissions import TemplatePermissionService
 from engine.services.volumes import is_idle
 from engine.states import SnapshotState, TemplateState, VmState, VolumeKind, VolumeState
-
-if TYPE_CHECKING:
-    from engine.services.snapshots import SnapshotService
 
 BOOT_KEYS = ("kernel", "initrd", "cmdline")
 FORMATS = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "VMDK", "ISO", "TAR")
@@ -226,9 +223,10 @@ class TemplateService:
                              command: str = "",
                              backing: BackingSnapshot | None = None) -> tuple[Template, Job]:
         """:meth:`create_from_volume` on the root volume of an instance; with
-        ``backing`` also a snapshot of that volume, unless the volume is busy
-        (e.g. still being snapshotted): the template then has no source snapshot.
-        What ``SnapshotService.create`` raises otherwise undoes the whole request."""
+        ``backing`` also a snapshot of that volume (queued behind the volume's
+        earlier snapshots), unless the volume is busy with other work: the
+        template then has no source snapshot. What ``SnapshotService.create``
+        raises otherwise undoes the whole request."""
         inst = self._s.scalar(select(Instance).where(
             (Instance.uuid == instance_ident) | (Instance.sid == instance_ident)))
         if inst is None or inst.removed_at is not None or not may_act(
@@ -240,9 +238,7 @@ class TemplateService:
         if root is None or not root.path or inst.state not in (VmState.RUNNING, VmState.STOPPED):
             raise IncorrectState(ResourceKind.INSTANCE, instance_ident, inst.state,
                                  (VmState.RUNNING, VmState.STOPPED))
-        # QUIRK: a volume takes one snapshot at a time here (AWS queues several), so an
-        # image of a busy root volume is made without its backing snapshot.
-        take_backing = backing is not None and is_idle(self._s, root)
+        take_backing = backing is not None and is_idle(self._s, root, SNAPSHOTTABLE)
         t, job = self.create_from_volume(principal, root.uuid, req,
                                          allow_running=allow_running, command=command)
         if backing is not None and take_backing:
@@ -254,8 +250,6 @@ class TemplateService:
         return t, job
 
     def _snapshots(self) -> SnapshotService:
-        from engine.services.snapshots import SnapshotService
-
         return SnapshotService(self._s, Settings(self._s))
 
     def _copy_backing(self, principal: Principal, src: Template, t: Template,

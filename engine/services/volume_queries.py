@@ -11,15 +11,17 @@ from __future__ import annotations
 import builtins
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from fnmatch import fnmatchcase
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, String, and_, false, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from engine.errors import InvalidParameter, NotFound, ResourceKind
 from engine.jobs.queue import JobKind
@@ -171,11 +173,13 @@ def _ints(name: str, values: Sequence[str], scale: int = 1) -> list[int]:
 
 
 def _instance_sid(values: Sequence[str]) -> ColumnElement[bool]:
-    return Volume.instance_uuid.in_(select(Instance.uuid).where(Instance.sid.in_(values)))
+    return Volume.instance_uuid.in_(select(Instance.uuid).where(
+        match_values(Instance.sid, values, True)))
 
 
 def _snapshot_sid(values: Sequence[str]) -> ColumnElement[bool]:
-    return Volume.snapshot_uuid.in_(select(Snapshot.uuid).where(Snapshot.sid.in_(values)))
+    return Volume.snapshot_uuid.in_(select(Snapshot.uuid).where(
+        match_values(Snapshot.sid, values, True)))
 
 
 def _zone_name(values: Sequence[str]) -> ColumnElement[bool]:
@@ -266,6 +270,42 @@ def timestamp_match(column: ColumnLike, name: str):  # type: ignore[no-untyped-d
     return cond
 
 
+class iso_millis(FunctionElement[str]):  # a SQL function, named as one
+    """A timestamp column as ``YYYY-MM-DDThh:mm:ss.sssZ`` text."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(iso_millis, "sqlite")
+def _iso_sqlite(element: iso_millis, compiler: Any, **kw: Any) -> str:
+    (column,) = element.clauses
+    return str(compiler.process(func.strftime("%Y-%m-%dT%H:%M:%fZ", column), **kw))
+
+
+@compiles(iso_millis)
+def _iso_mysql(element: iso_millis, compiler: Any, **kw: Any) -> str:
+    (column,) = element.clauses
+    text = func.left(func.date_format(column, "%Y-%m-%dT%H:%i:%s.%f"), 23)
+    return str(compiler.process(func.concat(text, "Z"), **kw))
+
+
+def time_pattern_match(column: ColumnLike, name: str) -> Callable[[Sequence[str]], ColumnElement[bool]]:
+    """Like :func:`timestamp_match`, and a value with ``*``/``?`` matches the
+    time's ``YYYY-MM-DDThh:mm:ss.sssZ`` text (``2026-01-02T*`` is that day)."""
+    exact = timestamp_match(column, name)
+
+    def cond(values: Sequence[str]) -> ColumnElement[bool]:
+        patterns = [v for v in values if "*" in v or "?" in v]
+        plain = [v for v in values if v not in patterns]
+        conds = [exact(plain)] if plain else []
+        if patterns:
+            conds.append(match_values(iso_millis(column), patterns, True))
+        return or_(*conds) if conds else false()
+
+    return cond
+
+
 VOLUME_FIELDS: FieldMap = {
     "uuid": Volume.uuid,
     "sid": Volume.sid,
@@ -291,8 +331,8 @@ VOLUME_FIELDS: FieldMap = {
     "attachment": _attachment,
     "state_attachment": _state_attachment,
     "delete_on_termination": _delete_on_termination,
-    "created_at": timestamp_match(Volume.created_at, "created_at"),
-    "attached_at": timestamp_match(Volume.attached_at, "attached_at"),
+    "created_at": time_pattern_match(Volume.created_at, "created_at"),
+    "attached_at": time_pattern_match(Volume.attached_at, "attached_at"),
 }
 
 
@@ -394,7 +434,7 @@ class VolumeQueries:
                 column = Volume.sid if c.field == "volume_sid" else Volume.uuid
                 stmt = stmt.where(match_values(column, c.values, c.wildcards))
             elif c.field == "started_at":
-                stmt = stmt.where(timestamp_match(Job.created_at, "started_at")(c.values))
+                stmt = stmt.where(time_pattern_match(Job.created_at, "started_at")(c.values))
             elif c.field in _MODIFICATION_VALUES:
                 in_python.append(c)
             else:

@@ -20,6 +20,8 @@ sid is accepted too.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 from engine.allocators.storage import StorageAllocator
 from engine.db import utcnow
 from engine.errors import (
+    ConflictingParameters,
     IncorrectState,
     InsufficientCapacity,
     InUse,
@@ -134,6 +137,13 @@ class VolumeRequest:
     volume_type: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     performance: Performance | None = None
+    client_token: str | None = None  # idempotency: a retry returns the same volume
+
+    def fingerprint(self) -> str:
+        """A digest of what is created (all but the client token), to tell a
+        retried request from another one that reuses the token."""
+        return hashlib.sha256(repr(dataclasses.replace(self, client_token=None))
+                              .encode()).hexdigest()
 
 
 # ------------------------------------------------------------ shared helpers
@@ -186,7 +196,18 @@ class VolumeService(VolumeQueries):
         the returned job clones the disk. Raises MissingParameter,
         InvalidParameter, NotFound (zone, offering, snapshot), IncorrectState
         (snapshot not backed up) and InsufficientCapacity (no pool has room).
+
+        With ``req.client_token``, a request the account made before with the
+        same token returns that volume again (and no job); if that request
+        asked for something else, ConflictingParameters (names
+        ``("client_token",)``). A deleted volume frees its token.
         """
+        fingerprint = req.fingerprint() if req.client_token else None
+        if req.client_token:
+            assert fingerprint is not None
+            previous = self._by_client_token(principal, req.client_token, fingerprint)
+            if previous is not None:
+                return previous, None
         offering = self._offering(req.disk_offering_uuid)
         snapshot = self._snapshot(principal, req.snapshot_uuid)
         zone = self._zone(req.zone_uuid or (snapshot.zone_uuid if snapshot else None))
@@ -205,6 +226,7 @@ class VolumeService(VolumeQueries):
             disk_offering_uuid=offering.uuid if offering else None,
             snapshot_uuid=snapshot.uuid if snapshot else None,
             delete_on_termination=False, created_at=utcnow(),
+            client_token=req.client_token or None, request_fingerprint=fingerprint,
         )
         volume_type = req.volume_type or (offering.volume_type if offering else None)
         if volume_type:
@@ -225,6 +247,25 @@ class VolumeService(VolumeQueries):
                           payload={"snapshot_sid": snapshot.sid}, command=command)
         self._s.flush()
         return v, job
+
+    def _by_client_token(self, principal: Principal, token: str,
+                         fingerprint: str) -> Volume | None:
+        """The live volume the account created with ``token``, if any
+        (ConflictingParameters if another request used it). A removed volume's
+        token is cleared so that the token can be used again."""
+        v = self._s.scalar(select(Volume).where(Volume.account_uuid == principal.account_uuid,
+                                                Volume.client_token == token)
+                           .with_for_update())
+        if v is None:
+            return None
+        if v.removed_at is not None:
+            v.client_token = None
+            self._s.flush()
+            return None
+        if v.request_fingerprint != fingerprint:
+            raise ConflictingParameters(("client_token",),
+                                        "The client token was used by a different request")
+        return v
 
     def _offering(self, uuid: str | None) -> DiskOffering | None:
         if uuid is None:

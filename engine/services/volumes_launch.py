@@ -83,12 +83,13 @@ def plan_data_volumes(session: Session, principal: Principal, zone_uuid: str,
     return out
 
 
-def add_data_volumes(session: Session, storage: StorageAllocator, inst: Instance,
+def add_data_volumes(storage: StorageAllocator, inst: Instance,
                      planned: Sequence[PlannedVolume], *, storage_tags: str,
                      now: datetime) -> list[Volume]:
-    """Reserve pool capacity for and add the data volumes of the new ``inst``
-    (attached in their slots, Allocated until its spawn makes the disks).
-    Raises InsufficientCapacity if a pool has no room."""
+    """Reserve pool capacity for and make the data volume rows of the new
+    ``inst`` (attached in their slots, Allocated until its spawn makes the
+    disks); the caller adds them to its transaction. Raises
+    InsufficientCapacity if a pool has no room."""
     out = []
     for index, p in enumerate(planned):
         spec = p.spec
@@ -106,7 +107,6 @@ def add_data_volumes(session: Session, storage: StorageAllocator, inst: Instance
             created_at=now)
         if spec.volume_type:
             v.volume_type = spec.volume_type
-        session.add(v)
         out.append(v)
     return out
 

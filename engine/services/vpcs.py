@@ -22,6 +22,7 @@ import builtins
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from sqlalchemy import (
@@ -546,11 +547,12 @@ class VpcService:
         return page
 
     def _with_free(self, values: Sequence[str]) -> builtins.list[str]:
-        """Live networks with any of ``values`` free addresses."""
+        """Live networks whose count of free addresses matches any of
+        ``values`` (numbers, or ``*``/``?`` patterns over their digits)."""
         live = builtins.list(self._s.scalars(select(Network.uuid).where(
             Network.removed_at.is_(None))))
         return [d.network.uuid for d in self._tier_details(live)
-                if str(d.free_addresses) in values]
+                if any(fnmatchcase(str(d.free_addresses), v) for v in values)]
 
     def _tier_details(self, uuids: Sequence[str]) -> builtins.list[TierDetail]:
         if not uuids:

@@ -157,7 +157,8 @@ class Bench:
         self.result.regions_per_s = tp.per_second
         self.result.regions_errors = tp.errors
         log(f"{self.server.name}: DescribeRegions {tp.per_second:.0f}/s "
-            f"({a.connections} connections, {tp.errors} errors)")
+            f"({a.connections} connections, {tp.errors} errors, client CPU "
+            f"{tp.client_cpu_s * 1000 / max(tp.ok, 1):.2f} ms a call)")
 
     def probe_run(self, fleet: int) -> None:
         """``--probes`` single-instance RunInstances at the current fleet size."""

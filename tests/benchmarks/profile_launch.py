@@ -8,7 +8,8 @@ It reports per call: SQL statements (``before_cursor_execute``), CPU
 milliseconds (``time.process_time``) of the request, and the same for the
 spawn job that follows it (run in this thread by ``JobRunner.drain`` after each
 call, outside the timed span, unless ``--no-jobs``). ``--fleet N`` first
-launches N instances in batches of 500 so the cost can be compared at size.
+launches N instances in batches of 500 so the cost can be compared at size
+(and prints the batches' request CPU per instance).
 ``--profile FILE`` writes a cProfile of the timed requests (of the spawn jobs
 with ``--profile-jobs``; ``--top`` prints the heaviest functions); ``--sql`` prints the statements of the last call and
 of its spawn job.
@@ -115,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
 
     image_id = _IMAGE_ID.findall(call("DescribeImages", {}))[0].decode()
     launched = 0
+    batch_cpu: list[float] = []  # per instance, of each fleet batch's request
     while launched < args.fleet:
         count = min(500, args.fleet - launched)
+        start = time.process_time()
         call("RunInstances", _run_params(image_id, count, {"fleet": "f"}))
+        batch_cpu.append((time.process_time() - start) / count)
         launched += count
         if not args.no_jobs:
             runner.drain(timeout=3600)
@@ -170,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         return f"median {statistics.median(values) * 1000:.2f} ms, mean {statistics.mean(values) * 1000:.2f} ms"
 
     print(f"fleet {args.fleet + 3}, {args.calls} calls, {hosts} hosts")
+    if batch_cpu:
+        print(f"fleet batches of up to 500: CPU per instance {ms(batch_cpu)}")
     print(f"RunInstances: {statistics.median(counts):.0f} statements, CPU {ms(cpu)}")
     if job_cpu:
         print(f"spawn job (claim+run+finish): {statistics.median(job_counts):.0f} statements, "
@@ -191,19 +197,40 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class BeginWaits:
-    """Wall time each ``BEGIN IMMEDIATE`` (waiting for SQLite's write lock) of
-    thread ``thread`` took, recorded while that is set."""
+    """Wall time each write transaction's start of thread ``thread`` took,
+    recorded while that is set: the wait in the SQLite writer queue
+    (engine.sqlite_writers, where the tree has it) plus ``BEGIN IMMEDIATE``
+    (waiting for SQLite's write lock)."""
 
     def __init__(self, engine: Any) -> None:
         self.thread: int | None = None
         self.waits: list[float] = []
+        self._queued = 0.0
         self._started: dict[int, float] = {}
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
+        try:
+            from engine.sqlite_writers import WriterQueue
+        except ImportError:
+            return
+        acquire = WriterQueue.acquire
+
+        def timed_acquire(queue: Any, conn: Any) -> bool:
+            start = time.perf_counter()
+            try:
+                return acquire(queue, conn)
+            finally:
+                if threading.get_ident() == self.thread:
+                    self._queued = time.perf_counter() - start
+
+        WriterQueue.acquire = timed_acquire  # type: ignore[method-assign]
 
     def _before(self, _conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("BEGIN IMMEDIATE") and threading.get_ident() == self.thread:
-            self._started[id(cursor)] = time.perf_counter()
+        if threading.get_ident() != self.thread:
+            return
+        if statement.startswith("BEGIN IMMEDIATE"):
+            self._started[id(cursor)] = time.perf_counter() - self._queued
+        self._queued = 0.0
 
     def _after(self, _conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
         start = self._started.pop(id(cursor), None)
@@ -250,7 +277,7 @@ def _wall(args: Any, runtime: Any, conn: Any, client: Any, image_id: str) -> int
     print(f"RunInstances wall: median {q(wall, 0.5):.2f} ms, p90 {q(wall, 0.9):.2f} ms, "
           f"p99 {q(wall, 0.99):.2f} ms, mean {statistics.mean(wall) * 1000:.2f} ms; "
           f"thread CPU median {q(cpu, 0.5):.2f} ms")
-    print(f"BEGIN IMMEDIATE of the calls: {len(waits.waits)}, waited > 0.5 ms: {len(slow)} "
+    print(f"write transactions (queue + BEGIN IMMEDIATE) of the calls: {len(waits.waits)}, waited > 0.5 ms: {len(slow)} "
           f"({len(slow) / max(1, args.calls):.0%} of calls), total {sum(slow) * 1000:.0f} ms, "
           f"median wait {q(slow, 0.5) if slow else 0:.2f} ms, max {q(slow, 1.0) if slow else 0:.2f} ms")
     runtime.shutdown()

@@ -550,3 +550,75 @@ class DriverContract:
             driver.attach_nic(missing, NicSpec(mac="02:00:00:00:ee:04", device_id=1))
         with pytest.raises(NotFound):
             driver.detach_nic(missing, "02:00:00:00:ee:04")
+
+    def test_nics_changed_while_stopped_are_the_nics_after_start(
+        self, driver: HypervisorDriver, lab: Lab
+    ) -> None:
+        """A NIC added and one removed while the domain is stopped: the next start
+        runs with exactly the changed set (by MAC), and it stays after a stop."""
+        _needs(driver, Capability.HOT_PLUG_NIC)
+        spec = lab.spec()
+        ref = lab.running(spec)
+        driver.stop(ref, timeout=0, force=True)
+        added = NicSpec(mac="02:00:00:00:ee:05", device_id=1, ip="10.1.3.10",
+                        network_ref=self.network_ref)
+        driver.attach_nic(ref, added)
+        driver.detach_nic(ref, spec.nics[0].mac)
+        driver.start(ref)
+        info = driver.info(ref)
+        assert info.power_state is PowerState.RUNNING
+        assert info.nic_macs == (added.mac,)
+        driver.stop(ref, timeout=0, force=True)
+        assert driver.info(ref).nic_macs == (added.mac,)
+
+    # -- disks from snapshots ---------------------------------------------------------
+
+    def test_define_makes_disks_from_a_snapshot(self, driver: HypervisorDriver, lab: Lab) -> None:
+        """``source_snapshot`` in ``define``: a root disk (an image made from a snapshot)
+        and a data disk (a volume made from one); a missing snapshot leaves nothing."""
+        _needs(driver, Capability.DISK_SNAPSHOT)
+        spec = lab.spec()
+        ref, root = lab.define(spec), spec.disks[0].disk_sid
+        snap = f"snap-{uuid.uuid4().hex[:12]}"
+        driver.snapshot_disk(ref, root, snap, pool_ref=self.pool_ref)
+        try:
+            new_root = lab.disk(0, source_snapshot=snap)
+            data = lab.disk(1, size_bytes=2 * DISK_SIZE, source_snapshot=snap)
+            clone = lab.spec(disks=(new_root, data))
+            new = lab.define(clone)
+            info = driver.info(new)
+            assert info.power_state is PowerState.STOPPED
+            assert {new_root.disk_sid, data.disk_sid} <= set(info.disk_sids)
+            if driver.supports(Capability.DATA_DISKS):  # grown where the storage can grow
+                assert driver.disk_info(data.disk_sid, pool_ref=self.pool_ref).size_bytes \
+                    >= DISK_SIZE
+            driver.start(new)
+            assert _power(driver, new) is PowerState.RUNNING
+            driver.destroy(new)
+            assert self.disk_exists(driver, data.disk_sid) in (False, None)
+            gone = f"snap-{uuid.uuid4().hex[:12]}"
+            missing = lab.spec(disks=(lab.disk(0, source_snapshot=gone),))
+            with pytest.raises(NotFound):
+                lab.define(missing)
+            assert missing.name not in driver.list_domains()
+        finally:
+            driver.delete_disk_snapshot(root, snap, pool_ref=self.pool_ref)
+
+    def test_revert_needs_a_stopped_domain(self, driver: HypervisorDriver, lab: Lab) -> None:
+        _needs(driver, Capability.DISK_SNAPSHOT, Capability.REVERT_SNAPSHOT)
+        spec = lab.spec()
+        ref, root = lab.define(spec), spec.disks[0].disk_sid
+        snap = f"snap-{uuid.uuid4().hex[:12]}"
+        driver.snapshot_disk(ref, root, snap, pool_ref=self.pool_ref)
+        try:
+            driver.start(ref)
+            with pytest.raises(IncorrectState):
+                driver.revert_disk_snapshot(ref, root, snap, pool_ref=self.pool_ref)
+            assert _power(driver, ref) is PowerState.RUNNING
+            driver.stop(ref, timeout=0, force=True)
+            driver.revert_disk_snapshot(ref, root, snap, pool_ref=self.pool_ref)
+            assert root in driver.info(ref).disk_sids
+            driver.start(ref)  # the reverted disk still boots
+            assert _power(driver, ref) is PowerState.RUNNING
+        finally:
+            driver.delete_disk_snapshot(root, snap, pool_ref=self.pool_ref)

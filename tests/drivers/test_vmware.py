@@ -14,9 +14,11 @@ import base64
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -36,9 +38,10 @@ from engine.hypervisors.base import (
     DomainSpec,
     HostConnection,
     HypervisorDriver,
+    NicSpec,
     PowerState,
 )
-from engine.hypervisors.vmware import VmwareDriver
+from engine.hypervisors.vmware import VmwareDriver, vms
 from tests.drivers.contract import DISK_SIZE as DISK
 from tests.drivers.contract import DriverContract, Lab
 
@@ -325,3 +328,100 @@ def test_a_free_volume_is_snapshotted_and_a_missing_snapshot_is_not_cloned(
     with pytest.raises(NotFound):
         drv.attach_disk(ref, lab.disk(2, source_snapshot=f"snap-{uuid.uuid4().hex[:12]}"))
     drv.delete_disk_snapshot(volume.disk_sid, snap)
+
+
+# -- reverting and cloning snapshots: checked on the files themselves -------------------------
+
+
+def _file_url(drv: VmwareDriver, file_name: str) -> str:
+    """The datastore HTTP URL (``/folder``) of ``[ds] path`` on the vcsim under test."""
+    ds, path = file_name[1:].split("] ", 1)
+    parts = urlsplit(os.environ[ENV])
+    return (f"https://{parts.hostname}:{parts.port}/folder/{quote(path)}"
+            f"?dcPath=DC0&dsName={quote(ds)}")
+
+
+def _transfer(drv: VmwareDriver, file_name: str, data: bytes | None = None) -> bytes:
+    """Write ``data`` into a datastore file (PUT), or read it (GET), with the driver's
+    session cookie: vSphere's datastore file service, not a path on this machine."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    request = urllib.request.Request(_file_url(drv, file_name), data=data,
+                                     method="GET" if data is None else "PUT",
+                                     headers={"Cookie": drv.session.si._stub.cookie})
+    with urllib.request.urlopen(request, context=ctx, timeout=30) as answer:
+        return bytes(answer.read())
+
+
+def _disk_device(drv: VmwareDriver, ref_id: str, disk_sid: str) -> vim.vm.device.VirtualDisk:
+    props = drv.session.props(_vm(drv, ref_id), ["config.hardware.device",
+                                                 "config.extraConfig"]) or {}
+    return next(d for sid, d in vms.disk_sids(props) if sid == disk_sid)
+
+
+def test_revert_copies_the_snapshot_back_over_the_disk_file(drv: VmwareDriver, lab: Lab) -> None:
+    spec = lab.spec()
+    ref, root = lab.define(spec), spec.disks[0].disk_sid
+    before = _disk_device(drv, ref.ref, root)
+    _transfer(drv, before.backing.fileName, b"content at snapshot time")
+    snap = f"snap-{uuid.uuid4().hex[:12]}"
+    drv.snapshot_disk(ref, root, snap)
+    _transfer(drv, before.backing.fileName, b"written later")
+    drv.revert_disk_snapshot(ref, root, snap)
+    assert _transfer(drv, before.backing.fileName) == b"content at snapshot time"
+    after = _disk_device(drv, ref.ref, root)
+    assert (after.backing.fileName, after.unitNumber) == (before.backing.fileName,
+                                                          before.unitNumber)
+    assert f"{snap}.vmdk" in _files(drv, "nimbostack-snapshots")  # the snapshot stays
+    assert not {f"{root}.partial.vmdk"} & _files(drv, spec.name)
+    drv.delete_disk_snapshot(root, snap)
+
+
+def test_revert_of_a_free_volume(drv: VmwareDriver, lab: Lab) -> None:
+    ref = lab.define()
+    volume = lab.disk(1)
+    drv.attach_disk(ref, volume)
+    drv.detach_disk(ref, volume.disk_sid)
+    file_name = f"[{drv.place.datastores[0].name}] nimbostack-volumes/{volume.disk_sid}.vmdk"
+    _transfer(drv, file_name, b"old")
+    snap = f"snap-{uuid.uuid4().hex[:12]}"
+    drv.snapshot_disk(None, volume.disk_sid, snap)
+    _transfer(drv, file_name, b"new")
+    drv.revert_disk_snapshot(None, volume.disk_sid, snap)
+    assert _transfer(drv, file_name) == b"old"
+    with pytest.raises(NotFound):
+        drv.revert_disk_snapshot(None, volume.disk_sid, f"snap-{uuid.uuid4().hex[:12]}")
+    with pytest.raises(NotFound):
+        drv.revert_disk_snapshot(None, f"vol-{uuid.uuid4().hex[:12]}", snap)
+    drv.delete_disk_snapshot(volume.disk_sid, snap)
+
+
+def test_define_copies_snapshots_into_the_vms_own_disks(drv: VmwareDriver, lab: Lab) -> None:
+    source = lab.spec()
+    ref, root = lab.define(source), source.disks[0].disk_sid
+    _transfer(drv, _disk_device(drv, ref.ref, root).backing.fileName, b"image bytes")
+    snap = f"snap-{uuid.uuid4().hex[:12]}"
+    drv.snapshot_disk(ref, root, snap)
+    new_root = lab.disk(0, size_bytes=128 * MIB, source_snapshot=snap, source_image=TEMPLATE)
+    data = lab.disk(1, size_bytes=2 * DISK, source_snapshot=snap)
+    spec = lab.spec(disks=(new_root, data))
+    new = lab.define(spec)
+    assert drv.info(new).disk_sids == (new_root.disk_sid, data.disk_sid)
+    first = _disk_device(drv, new.ref, new_root.disk_sid)
+    assert first.unitNumber == 0  # the root keeps the first slot
+    assert first.backing.fileName.endswith(f"{spec.name}/{new_root.disk_sid}.vmdk")
+    assert first.capacityInKB * 1024 == 128 * MIB
+    assert _transfer(drv, first.backing.fileName) == b"image bytes"
+    assert _disk_device(drv, new.ref, data.disk_sid).capacityInKB * 1024 == 2 * DISK
+    drv.delete_disk_snapshot(root, snap)
+
+
+def test_nic_attached_to_a_running_vm_has_the_engines_mac(drv: VmwareDriver, lab: Lab) -> None:
+    ref = lab.running()
+    drv.attach_nic(ref, NicSpec(mac="02:00:00:00:EE:10", device_id=1))
+    cards = [d for d in _vm(drv, ref.ref).config.hardware.device
+             if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    assert [(c.macAddress, c.addressType) for c in cards][-1] == ("02:00:00:00:ee:10", "manual")
+    assert drv.info(ref).nic_macs[-1] == "02:00:00:00:ee:10"
+    drv.detach_nic(ref, "02:00:00:00:EE:10")
+    assert "02:00:00:00:ee:10" not in drv.info(ref).nic_macs

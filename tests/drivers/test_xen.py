@@ -7,6 +7,7 @@ import base64
 import time
 import xmlrpc.client
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -144,7 +145,8 @@ def test_registry_and_url_guess() -> None:
     assert registry.driver_class("XenServer") is XenDriver
     assert XenDriver.capabilities == {Capability.ATTACH_DISK, Capability.LIVE_ATTACH_DISK,
                                       Capability.RESIZE_DISK, Capability.DATA_DISKS,
-                                      Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT}
+                                      Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT,
+                                      Capability.REVERT_SNAPSHOT, Capability.HOT_PLUG_NIC}
 
 
 # -- what define leaves in XAPI ------------------------------------------------------------
@@ -408,3 +410,56 @@ def test_double_tasks_events_and_devices(double: XapiDouble, api: Any) -> None:
     with pytest.raises(XenAPI.Failure) as err:
         api.VM.get_record(vm)
     assert err.value.details == ["HANDLE_INVALID", "VM", vm]
+
+
+# -- reverts and NICs --------------------------------------------------------------------------
+
+
+def test_revert_swaps_in_a_clone_of_the_snapshot(drv: XenDriver, api: Any) -> None:
+    ref = drv.define(spec())
+    root = "root-i-2-5-VM"
+    [old] = api.VDI.get_by_name_label(root)
+    drv.snapshot_disk(ref, root, "snap-r1")
+    drv.resize_disk(ref, root, 3 * GIB)
+    drv.revert_disk_snapshot(ref, root, "snap-r1")
+    [new] = api.VDI.get_by_name_label(root)
+    assert new != old and api.VDI.get_virtual_size(new) == str(2 * GIB)
+    with pytest.raises(XenAPI.Failure):
+        api.VDI.get_record(old)  # the replaced VDI is gone
+    other = api.VDI.get_other_config(new)
+    assert (other[rec.DISK_SID], other[rec.DISK_OWNER]) == (root, "uuid-i-2-5-VM")
+    [vbd] = [v for v in api.VM.get_VBDs(ref.ref) if api.VBD.get_VDI(v) == new]
+    assert (api.VBD.get_userdevice(vbd), api.VBD.get_bootable(vbd)) == ("0", True)
+    drv.revert_disk_snapshot(ref, root, "snap-r1")  # the snapshot still belongs to the disk
+    drv.snapshot_disk(ref, root, "snap-r1")  # ... and is still "that snapshot" of it
+    drv.start(ref)
+    assert drv.info(ref).disk_sids == (root,)
+
+
+def test_nics_are_vifs_plugged_into_a_running_vm(drv: XenDriver, api: Any) -> None:
+    ref = drv.define(spec())
+    drv.start(ref)
+    drv.attach_nic(ref, NicSpec(mac="02:00:0A:01:02:0B", device_id=0, ip="10.1.2.11"))
+    vifs = {api.VIF.get_MAC(v): v for v in api.VM.get_VIFs(ref.ref)}
+    added = vifs["02:00:0a:01:02:0b"]
+    assert api.VIF.get_device(added) == "1"  # device 0 is taken: the next free one
+    assert api.VIF.get_currently_attached(added) is True
+    assert drv.info(ref).nic_macs == ("02:00:0a:01:01:0a", "02:00:0a:01:02:0b")
+    drv.detach_nic(ref, "02:00:0a:01:02:0b")
+    assert added not in api.VM.get_VIFs(ref.ref)
+
+
+def test_apply_nics_makes_a_stopped_domains_vifs_the_specs(drv: XenDriver, api: Any) -> None:
+    """What the engine's start job does for a domain whose NICs changed while stopped."""
+    from engine.jobs.nic_handlers import apply_nics
+
+    first = spec()
+    ref = drv.define(first)
+    changed = replace(first, nics=(NicSpec(mac="02:00:0a:01:01:0b", device_id=1),))
+    apply_nics(drv, ref, changed)
+    drv.start(ref)
+    [vif] = api.VM.get_VIFs(ref.ref)
+    assert (api.VIF.get_MAC(vif), api.VIF.get_currently_attached(vif)) == (
+        "02:00:0a:01:01:0b", True)
+    apply_nics(drv, ref, first)  # a running domain is left alone
+    assert drv.info(ref).nic_macs == ("02:00:0a:01:01:0b",)

@@ -7,8 +7,10 @@ template VM named by the root disk's ``source_image`` when it exists and creates
 VM from a ConfigSpec otherwise; disk ownership follows the naming rules in
 ``specs.py``. Direct kernel boot (``DomainSpec.boot``) does not exist on vSphere
 and is ignored. Serial console output is not available (no CONSOLE_OUTPUT). Disk
-snapshots are full copies of the disk file (``snapshots.py``); a data volume made from
-one is copied from it when it is attached.
+snapshots are full copies of the disk file (``snapshots.py``); a disk made from one
+(``DiskSpec.source_snapshot``, in ``define`` or ``attach_disk``) is a copy of that
+file, and reverting copies it back over the disk. NICs are added and removed by MAC,
+running or not (``nics.py``).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from engine.hypervisors.base import (
     HostInfo,
     HostStats,
     HypervisorDriver,
+    NicSpec,
     PowerState,
 )
-from engine.hypervisors.vmware import disks, domains, snapshots, vms
+from engine.hypervisors.vmware import disks, domains, nics, snapshots, vms
 from engine.hypervisors.vmware.inventory import Placement, locate
 from engine.hypervisors.vmware.session import DRIVER, VsphereSession, faults
 from engine.hypervisors.vmware.urls import VsphereTarget, parse_host_url
@@ -71,6 +74,7 @@ class VmwareDriver(HypervisorDriver):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.ATTACH_DISK, Capability.LIVE_ATTACH_DISK, Capability.RESIZE_DISK,
         Capability.MIGRATE, Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT,
+        Capability.REVERT_SNAPSHOT, Capability.HOT_PLUG_NIC,
     })
 
     def __init__(self, conn: HostConnection) -> None:
@@ -224,7 +228,8 @@ class VmwareDriver(HypervisorDriver):
             cpus=int(props.get("config.hardware.numCPU") or 0),
             memory_mib=int(props.get("config.hardware.memoryMB") or 0),
             name=str(props.get("name", "")),
-            disk_sids=tuple(sid for sid, _ in vms.disk_sids(props)))
+            disk_sids=tuple(sid for sid, _ in vms.disk_sids(props)),
+            nic_macs=nics.macs(props))
 
     @_guarded
     def list_domains(self) -> dict[str, PowerState]:
@@ -262,6 +267,23 @@ class VmwareDriver(HypervisorDriver):
         with faults("delete a disk snapshot", snapshot_sid):
             snapshots.delete(self.session, self.place, snapshot_sid,
                              self._pools.get(pool_ref or ""))
+
+    @_guarded
+    def revert_disk_snapshot(self, ref: DomainRef | None, disk_sid: str, snapshot_sid: str, *,
+                             pool_ref: str | None = None) -> None:
+        with faults("revert a disk", disk_sid):
+            snapshots.revert(self.session, self.place, ref, disk_sid, snapshot_sid,
+                             self._pools.get(pool_ref or ""))
+
+    @_guarded
+    def attach_nic(self, ref: DomainRef, nic: NicSpec) -> None:
+        with faults("attach a NIC", ref.ref):
+            nics.attach(self.session, self.place, ref, nic)
+
+    @_guarded
+    def detach_nic(self, ref: DomainRef, mac: str) -> None:
+        with faults("detach a NIC", ref.ref):
+            nics.detach(self.session, self.place, ref, mac)
 
     @_guarded
     def copy_disk_snapshot(self, disk_sid: str, snapshot_sid: str, new_snapshot_sid: str, *,

@@ -16,8 +16,10 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import DriverError, EngineError, NotFound, ResourceKind
-from engine.hypervisors.base import DomainRef
+from pyVmomi import vim
+
+from engine.errors import DriverError, EngineError, IncorrectState, NotFound, ResourceKind
+from engine.hypervisors.base import DomainRef, PowerState
 from engine.hypervisors.vmware import specs, vms
 from engine.hypervisors.vmware.inventory import Placement, pick_datastore
 from engine.hypervisors.vmware.session import DRIVER, VsphereSession
@@ -148,3 +150,60 @@ def clone_into(session: VsphereSession, place: Placement, snapshot_sid: str, des
     if found is None:
         raise NotFound(ResourceKind.SNAPSHOT, snapshot_sid)
     copy_file(session, place, found[1], dest, "create a disk from a snapshot", snapshot_sid)
+
+
+def find(session: VsphereSession, place: Placement, snapshot_sid: str,
+         pool_url: str | None) -> str:
+    """The file name of snapshot ``snapshot_sid``; ``NotFound(SNAPSHOT)`` without it."""
+    found = _find(session, place, lambda ds: specs.snapshot_path(ds, snapshot_sid), pool_url)
+    if found is None:
+        raise NotFound(ResourceKind.SNAPSHOT, snapshot_sid)
+    return found[1]
+
+
+def revert(session: VsphereSession, place: Placement, ref: DomainRef | None, disk_sid: str,
+           snapshot_sid: str, pool_url: str | None) -> None:
+    """Put the snapshot's content back into the disk file (see the module docstring).
+
+    A free volume that a VM holds after all is reverted as that VM's disk. The VM must
+    be powered off (``IncorrectState``). Repeating a revert redoes the same copy."""
+    op = "revert a disk"
+    target, props = disk_file(session, place, ref, disk_sid, pool_url)
+    if ref is None:
+        holder = vms.holder_of(session, place, target)
+        if holder is not None:
+            ref = DomainRef(holder[0]._moId)
+            target, props = disk_file(session, place, ref, disk_sid, pool_url)
+    if ref is not None and props is not None and \
+            props.get("runtime.powerState") != "poweredOff":
+        raise IncorrectState(ResourceKind.INSTANCE, ref.ref, vms.power_of(props),
+                             [PowerState.STOPPED])
+    source = find(session, place, snapshot_sid, pool_url)
+    dc, manager = place.datacenter, session.content.virtualDiskManager
+    partial = specs.partial_path(target)
+    session.run(op, snapshot_sid, manager.CopyVirtualDisk_Task, sourceName=source,
+                sourceDatacenter=dc, destName=partial, destDatacenter=dc, force=True)
+    try:
+        session.run(op, disk_sid, manager.MoveVirtualDisk_Task, sourceName=partial,
+                    sourceDatacenter=dc, destName=target, destDatacenter=dc, force=True)
+    except BaseException:
+        with contextlib.suppress(EngineError):
+            delete_file(session, place, partial, op, disk_sid)
+        raise
+    if ref is not None and props is not None:
+        _reload_capacity(session, place, ref, props, disk_sid, target)
+
+
+def _reload_capacity(session: VsphereSession, place: Placement, ref: DomainRef,
+                     props: dict[str, Any], disk_sid: str, file_name: str) -> None:
+    """Re-add the VM's device of ``file_name`` when the file's capacity is known and
+    differs from the device's (a device edit cannot shrink a disk)."""
+    device = next((d for sid, d in vms.disk_sids(props) if sid == disk_sid), None)
+    capacity = vms.disk_capacity_kib(session, place, _datastore(place, file_name), file_name)
+    if device is None or capacity is None or capacity == (device.capacityInKB or 0):
+        return
+    again = specs.add_disk(key=-1, controller_key=device.controllerKey,
+                           unit=device.unitNumber, file_name=file_name, size_bytes=None)
+    vm = vms.vm_object(session, ref)
+    session.run("revert a disk", disk_sid, vm.ReconfigVM_Task, spec=vim.vm.ConfigSpec(
+        deviceChange=[specs.remove_device(device), again]))

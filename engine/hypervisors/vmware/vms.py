@@ -97,3 +97,24 @@ def ensure_directory(session: VsphereSession, place: Placement, datastore: Any,
             createParentDirectories=True)
     except vim.fault.FileAlreadyExists:
         pass
+
+
+def disk_capacity_kib(session: VsphereSession, place: Placement, datastore: Any,
+                      file_name: str) -> int | None:
+    """The capacity (KiB) of the virtual disk file ``[ds] dir/name.vmdk`` as the datastore
+    browser reports it (VmDiskFileQuery), or None when it does not (vcsim)."""
+    ds_name, path = specs.split_path(file_name)
+    folder, _, base = path.rpartition("/")
+    query = vim.host.DatastoreBrowser.VmDiskQuery(
+        details=vim.host.DatastoreBrowser.VmDiskQuery.Details(capacityKb=True))
+    spec = vim.host.DatastoreBrowser.SearchSpec(matchPattern=[base], query=[query])
+    try:
+        result = session.wait(datastore.browser.SearchDatastore_Task(f"[{ds_name}] {folder}",
+                                                                      spec), "size a disk")
+    except (NotFound, DriverError):
+        return None
+    for found in getattr(result, "file", None) or ():
+        capacity = getattr(found, "capacityKb", None)
+        if found.path == base and capacity:
+            return int(capacity)
+    return None

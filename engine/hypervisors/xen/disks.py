@@ -4,7 +4,9 @@ A disk is a VDI whose ``other_config`` carries its ``disk_sid`` (see ``records``
 attaching is a VBD (plugged at once when the VM runs); snapshots are ``VDI.snapshot``
 children that outlive their parent VDI, as on XenServer. A snapshot copy is a full
 ``VDI.copy`` of the snapshot VDI on the snapshot's SR: an independent VDI (no VHD
-parent) that plays the snapshot role for the new sid.
+parent) that plays the snapshot role for the new sid. Reverting clones the snapshot
+into a new VDI that takes the disk's place (its VBDs, sid and owner; VDIs do not
+shrink, so the old VDI cannot be overwritten in place) and then destroys the old one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from typing import Any
 
 import XenAPI  # type: ignore[import-untyped]
 
-from engine.errors import DriverError, InUse, InvalidParameter, NotFound, ResourceKind
+from engine.errors import (
+    DriverError,
+    IncorrectState,
+    InUse,
+    InvalidParameter,
+    NotFound,
+    ResourceKind,
+)
 from engine.hypervisors.base import (
     Capability,
     DiskInfo,
@@ -21,6 +30,7 @@ from engine.hypervisors.base import (
     DomainRef,
     HostConnection,
     HypervisorDriver,
+    PowerState,
 )
 from engine.hypervisors.xen import records as rec
 from engine.hypervisors.xen.errors import DRIVER, code, guarded
@@ -35,7 +45,8 @@ class XenBase(HypervisorDriver):
     name = DRIVER
     capabilities = frozenset({Capability.ATTACH_DISK, Capability.LIVE_ATTACH_DISK,
                               Capability.RESIZE_DISK, Capability.DATA_DISKS,
-                              Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT})
+                              Capability.DISK_SNAPSHOT, Capability.COPY_DISK_SNAPSHOT,
+                              Capability.REVERT_SNAPSHOT})
 
     def __init__(self, conn: HostConnection) -> None:
         super().__init__(conn)
@@ -115,7 +126,7 @@ class XenBase(HypervisorDriver):
 
     def tag_vdi(self, vdi: str, disk: DiskSpec, owner: str | None) -> None:
         current = dict(self.call("VDI.get_other_config", vdi))
-        for key in (rec.DISK_SID, rec.DISK_OWNER, rec.SNAPSHOT_SID, rec.COPY_OF):
+        for key in (rec.DISK_SID, rec.DISK_OWNER, rec.SNAPSHOT_SID, rec.COPY_OF, rec.SNAPSHOT_OF):
             current.pop(key, None)
         current[rec.DISK_SID] = disk.disk_sid
         if owner:
@@ -240,13 +251,13 @@ class XenBase(HypervisorDriver):
             raise NotFound(_VOL, disk_sid)
         existing = self.find_vdi(snapshot_sid, rec.SNAPSHOT_SID)
         if existing is not None:
-            if existing[1].get("snapshot_of") != found[0]:
+            if not _snapshot_of(existing[1], found[0], disk_sid):
                 raise InvalidParameter("snapshot_sid", snapshot_sid, "used by another disk")
             return
         snap = str(self.xapi.run("VDI.snapshot", found[0], {}, timeout=self.task_timeout))
         other = {k: v for k, v in self.call("VDI.get_other_config", snap).items()
                  if k not in (rec.DISK_SID, rec.DISK_OWNER)}
-        other[rec.SNAPSHOT_SID] = snapshot_sid
+        other.update({rec.SNAPSHOT_SID: snapshot_sid, rec.SNAPSHOT_OF: disk_sid})
         self.call("VDI.set_other_config", snap, other)
         self.call("VDI.set_name_label", snap, snapshot_sid)
 
@@ -256,6 +267,52 @@ class XenBase(HypervisorDriver):
         found = self.find_vdi(snapshot_sid, rec.SNAPSHOT_SID)
         if found is not None:
             self.call("VDI.destroy", found[0])
+
+    @guarded("revert a disk")
+    def revert_disk_snapshot(self, ref: DomainRef | None, disk_sid: str, snapshot_sid: str, *,
+                             pool_ref: str | None = None) -> None:
+        if ref is not None:
+            self.vm_record(ref)
+        found = self.find_vdi(disk_sid)
+        if found is None:
+            raise NotFound(_VOL, disk_sid)
+        old, record = found
+        snap = self.find_vdi(snapshot_sid, rec.SNAPSHOT_SID)
+        if snap is None or not _snapshot_of(snap[1], old, disk_sid):
+            raise NotFound(ResourceKind.SNAPSHOT, snapshot_sid)
+        holders = self.vdi_holders(record)
+        for _, vm_ref in holders:
+            state = self.call("VM.get_power_state", vm_ref)
+            if state != "Halted":
+                raise IncorrectState(_VM, vm_ref, rec.power_state({"power_state": state}),
+                                     [PowerState.STOPPED])
+        new = str(self.xapi.run("VDI.clone", snap[0], {}, timeout=self.task_timeout))
+        try:
+            self.call("VDI.set_other_config", new, {
+                k: v for k, v in record.get("other_config", {}).items() if k != rec.DISK_SID})
+            for vbd, _ in holders:
+                self._swap_vbd(vbd, new)
+        except BaseException:
+            self.call("VDI.destroy", new)
+            raise
+        # The old VDI gives up its sid before the new one takes it: a crash in
+        # between leaves an untagged VDI, never two disks with one sid.
+        self.call("VDI.remove_from_other_config", old, rec.DISK_SID)
+        owner = record.get("other_config", {}).get(rec.DISK_OWNER)
+        self.tag_vdi(new, DiskSpec(disk_sid=disk_sid, device_id=0, size_bytes=0,
+                                   serial=str(record.get("name_description") or "")), owner)
+        self.call("VDI.destroy", old)
+
+    def _swap_vbd(self, vbd: str, vdi: str) -> None:
+        """Replace the (unplugged) VBD by one with the same slot on ``vdi``."""
+        old = self.call("VBD.get_record", vbd)
+        self.call("VBD.destroy", vbd)
+        self.call("VBD.create", {
+            "VM": old["VM"], "VDI": vdi, "userdevice": old["userdevice"],
+            "bootable": old["bootable"], "mode": old["mode"], "type": old["type"],
+            "empty": False, "unpluggable": old["unpluggable"],
+            "other_config": old.get("other_config", {}), "qos_algorithm_type": "",
+            "qos_algorithm_params": {}})
 
     @guarded("copy a disk snapshot")
     def copy_disk_snapshot(self, disk_sid: str, snapshot_sid: str, new_snapshot_sid: str, *,
@@ -285,3 +342,9 @@ class XenBase(HypervisorDriver):
         except BaseException:
             self.call("VDI.destroy", copy)
             raise
+
+
+def _snapshot_of(snapshot: dict[str, Any], vdi: str, disk_sid: str) -> bool:
+    """Whether the snapshot VDI record belongs to the disk (by tag, else by XAPI's link)."""
+    tagged = snapshot.get("other_config", {}).get(rec.SNAPSHOT_OF)
+    return tagged == disk_sid if tagged else snapshot.get("snapshot_of") == vdi

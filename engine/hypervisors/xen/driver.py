@@ -7,7 +7,8 @@ OpaqueRef. The driver treats the pool as the host: ``list_domains`` lists every 
 
 ``define`` clones the template named by the root disk's ``source_image`` (name-label or
 uuid; ``VM.copy`` instead when the disk's pool is another SR), then ``VM.provision``,
-or creates a blank HVM VM; ``records`` describes what is stored where in XAPI.
+or creates a blank HVM VM; ``records`` describes what is stored where in XAPI. NICs
+are VIFs known by MAC (``nics``); disk operations and snapshot reverts are in ``disks``.
 Long operations go through ``Async.*`` tasks waited for with ``event.from``.
 """
 
@@ -36,15 +37,15 @@ from engine.hypervisors.base import (
     PowerState,
 )
 from engine.hypervisors.xen import records as rec
-from engine.hypervisors.xen.disks import XenBase
 from engine.hypervisors.xen.errors import DRIVER, code, guarded
+from engine.hypervisors.xen.nics import XenNics
 from engine.hypervisors.xen.session import TaskTimeout
 
 _VM, _VOL = ResourceKind.INSTANCE, ResourceKind.VOLUME
 REBOOT_TIMEOUT = 120.0
 
 
-class XenDriver(XenBase):
+class XenDriver(XenNics):
     """One XenServer host (pool master) over XAPI."""
 
     # -- host -----------------------------------------------------------------------
@@ -192,17 +193,9 @@ class XenDriver(XenBase):
             self.call("VM.set_PV_args", vm, spec.boot.cmdline)
         for vif in self.call("VM.get_VIFs", vm):
             self.call("VIF.destroy", vif)
-        networks = self.call("network.get_all_records")
-        pifs = self.call("PIF.get_all_records")
-        for nic in spec.nics:
-            network = rec.network_for(nic.network_ref, networks, pifs)
-            if network is None:
-                raise DriverError(DRIVER, "define", "the host has no network for guests")
-            self.call("VIF.create", {
-                "device": str(nic.device_id), "network": network, "VM": vm, "MAC": nic.mac,
-                "MTU": "1500", "other_config": {"nimbostack-ip": nic.ip or ""},
-                "qos_algorithm_type": "", "qos_algorithm_params": {},
-                "locking_mode": "network_default", "ipv4_allowed": [], "ipv6_allowed": []})
+        taken: set[str] = set()
+        for nic in sorted(spec.nics, key=lambda n: n.device_id):
+            self.new_vif(vm, nic, taken)
 
     def _roll_back(self, vm: str, created: list[str], keep: set[str]) -> None:
         """Remove a half-defined VM and every disk made for it (never those in ``keep``)."""
@@ -301,7 +294,7 @@ class XenDriver(XenBase):
                 disks.append((int(vbd_rec["userdevice"] or 0), sid))
         return DomainInfo(ref, rec.power_state(vm), int(vm["VCPUs_at_startup"]),
                           int(vm["memory_static_max"]) // (1024 * 1024), str(vm["name_label"]),
-                          tuple(sid for _, sid in sorted(disks)))
+                          tuple(sid for _, sid in sorted(disks)), self.macs(vm))
 
     @guarded("list domains")
     def list_domains(self) -> dict[str, PowerState]:

@@ -31,6 +31,7 @@ DISK_SID = "nimbostack-disk"
 DISK_OWNER = "nimbostack-owner"
 SNAPSHOT_SID = "nimbostack-snapshot"
 COPY_OF = "nimbostack-copy-of"
+SNAPSHOT_OF = "nimbostack-snapshot-of"
 
 Record = Mapping[str, Any]
 

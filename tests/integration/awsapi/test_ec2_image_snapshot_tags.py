@@ -140,7 +140,7 @@ def test_copy_of_an_image_without_a_snapshot_tags_only_the_image(ec2: Any) -> No
 
 def test_images_made_back_to_back_of_one_instance_all_succeed(ec2: Any, instance: str) -> None:
     """The second CreateImage may find the root volume still being snapshotted for
-    the first: it makes its image anyway (without a backing snapshot here)."""
+    the first: its snapshot queues behind (test_ec2_image_snapshot_queue.py)."""
     names = [f"b2b-{uuid.uuid4().hex[:8]}" for _ in range(3)]
     images = [ec2.create_image(InstanceId=instance, Name=n, NoReboot=True)["ImageId"]
               for n in names]

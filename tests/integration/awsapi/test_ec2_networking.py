@@ -65,7 +65,7 @@ def test_default_vpc_is_found_by_is_default_filter(ec2: Any) -> None:
     assert vpc["VpcId"].startswith("vpc-") and len(vpc["VpcId"]) == 21
     assert vpc["IsDefault"] is True
     assert vpc["State"] == "available"
-    assert vpc["DhcpOptionsId"] == "default"
+    assert vpc["DhcpOptionsId"].startswith("dopt-")
     assert vpc["InstanceTenancy"] == "default"
     ipaddress.IPv4Network(vpc["CidrBlock"])
     assoc = vpc["CidrBlockAssociationSet"]

@@ -226,7 +226,8 @@ def test_user_data_identity_document_and_versions(vm: Launched) -> None:
     assert (got.status, got.body) == (200, USER_DATA)
     assert call(vm.base + "latest/").text.split("\n") == ["dynamic", "meta-data", "user-data"]
     assert call(vm.base + "latest/dynamic/").text == "instance-identity/"
-    assert call(vm.base + "latest/dynamic/instance-identity/").text == "document"
+    assert call(vm.base + "latest/dynamic/instance-identity/").text == \
+        "document\npkcs7\nsignature"
     doc = json.loads(call(vm.base + "latest/dynamic/instance-identity/document").text)
     i = vm.instance
     assert doc["instanceId"] == i["InstanceId"]

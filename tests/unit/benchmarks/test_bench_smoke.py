@@ -34,6 +34,20 @@ def test_filters_flatten_like_the_ec2_query_protocol() -> None:
     }
 
 
+def test_a_call_is_signed_again_only_when_its_second_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench_http
+
+    now = [1_700_000_000.2]
+    monkeypatch.setattr(bench_http.time, "time", lambda: now[0])
+    conn = Ec2Connection(Endpoint("http://127.0.0.1:1", "AKIAEXAMPLE", "secret"))
+    first = conn.signed("DescribeRegions")
+    assert conn.signed("DescribeRegions") is first  # same second: the same bytes
+    assert conn.signed("DescribeRegions", {"RegionName.1": "x"}) != first
+    now[0] += 1.0
+    assert conn.signed("DescribeRegions") is not first  # a new second: signed again
+
+
 def test_a_bad_signature_is_reported_with_its_code(server: Any) -> None:
     conn = Ec2Connection(Endpoint(server.url, server.access_key, "not-the-secret"))
     with pytest.raises(Ec2CallError) as err:

@@ -1,4 +1,5 @@
-"""Start-up settings of ``nimbostack serve``: collector state, gunicorn options, preload."""
+"""Start-up of ``nimbostack serve``: collector state, gunicorn options, preload, the
+database prepared in a child process."""
 
 from __future__ import annotations
 
@@ -38,12 +39,45 @@ def test_gunicorn_control_socket_is_off(tmp_path: Path) -> None:
 
 def test_preload_loads_what_the_first_ec2_call_needs_and_not_flask() -> None:
     code = ("import sys; from nimbostack import server; server.preload(); "
-            "from awsapi import actions; "
+            "from awsapi import actions; from engine.models import Region; "
+            "from sqlalchemy import inspect; "
             "print(sorted(m for m in ('awsapi.app', 'engine.reconciler', 'nimbostack.wsgi', "
             "'engine.services.catalog', 'flask', 'nativeapi.app', 'imds.app', "
-            "'awsapi.actions.volumes') if m in sys.modules)); "
-            "print(actions.lookup(server.FIRST_OPERATION) is not None)")
+            "'awsapi.actions.volumes', 'engine.jobs.handlers') if m in sys.modules)); "
+            "print(actions.lookup(server.FIRST_OPERATION) is not None); "
+            "print(inspect(Region).configured)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
-    assert out == ["['awsapi.app',", "'engine.reconciler',", "'engine.services.catalog',",
-                   "'nimbostack.wsgi']", "True"]
+    assert out == ["['awsapi.app',", "'engine.services.catalog',", "'nimbostack.wsgi']",
+                   "True", "True"]
+
+
+def test_prepare_database_migrates_and_bootstraps_in_a_child(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    wait = server.prepare_database(Config(db_url=url, simulator_dir=tmp_path / "sim"))
+    wait()
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["admin"]
+    finally:
+        engine.dispose()
+
+
+def test_prepare_database_reports_a_failure(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the database's directory would be
+    wait = server.prepare_database(Config(db_url=f"sqlite:///{blocker / 'x.db'}",
+                                          simulator_dir=tmp_path / "sim"))
+    with pytest.raises(RuntimeError, match="preparing the database failed"):
+        wait()
+
+
+def test_model_modules_leave_annotations_to_the_interpreter() -> None:
+    """See engine/models/__init__.py: string annotations cost start-up time."""
+    models = Path(__file__).resolve().parents[3] / "engine" / "models"
+    offenders = [p.name for p in sorted(models.glob("*.py"))
+                 if "from __future__ import annotations" in p.read_text()]
+    assert offenders == []
