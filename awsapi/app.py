@@ -39,6 +39,7 @@ from engine.errors import EngineError
 from engine.principal import Principal
 from engine.runtime import Runtime
 from engine.services import Services
+from engine.services.access import own_account_only
 from engine.services.accounts import Credentials
 
 if TYPE_CHECKING:
@@ -186,8 +187,12 @@ class Ec2Endpoint:
         dry_run = bool(params.pop("DryRun", False))
         region = self.runtime.config.region
 
+        # Reads answer the caller's own account only, as AWS does, for admins too;
+        # an operator's powers over other accounts' resources stay with writes by id.
+        actor = own_account_only(principal) if _is_read(spec) else principal
+
         def run(services: Services) -> bytes:
-            ctx = RequestContext(principal, services, region, request_id)
+            ctx = RequestContext(actor, services, region, request_id)
             try:
                 result: dict[str, Any] = spec.handler(ctx, params)
             except (EngineError, Ec2Error) as exc:
@@ -207,6 +212,16 @@ class Ec2Endpoint:
                            "Request would have succeeded, but DryRun flag is set.") from None
         except EngineError as exc:
             raise to_ec2(exc, show_details=principal.is_root_admin) from exc
+
+
+# Actions that only read (whatever their transaction): named so in EC2's API.
+_READ_PREFIXES: Final = ("Describe", "Get", "List", "Search")
+
+
+def _is_read(spec: actions.ActionSpec) -> bool:
+    """Whether ``spec`` answers what the caller's account sees (every Describe*,
+    Get*, List* and Search* action, and any other registered read-only)."""
+    return spec.readonly or spec.name.startswith(_READ_PREFIXES)
 
 
 class _DryRunPassed(Exception):

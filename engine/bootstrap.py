@@ -3,7 +3,8 @@
 ROOT domain, the ``admin`` account and user, a region and zone with simulator
 hosts, primary and secondary storage, a public IP range, a default guest
 network, offerings named after EC2 instance types, OS types and ready
-templates. :func:`bootstrap` is idempotent: it only adds what is missing.
+templates. :func:`bootstrap` is idempotent: it only adds what is missing, and
+marks the database as holding this embedded default (:mod:`engine.bootstrap_mark`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import sequences
+from engine import bootstrap_mark, sequences
 from engine.models import (
     DiskOffering,
     Domain,
     OsType,
+    Sequence,
     ServiceOffering,
     Template,
     TemplateZone,
@@ -111,6 +113,18 @@ def bootstrap(session: Session, opts: BootstrapOptions) -> None:
         _zone(session, opts)  # the embedded default is for an empty cloud only
     admin_user = accounts.user_by_name("admin")
     _templates(session, admin_user.account_uuid)
+    _mark(session)
+
+
+def _mark(session: Session) -> None:
+    """Record that the database holds this code's embedded default
+    (:mod:`engine.bootstrap_mark`), so the next server start skips the bootstrap."""
+    row = session.get(Sequence, bootstrap_mark.MARK)
+    if row is None:
+        session.add(Sequence(name=bootstrap_mark.MARK, next_value=bootstrap_mark.generation()))
+    else:
+        row.next_value = bootstrap_mark.generation()
+    session.flush()
 
 
 def _catalog(session: Session) -> None:

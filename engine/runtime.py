@@ -25,13 +25,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import text
 
-from engine import schema
+from engine import bootstrap_mark, schema
 from engine.config import Config
 from engine.db import Database, connect
 from engine.errors import Conflict
@@ -77,13 +76,21 @@ class Runtime:
 
     # ------------------------------------------------------------------ setup
     def prepare(self, *, init: bool = True, options: BootstrapOptions | None = None) -> None:
-        """Migrate the schema and (by default) bootstrap the embedded default."""
+        """Migrate the schema and (by default) bootstrap the embedded default.
+
+        Without explicit ``options``, a database that already holds this
+        code's embedded default (:func:`engine.bootstrap_mark.is_current`: one
+        query) is left as it is, and the bootstrap is not even imported."""
         if self.db.engine.url.get_backend_name() == "sqlite":
             path = self.db.engine.url.database
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.config.simulator_dir.mkdir(parents=True, exist_ok=True)
         schema.upgrade(self.db)
+        if init and options is None:
+            with self.db.engine.connect() as conn:
+                if bootstrap_mark.is_current(conn):
+                    return
         if init:
             from engine.bootstrap import BootstrapOptions, bootstrap
 
@@ -265,6 +272,9 @@ class Runtime:
 
 
 def engine_version() -> str:
+    """The installed nimbostack's version (``0.0.0+local`` for a checkout)."""
+    from importlib.metadata import PackageNotFoundError, version  # off the start-up path
+
     try:
         return version("nimbostack")
     except PackageNotFoundError:

@@ -113,7 +113,7 @@ def snapshot(d: SnapshotDetail) -> View:
         "virtualsize": s.size_bytes,
         "zoneid": d.zone.uuid,
         "zonename": d.zone.name,
-        "revertable": False,
+        "revertable": d.revertable,
         "hasannotations": False,
         "tags": tags(d.tags, d.account, d.domain),
     }

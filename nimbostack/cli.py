@@ -58,23 +58,27 @@ def _serve(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if args.dev:
         return _serve_dev(cfg, args)
-    import engine.runtime  # noqa: F401 - the ORM: both branches below need it, load it once
-    from nimbostack.server import preload, prepare_database, run_gunicorn
+    from sqlalchemy.orm import configure_mappers
 
-    # Migrating and bootstrapping the database (in a child process) and loading
-    # the API (here) are independent: they overlap.
-    prepared = prepare_database(cfg)
+    import engine.runtime  # noqa: F401 - the ORM: both branches below need it, load it once
+    from nimbostack.server import preload, prepare_database, run_gunicorn, service_address
+
+    configure_mappers()  # both need it too (registering the server is an ORM query)
+
+    # Preparing the database and registering this server (in a child process)
+    # and loading the API (here) are independent: they overlap.
+    prepared = prepare_database(cfg, service_address(args.host, args.port))
     try:
         preload()
     finally:
         try:
-            prepared()
+            server_uuid = prepared()
         except RuntimeError as exc:
             print(f"nimbostack serve: {exc}", file=sys.stderr)
             return 1
     log.info("serving EC2 at http://%s:%s/ and CloudStack at /client/api", args.host, args.port)
     return run_gunicorn(cfg, host=args.host, port=args.port, workers=args.workers,
-                        threads=args.threads)
+                        threads=args.threads, server_uuid=server_uuid)
 
 
 def _serve_dev(cfg: Config, args: argparse.Namespace) -> int:

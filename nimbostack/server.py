@@ -1,8 +1,10 @@
 """Running the app under gunicorn, one engine runtime (and job runner) per worker.
 
-The serving (master) process registers this management server's row once,
-after binding its socket and before forking workers; each worker's runtime
-attaches to that row, heartbeats it and owns its jobs as ``"<row>/<pid>"``.
+``nimbostack serve`` registers this management server's row once, before
+the workers exist (in the child that prepares the database, see
+:func:`prepare_database`, or else in the master once its socket is bound);
+each worker's runtime attaches to that row, heartbeats it and owns its jobs as
+``"<row>/<pid>"``.
 
 Graceful shutdown (SIGTERM) is gunicorn's plus ours: the master closes the
 listening socket and tells the workers; each worker finishes its in-flight
@@ -74,49 +76,83 @@ def preload() -> None:
         serializer.prepare(op)
 
 
-def prepare_database(cfg: Config) -> Callable[[], None]:
-    """Start migrating the schema and bootstrapping the embedded default
-    (:meth:`Runtime.prepare <engine.runtime.Runtime.prepare>`) and return a
-    function that waits for it to end, raising :class:`RuntimeError` if it
-    failed.
+def preload_database_driver(url: str) -> None:
+    """Import the SQLAlchemy dialect and DB-API module of ``url`` (each worker
+    would otherwise import them when it builds its runtime). Opens nothing."""
+    from sqlalchemy.engine import make_url
+
+    make_url(url).get_dialect().import_dbapi()
+
+
+def prepare_database(cfg: Config, address: str | None = None) -> Callable[[], str | None]:
+    """Start migrating the schema, bootstrapping the embedded default
+    (:meth:`Runtime.prepare <engine.runtime.Runtime.prepare>`) and, given an
+    ``address``, registering this management server at it; return a function
+    that waits for that to end and returns the registered server's uuid (None
+    without ``address``), raising :class:`RuntimeError` if anything failed.
+    The caller owns the row: it marks it stopped
+    (:meth:`Runtime.mark_server_stopped <engine.runtime.Runtime.mark_server_stopped>`).
 
     The work runs in a forked child process, so that this process meanwhile
-    loads the API (:func:`preload`): the two are independent, each takes about
-    a tenth of a second of CPU, and on a machine with two cores a server
-    answers that much sooner. Call it with no database connection open and no
-    other thread running (the child gets a copy of this process). Without
-    ``os.fork`` the work is done before returning.
+    loads the API (:func:`preload`): the two are independent, and on a machine
+    with two cores a server answers sooner. On a database that is already
+    prepared the child makes a handful of cheap queries. Call it with no
+    database connection open and no other thread running (the child gets a copy
+    of this process). Without ``os.fork`` the work is done before returning.
     """
     from engine.runtime import Runtime
 
-    def run() -> None:
+    def run() -> str | None:
         setup = Runtime(cfg)
         try:
             setup.prepare(init=True)
+            if address is None:
+                return None
+            uuid = setup.register_server(address=address)
+            setup.attach_server(uuid)  # its owner marks it Down, not this runtime
+            return uuid
         finally:
             setup.shutdown()
 
     if not hasattr(os, "fork"):
-        run()
-        return lambda: None
+        uuid = run()
+        return lambda: uuid
+    read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: prepare, report through the exit status, never return
+    if pid == 0:  # the child: prepare, report through the pipe and exit status, never return
         code = 1
         try:
-            run()
+            os.close(read_end)
+            uuid = run()
+            os.write(write_end, (uuid or "").encode())
             code = 0
-        except BaseException:  # every failure ends the child, reported below
-            log.exception("preparing the database failed")
+        except BaseException as exc:  # noqa: BLE001 - every failure ends the child, reported below
+            _log_failure(exc)
         finally:
             logging.shutdown()
             os._exit(code)
+    os.close(write_end)
 
-    def wait() -> None:
+    def wait() -> str | None:
+        with os.fdopen(read_end, "rb") as pipe:
+            answer = pipe.read().decode()
         _, status = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError("preparing the database failed (see the log above)")
+        return answer or None
 
     return wait
+
+
+def _log_failure(exc: BaseException) -> None:
+    """Log why preparing the database failed: one line for an error the
+    database reported (unreachable, refused credentials), a traceback else."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        log.error("preparing the database failed: %s", exc.orig)
+    else:
+        log.error("preparing the database failed", exc_info=exc)
 
 
 def limit_malloc_arenas() -> None:
@@ -143,12 +179,14 @@ def service_address(host: str, port: int) -> str:
 
 
 class _Application(BaseApplication):  # type: ignore[misc]
-    def __init__(self, cfg: Config, options: dict[str, Any], address: str) -> None:
+    def __init__(self, cfg: Config, options: dict[str, Any], address: str,
+                 server_uuid: str | None = None) -> None:
         self._cfg = cfg
         self._options = options
         self._address = address
         self._runtime: Any = None
-        self._server_uuid: str | None = None
+        self._server_uuid = server_uuid  # registered already (prepare_database), or in when_ready
+        self._master_pid = os.getpid()
         super().__init__()
 
     def load_config(self) -> None:
@@ -165,16 +203,18 @@ class _Application(BaseApplication):  # type: ignore[misc]
 
     # ------------------------------------------------------------ master
     def _when_ready(self, arbiter: Any) -> None:
-        from engine.runtime import Runtime
+        if self._server_uuid is None:
+            from engine.runtime import Runtime
 
-        registrar = Runtime(self._cfg)
-        try:
-            self._server_uuid = registrar.register_server(address=self._address)
-            registrar.attach_server(self._server_uuid)  # the master marks it Down itself
-        finally:
-            registrar.shutdown()  # no connection may survive into the forked workers
+            registrar = Runtime(self._cfg)
+            try:
+                self._server_uuid = registrar.register_server(address=self._address)
+                registrar.attach_server(self._server_uuid)  # the master marks it Down itself
+            finally:
+                registrar.shutdown()  # no connection may survive into the forked workers
         log.info("registered management server %s at %s", self._server_uuid, self._address)
         preload()  # done already by ``nimbostack serve``: then a no-op
+        preload_database_driver(self._cfg.db_url)
         # What the master holds now lives as long as the workers: keep the
         # collector from scanning it (and from dirtying the shared pages), then
         # turn it back on (``nimbostack serve`` starts with it off). No
@@ -184,13 +224,18 @@ class _Application(BaseApplication):  # type: ignore[misc]
         gc.enable()
 
     def _on_exit(self, arbiter: Any) -> None:
-        if self._server_uuid is None:
+        self.mark_stopped()
+
+    def mark_stopped(self) -> None:
+        """Mark this server's row Down (in the master only; once)."""
+        uuid, self._server_uuid = self._server_uuid, None
+        if uuid is None or os.getpid() != self._master_pid:
             return
         from engine.runtime import Runtime
 
         closer = Runtime(self._cfg)
         try:
-            closer.mark_server_stopped(self._server_uuid)
+            closer.mark_server_stopped(uuid)
         finally:
             closer.shutdown()
 
@@ -226,7 +271,12 @@ class _Application(BaseApplication):  # type: ignore[misc]
         return placeholder
 
 
-def run_gunicorn(cfg: Config, *, host: str, port: int, workers: int, threads: int) -> int:
+def run_gunicorn(cfg: Config, *, host: str, port: int, workers: int, threads: int,
+                 server_uuid: str | None = None) -> int:
+    """Serve under gunicorn until stopped. ``server_uuid`` is this server's row
+    when it was registered beforehand (:func:`prepare_database`); it is marked
+    Down when the master ends, even if gunicorn never became ready (a port in
+    use). Without it the master registers one when its socket is bound."""
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -240,5 +290,11 @@ def run_gunicorn(cfg: Config, *, host: str, port: int, workers: int, threads: in
         "preload_app": False,
     }
     limit_malloc_arenas()
-    _Application(cfg, options, service_address(host, port)).run()
+    app = _Application(cfg, options, service_address(host, port), server_uuid)
+    try:
+        app.run()
+    finally:
+        # gunicorn exits through SystemExit, in the master and in every forked
+        # worker alike; mark_stopped acts in the master only.
+        app.mark_stopped()
     return 0

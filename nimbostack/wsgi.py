@@ -10,6 +10,7 @@ before Flask and the CloudStack and metadata front ends are even imported.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -87,7 +88,12 @@ class Application:
     def warm_up(self) -> None:
         """Load now what the first requests would otherwise load: the Flask app
         and its front ends, every EC2 action and CloudStack command module and
-        the busiest operations' serializer plans. Idempotent and thread-safe."""
+        the busiest operations' serializer plans. Idempotent and thread-safe.
+
+        Everything loaded here lives as long as the process, so it is then
+        moved out of the collector's reach (``gc.freeze``): the full
+        collections a big DescribeInstances page triggers no longer rescan
+        the modules and plans loaded here (tens of thousands of objects)."""
         from awsapi import actions
         from awsapi.model import operation
         from awsapi.protocol import serializer
@@ -101,6 +107,7 @@ class Application:
             op = operation(name)
             if op is not None:
                 serializer.prepare(op)
+        gc.freeze()
 
     def warm_up_later(self, delay: float) -> threading.Thread:
         """Run :meth:`warm_up` in a daemon thread after ``delay`` seconds (errors

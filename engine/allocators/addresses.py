@@ -119,7 +119,8 @@ class PublicIpAllocator:
             if attach:
                 values.update(p_instance=attach["instance_uuid"],
                               p_network=attach["network_uuid"])
-            result = self._session.execute(_ALLOCATE_TO if attach else _ALLOCATE, values)
+            result = self._session.connection().execute(_ALLOCATE_TO if attach else _ALLOCATE,
+                                                         values)
             if result.rowcount == 1:
                 # The row read is the row written: record the new values as
                 # loaded instead of reading the row again.
@@ -191,7 +192,8 @@ class PrivateIpAllocator:
             return requested
         size = net.num_addresses
         # Lock the network row: concurrent allocations on it queue here.
-        row = self._session.execute(_LOCK_CURSOR, {"p_network": network.uuid}).scalar_one()
+        row = self._session.connection().execute(
+            _LOCK_CURSOR, {"p_network": network.uuid}).scalar_one()
         offset = int(row)
         for _ in range(size):
             offset = offset + 1 if offset + 1 < size - 1 else 1
@@ -200,15 +202,15 @@ class PrivateIpAllocator:
                 continue
             text = str(candidate)
             if text not in taken and not self._in_use(network.uuid, text):
-                self._session.execute(_MOVE_CURSOR, {"p_network": network.uuid,
-                                                     "p_offset": offset})
+                self._session.connection().execute(
+                    _MOVE_CURSOR, {"p_network": network.uuid, "p_offset": offset})
                 return text
         raise InsufficientCapacity(ResourceKind.NETWORK, f"no free address in {net}")
 
     def _in_use(self, network_uuid: str, address: str) -> bool:
         """Held by a NIC, or as a NIC's secondary address, on that network."""
-        return bool(self._session.execute(_IN_USE, {"p_network": network_uuid,
-                                                    "p_address": address}).scalar())
+        return bool(self._session.connection().execute(
+            _IN_USE, {"p_network": network_uuid, "p_address": address}).scalar())
 
 
 def mac_for(network_sid: str, address: str) -> str:

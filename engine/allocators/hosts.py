@@ -168,7 +168,7 @@ class HostPlanner:
                   "p_memory": req.memory_bytes, "p_hypervisor": req.hypervisor,
                   "p_pod": req.pod_uuid, "p_cluster": req.cluster_uuid, "p_host": req.host_uuid,
                   "p_avoid": sorted(req.avoid), "p_account": req.account_uuid}
-        hosts = [str(h) for h in self._session.execute(stmt, params).scalars()]
+        hosts = [str(h) for h in self._session.connection().execute(stmt, params).scalars()]
         if algorithm == "random":
             random.shuffle(hosts)
         return hosts
@@ -189,7 +189,7 @@ class HostPlanner:
     def try_reserve(self, host_uuid: str, cpu_mhz_total: int, memory_bytes: int) -> bool:
         """Atomically add the reservation if the host is Up, enabled and the VM
         still fits; True on success."""
-        result = self._session.execute(_RESERVE, {
+        result = self._session.connection().execute(_RESERVE, {
             **self._factor_params(), "p_host": host_uuid, "p_cpu_total": cpu_mhz_total,
             "p_memory": memory_bytes})
         return result.rowcount == 1

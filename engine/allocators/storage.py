@@ -108,14 +108,14 @@ class StorageAllocator:
         for n, tag in enumerate(wanted):
             literal_tag = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params[f"p_tag{n}"] = f"%,{literal_tag},%"
-        for pool_uuid in self._session.execute(stmt, params).scalars().all():
+        for pool_uuid in self._session.connection().execute(stmt, params).scalars().all():
             if self.try_reserve(pool_uuid, size_bytes):
                 return str(pool_uuid)
         raise InsufficientCapacity(ResourceKind.STORAGE_POOL, f"no pool has {size_bytes} bytes free")
 
     def try_reserve(self, pool_uuid: str, size_bytes: int) -> bool:
-        result = self._session.execute(_RESERVE, {**self._limit_params(), "p_pool": pool_uuid,
-                                                  "p_size": size_bytes})
+        result = self._session.connection().execute(_RESERVE, {
+            **self._limit_params(), "p_pool": pool_uuid, "p_size": size_bytes})
         return result.rowcount == 1
 
     def release(self, pool_uuid: str, size_bytes: int) -> None:

@@ -125,11 +125,16 @@ def _domain_spec(session: Session, inst: Instance) -> DomainSpec:
     disks = []
     for v in session.scalars(select(Volume).where(
             Volume.instance_uuid == inst.uuid, Volume.removed_at.is_(None)).order_by(Volume.device_id)):
-        # A disk not made yet (data volumes of a launch) is cloned from its snapshot.
-        snap = session.get(Snapshot, v.snapshot_uuid) if v.snapshot_uuid and not v.path else None
+        # A disk not made yet is cloned: data volumes of a launch from their snapshot,
+        # the root from its image, or from the image's snapshot when it was made from one.
+        snapshot_uuid = v.snapshot_uuid
+        if v.kind == VolumeKind.ROOT and not snapshot_uuid:
+            snapshot_uuid = template.source_snapshot_uuid
+        snap = session.get(Snapshot, snapshot_uuid) if snapshot_uuid and not v.path else None
         disks.append(DiskSpec(
             disk_sid=v.sid, device_id=v.device_id or 0, size_bytes=v.size_bytes,
-            source_image=source if v.kind == VolumeKind.ROOT and not v.path else None,
+            source_image=source if v.kind == VolumeKind.ROOT and not v.path and snap is None
+            else None,
             source_snapshot=snap.sid if snap is not None else None,
             pool_ref=v.pool_uuid, serial=v.name))
     nics = []

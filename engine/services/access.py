@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFound, ResourceKind
 from engine.models import Account, Domain, Instance, Project, ProjectMember
 from engine.principal import Principal
-from engine.states import VmState
+from engine.states import Role, VmState
 
 T = TypeVar("T")
 
@@ -30,6 +32,19 @@ def may_act(session: Session, principal: Principal, account_uuid: str | None) ->
         if path is not None and path.startswith(principal.domain_path):
             return True
     return account_uuid is not None and _project_member(session, principal, account_uuid)
+
+
+def own_account_only(principal: Principal) -> Principal:
+    """``principal`` narrowed to what its own account may see: an admin's (root
+    or domain) role becomes a user's, so every listing and lookup made with the
+    result answers the account's own resources (plus the public and shared
+    ones a user sees), never other accounts'. Users are returned unchanged."""
+    return principal if principal.role is Role.USER else _as_user(principal)
+
+
+@functools.lru_cache(maxsize=1024)
+def _as_user(principal: Principal) -> Principal:
+    return replace(principal, role=Role.USER)
 
 
 def _project_member(session: Session, principal: Principal, account_uuid: str) -> bool:

@@ -167,6 +167,13 @@ def _template_row_stmt(root_admin: bool, by_uuid: bool) -> Select[Any]:
     return stmt.where(column == bindparam("p_ident")).limit(1)
 
 
+# CatalogService.service_offering's query, by uuid (True) or name (False): ``p_ident``.
+_OFFERING_BY = {by_uuid: select(ServiceOffering).where(
+    ServiceOffering.active.is_(True),
+    (ServiceOffering.uuid if by_uuid else ServiceOffering.name) == bindparam("p_ident")).limit(1)
+    for by_uuid in (True, False)}
+
+
 class CatalogService:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -235,10 +242,8 @@ class CatalogService:
                                                   ServiceOffering.name)))
 
     def service_offering(self, *, uuid: str | None = None, name: str | None = None) -> ServiceOffering:
-        stmt = select(ServiceOffering).where(ServiceOffering.active.is_(True))
-        stmt = stmt.where(ServiceOffering.uuid == uuid) if uuid else stmt.where(
-            ServiceOffering.name == name)
-        o = self._s.scalar(stmt)
+        """The active offering with this uuid (else this name), or NotFound."""
+        o = self._s.execute(_OFFERING_BY[bool(uuid)], {"p_ident": uuid or name}).scalar()
         if o is None:
             raise NotFound(ResourceKind.SERVICE_OFFERING, uuid or name)
         return o

@@ -40,6 +40,7 @@ from engine.services.access import may_act
 from engine.services.events import record_event
 from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
+from engine.services.snapshot_revert import revertable_volumes
 from engine.services.tags import apply_tags, remove_tags
 from engine.services.volume_queries import time_pattern_match
 from engine.services.volumes import (
@@ -69,6 +70,7 @@ class SnapshotDetail:
     account: Account
     domain: Domain
     tags: list[Tag] = field(default_factory=list)
+    revertable: bool = False  # its volume's hypervisor can revert a disk to it
 
     @property
     def size_gib(self) -> int:
@@ -149,13 +151,15 @@ class SnapshotService:
                                              Tag.resource_kind == ResourceKind.SNAPSHOT)
                            .order_by(Tag.key)):
             tags[t.resource_uuid].append(t)
+        revertable = revertable_volumes(s, list(volumes))
         out = []
         for x in snapshots:
             account = accounts[x.account_uuid]
             out.append(SnapshotDetail(snapshot=x, volume=volumes[x.volume_uuid],
                                       zone=zones[x.zone_uuid], account=account,
                                       domain=domains[account.domain_uuid],
-                                      tags=tags.get(x.uuid, [])))
+                                      tags=tags.get(x.uuid, []),
+                                      revertable=x.volume_uuid in revertable))
         return out
 
     # ---------------------------------------------------------------- create

@@ -13,6 +13,7 @@ from engine.errors import IncorrectState, ResourceKind, Unsupported
 from engine.services.instance_operations import LiveScaleRefused
 from engine.states import VmState
 from nativeapi.commands import CsContext, Submitted, invalid_value
+from nativeapi.errors_wire import USER_ERROR_TEXT, ApiErrorCode, CloudStackError, CsErrorCode
 from nativeapi.protocol.parser import CsParams
 from nativeapi.registry import command
 
@@ -128,9 +129,19 @@ _REVERT_REFUSALS = {
 }
 
 
+# QUIRK(cloudstack): a snapshot no strategy can revert (its hypervisor cannot) is a
+# CloudRuntimeException (530/4250) naming the one hypervisor CloudStack reverts on.
+_NOT_REVERTABLE = ("Revert snapshot command failed for snapshot with id {id}, because this "
+                   "command is supported only for KVM hypervisor")
+
+
 @command("revertSnapshot", is_async=True)
 def revert_snapshot(ctx: CsContext, p: CsParams) -> Submitted:
     uuid = p.uuid("id", required=True) or ""
+    if not ctx.services.snapshots.get(ctx.principal, uuid).revertable:
+        shown = (_NOT_REVERTABLE.format(id=uuid) if ctx.principal.is_root_admin
+                 else USER_ERROR_TEXT)
+        raise CloudStackError(ApiErrorCode.INTERNAL_ERROR, shown, CsErrorCode.CLOUD_RUNTIME)
     try:
         _, job = ctx.services.instance_operations.revert_snapshot(
             ctx.principal, uuid, command=ctx.command.name)

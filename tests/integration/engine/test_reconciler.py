@@ -358,11 +358,13 @@ def test_two_servers_never_both_own_a_host(cloud: Cloud) -> None:
 
 def test_a_dead_owners_hosts_are_taken_over_after_the_lease(cloud: Cloud) -> None:
     db, drivers = cloud.runtime.db, cloud.runtime.drivers
-    dead = Reconciler(db, drivers, str(uuid.uuid4()), interval=0.1, lease_seconds=0.5)
+    lease = 2.0  # long enough for the next claim to run within it on a loaded machine
+    dead = Reconciler(db, drivers, str(uuid.uuid4()), interval=0.1, lease_seconds=lease)
     heir = Reconciler(db, drivers, str(uuid.uuid4()), interval=0.1, lease_seconds=30)
     assert len(dead.run_once().hosts) == 4
+    claimed = time.monotonic()  # the lease was written before this
     assert heir.run_once().hosts == []  # still leased
-    time.sleep(0.6)  # the dead owner never renews
+    time.sleep(max(0.0, claimed + lease + 0.1 - time.monotonic()))  # the dead owner never renews
     assert len(heir.run_once().hosts) == 4
     assert set(owners(cloud).values()) == {heir.owner}
     assert dead.run_once().hosts == []  # back from the dead: it holds nothing

@@ -55,13 +55,36 @@ def test_preload_loads_what_the_first_ec2_call_needs_and_not_flask() -> None:
 def test_prepare_database_migrates_and_bootstraps_in_a_child(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     wait = server.prepare_database(Config(db_url=url, simulator_dir=tmp_path / "sim"))
-    wait()
+    assert wait() is None  # no address: nothing registered
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["admin"]
+            assert conn.execute(text("SELECT count(*) FROM management_servers")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_prepare_database_registers_the_server_it_is_given(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    cfg = Config(db_url=url, simulator_dir=tmp_path / "sim")
+    uuid = server.prepare_database(cfg, "127.0.0.1:8080")()
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT uuid, address FROM management_servers")).all()
+        assert [tuple(r) for r in rows] == [(uuid, "127.0.0.1:8080")]
+        app = server._Application(cfg, {"bind": "127.0.0.1:0", "workers": 1}, "127.0.0.1:8080",
+                                  uuid)
+        app.mark_stopped()  # what the master does when gunicorn ends, ready or not
+        app.mark_stopped()  # once
+        with engine.connect() as conn:
+            state = conn.execute(text("SELECT state FROM management_servers")).scalar()
+        assert state == "Down"
     finally:
         engine.dispose()
 
@@ -81,3 +104,14 @@ def test_model_modules_leave_annotations_to_the_interpreter() -> None:
     offenders = [p.name for p in sorted(models.glob("*.py"))
                  if "from __future__ import annotations" in p.read_text()]
     assert offenders == []
+
+
+def test_a_database_error_is_reported_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    err = OperationalError("SELECT 1", {}, ConnectionRefusedError("Can't connect to server"))
+    with caplog.at_level("ERROR", logger="nimbostack.server"):
+        server._log_failure(err)
+    (record,) = caplog.records
+    assert record.getMessage() == "preparing the database failed: Can't connect to server"
+    assert record.exc_info is None
