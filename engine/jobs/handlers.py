@@ -227,16 +227,14 @@ _DISKS_READY = (update(_volumes)
 
 # ----------------------------------------------------------------- spawn/start
 def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
-    """Define (idempotent) and start the domain; Starting -> Running, with the
-    domain's reference, in the one transaction that also ends the job.
+    """Define (idempotent) and start the domain; Starting -> Running in the
+    transaction that also ends the job.
 
-    Should the start fail, the reference is recorded first so the
-    compensation (:func:`fail_start`) finds the domain. Should the runner die
-    between define and that transaction, the job runs again (define returns
-    the same domain); past its attempts it is failed and everything the
-    database holds is given back, while the domain, which no instance then
-    claims, is left to the reconciler's stray pass (as before, when the
-    runner died between define and recording the reference)."""
+    The domain's reference is recorded as soon as it is defined, before the
+    start: should the start, or the database at the end, fail, the job's
+    compensation (:func:`fail_start`) finds the domain and destroys it, so no
+    running domain outlives a failed spawn (a job whose runner died runs
+    again: define returns the same domain)."""
     with ctx.read_tx() as s:  # each later step re-checks the state under its lock
         inst = _locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
@@ -247,18 +245,15 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
     assert access is not None
     driver = ctx.drivers.get(access)
     ref = driver.define(spec)
-    try:
-        if restart:
-            from engine.jobs.nic_handlers import apply_nics
+    with ctx.tx() as s:
+        inst = _locked_instance(s, job.resource_uuid)
+        if inst is not None and inst.state == VmState.STARTING:
+            inst.domain_ref = ref.ref
+    if restart:
+        from engine.jobs.nic_handlers import apply_nics
 
-            apply_nics(driver, ref, spec)
-        driver.start(ref)
-    except Exception:
-        with ctx.tx() as s:
-            inst = _locked_instance(s, job.resource_uuid)
-            if inst is not None and inst.state == VmState.STARTING:
-                inst.domain_ref = ref.ref
-        raise
+        apply_nics(driver, ref, spec)
+    driver.start(ref)
     with ctx.tx() as s:
         if not still_owned(s, job):
             return {"skipped": True}

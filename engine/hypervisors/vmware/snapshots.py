@@ -69,18 +69,22 @@ def disk_file(session: VsphereSession, place: Placement, ref: DomainRef | None, 
 
 
 def copy_file(session: VsphereSession, place: Placement, source: str, dest: str, op: str,
-              ident: str) -> None:
-    """Copy the disk ``source`` to ``dest`` (a new file, complete or absent afterwards)."""
+              ident: str, *, overwrite: bool = False, dest_ident: str | None = None) -> None:
+    """Copy the disk ``source`` to ``dest`` through a partial file moved into
+    place at the end, so ``dest`` is complete or untouched afterwards (a new
+    file, or with ``overwrite`` one replaced whole). Errors of the copy name
+    ``ident``, those of the move ``dest_ident`` (default ``ident``)."""
     dc, manager = place.datacenter, session.content.virtualDiskManager
     partial = specs.partial_path(dest)
+    moved = dest_ident or ident
     session.run(op, ident, manager.CopyVirtualDisk_Task, sourceName=source,
                 sourceDatacenter=dc, destName=partial, destDatacenter=dc, force=True)
     try:
-        session.run(op, ident, manager.MoveVirtualDisk_Task, sourceName=partial,
-                    sourceDatacenter=dc, destName=dest, destDatacenter=dc, force=False)
+        session.run(op, moved, manager.MoveVirtualDisk_Task, sourceName=partial,
+                    sourceDatacenter=dc, destName=dest, destDatacenter=dc, force=overwrite)
     except BaseException:
         with contextlib.suppress(EngineError):
-            delete_file(session, place, partial, op, ident)
+            delete_file(session, place, partial, op, moved)
         raise
 
 
@@ -179,17 +183,8 @@ def revert(session: VsphereSession, place: Placement, ref: DomainRef | None, dis
         raise IncorrectState(ResourceKind.INSTANCE, ref.ref, vms.power_of(props),
                              [PowerState.STOPPED])
     source = find(session, place, snapshot_sid, pool_url)
-    dc, manager = place.datacenter, session.content.virtualDiskManager
-    partial = specs.partial_path(target)
-    session.run(op, snapshot_sid, manager.CopyVirtualDisk_Task, sourceName=source,
-                sourceDatacenter=dc, destName=partial, destDatacenter=dc, force=True)
-    try:
-        session.run(op, disk_sid, manager.MoveVirtualDisk_Task, sourceName=partial,
-                    sourceDatacenter=dc, destName=target, destDatacenter=dc, force=True)
-    except BaseException:
-        with contextlib.suppress(EngineError):
-            delete_file(session, place, partial, op, disk_sid)
-        raise
+    copy_file(session, place, source, target, op, snapshot_sid, overwrite=True,
+              dest_ident=disk_sid)
     if ref is not None and props is not None:
         _reload_capacity(session, place, ref, props, disk_sid, target)
 

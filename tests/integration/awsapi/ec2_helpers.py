@@ -3,6 +3,8 @@ without a conftest)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,3 +37,19 @@ def running_instance(ec2: Any) -> str:
                                 InstanceType="t2.micro")["Instances"][0]["InstanceId"])
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
     return iid
+
+
+def fresh_account_client(server: Any, prefix: str) -> Iterator[Any]:
+    """Yield a boto3 client of a new account; afterwards delete the internet
+    gateways it made (detached first), leaving the default VPC's alone. For
+    module fixtures: ``yield from fresh_account_client(server, "dry")``."""
+    made = server.ec2(*server.new_user(f"{prefix}-{uuid.uuid4().hex[:8]}"))
+    yield made
+    for gateway in made.describe_internet_gateways()["InternetGateways"]:
+        gid = gateway["InternetGatewayId"]
+        try:
+            for link in gateway.get("Attachments") or ():
+                made.detach_internet_gateway(InternetGatewayId=gid, VpcId=link["VpcId"])
+            made.delete_internet_gateway(InternetGatewayId=gid)
+        except ClientError:
+            pass  # the default VPC's, not ours

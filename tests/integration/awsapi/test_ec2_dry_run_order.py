@@ -5,30 +5,23 @@ resources' states or dependents (InUse, DependencyViolation, IncorrectState)."""
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.awsapi.ec2_helpers import WAIT, error_code, running_instance
+from tests.integration.awsapi.ec2_helpers import (
+    WAIT,
+    error_code,
+    fresh_account_client,
+    running_instance,
+)
 
 
 @pytest.fixture(scope="module")
 def client(server: Any) -> Iterator[Any]:
-    made = server.ec2(*server.new_user(f"dry-{uuid.uuid4().hex[:8]}"))
-    yield made
-    # Other tests compare the admin's view of gateways with the default VPCs:
-    # leave no gateway of ours behind.
-    for gateway in made.describe_internet_gateways()["InternetGateways"]:
-        gid = gateway["InternetGatewayId"]
-        try:
-            for link in gateway.get("Attachments") or ():
-                made.detach_internet_gateway(InternetGatewayId=gid, VpcId=link["VpcId"])
-            made.delete_internet_gateway(InternetGatewayId=gid)
-        except ClientError:
-            pass  # the default VPC's, not ours
+    yield from fresh_account_client(server, "dry")
 
 
 def _dry(call: Any, **kwargs: Any) -> str:

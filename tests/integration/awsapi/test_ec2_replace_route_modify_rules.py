@@ -11,23 +11,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.awsapi.ec2_helpers import error_code
+from tests.integration.awsapi.ec2_helpers import error_code, fresh_account_client
 
 
 @pytest.fixture(scope="module")
 def client(server: Any) -> Iterator[Any]:
-    made = server.ec2(*server.new_user(f"rr-{uuid.uuid4().hex[:8]}"))
-    yield made
-    # Other tests compare the admin's view of gateways with the default VPCs:
-    # leave no gateway of ours behind.
-    for gateway in made.describe_internet_gateways()["InternetGateways"]:
-        gid = gateway["InternetGatewayId"]
-        try:
-            for link in gateway.get("Attachments") or ():
-                made.detach_internet_gateway(InternetGatewayId=gid, VpcId=link["VpcId"])
-            made.delete_internet_gateway(InternetGatewayId=gid)
-        except ClientError:
-            pass  # the default VPC's, not ours
+    yield from fresh_account_client(server, "rr")
 
 
 def _routes(client: Any, rtb: str) -> dict[str, str]:

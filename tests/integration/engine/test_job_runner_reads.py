@@ -46,7 +46,8 @@ def test_a_spawn_takes_write_transactions_only_to_change_rows(cloud: Cloud) -> N
             template_uuid=cloud.template_uuid, offering_uuid=cloud.offering_uuid)
         ).instances[0].instance.uuid
     begins = _begins(cloud, cloud.drain)
-    # claim, then Running with the domain reference and the job's result
-    # (writes); the rest are reads.
-    assert begins.count("BEGIN IMMEDIATE") == 2
+    # claim, the domain reference (recorded before the start, so a failed
+    # spawn's compensation finds the domain), then Running with the job's
+    # result (writes); the rest are reads.
+    assert begins.count("BEGIN IMMEDIATE") == 3
     assert cloud.instance(uuid).state.value == "Running"

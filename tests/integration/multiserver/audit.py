@@ -116,5 +116,8 @@ def audit(runtime: Runtime, home: Path, ledger: Ledger) -> Counter[VmState]:
         assert set(jobs) <= {JobStatus.SUCCEEDED, JobStatus.FAILED}, jobs
         running = {i.uuid for i in instances if i.state == VmState.RUNNING}
     # The hypervisors agree: one running domain per Running VM, nothing else.
-    assert simulator_domains(home) == dict.fromkeys(running, "running")
+    domains = simulator_domains(home)
+    assert domains == dict.fromkeys(running, "running"), (
+        {k: v for k, v in domains.items() if k not in running or v != "running"},
+        sorted(running - set(domains)))
     return states
