@@ -35,6 +35,9 @@ class Config:
     job_workers: int = 4
     job_poll_seconds: float = 0.05
     job_lease_seconds: float = 30.0
+    # While this process serves requests, queued jobs wait up to this long for an
+    # idle runner (another worker) before this one takes them; 0 never waits.
+    job_yield_seconds: float = 0.3
     simulator_dir: Path = field(
         default_factory=lambda: Path(
             os.environ.get("NIMBOSTACK_SIM_DIR") or home_dir() / "simulator"

@@ -171,7 +171,8 @@ class Runtime:
                                     workers=self.config.job_workers,
                                     poll_seconds=self.config.job_poll_seconds,
                                     lease_seconds=self.config.job_lease_seconds,
-                                    busy=self.busy)
+                                    busy=self.busy if self.config.job_yield_seconds > 0 else None,
+                                    yield_seconds=self.config.job_yield_seconds)
             self.runner.start()
         if self.monitor is None and self.server_uuid is not None:
             self.monitor = ServerMonitor(self)

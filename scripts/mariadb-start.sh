@@ -95,6 +95,7 @@ else
     --bind-address=127.0.0.1 --port="$PORT" --skip-name-resolve \
     --skip-log-bin --innodb-buffer-pool-size=64M --innodb-log-file-size=32M \
     --innodb-flush-log-at-trx-commit=2 --max-connections=500 \
+    --innodb-file-per-table=0 --innodb-doublewrite=0 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
     </dev/null >>"$DB/mariadbd.out" 2>&1 &
   LAUNCHED=$!

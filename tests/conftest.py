@@ -8,11 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LiveServer, new_database_url, start_live_server
+from tests.support import (
+    LiveServer,
+    bootstrapped_database_url,
+    new_database_url,
+    start_live_server,
+)
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
+    """A database holding the schema and the embedded default for home ``tmp_path``."""
+    return bootstrapped_database_url(tmp_path)
+
+
+@pytest.fixture
+def empty_db_url(tmp_path: Path) -> str:
+    """A new database with no tables at all."""
     return new_database_url(tmp_path)
 
 
@@ -20,7 +32,7 @@ def db_url(tmp_path: Path) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One live server per test session (per xdist worker)."""
     home = tmp_path_factory.mktemp("server")
-    live, httpd = start_live_server(new_database_url(home), home)
+    live, httpd = start_live_server(bootstrapped_database_url(home), home)
     yield live
     httpd.shutdown()
     live.runtime.shutdown()

@@ -9,6 +9,7 @@ leaves the resource in a clean final state with nothing reserved.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -245,10 +246,18 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
     assert access is not None
     driver = ctx.drivers.get(access)
     ref = driver.define(spec)
-    with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
-        if inst is not None and inst.state == VmState.STARTING:
-            inst.domain_ref = ref.ref
+    try:
+        with ctx.tx() as s:
+            inst = _locked_instance(s, job.resource_uuid)
+            if inst is not None and inst.state == VmState.STARTING:
+                inst.domain_ref = ref.ref
+    except Exception:
+        # Unrecorded, the compensation could not find it: a new domain goes now
+        # (a stopped instance's own domain, restart, keeps its disks).
+        if not restart and job.kind == JobKind.SPAWN.value:
+            with contextlib.suppress(Exception):
+                driver.destroy(ref)
+        raise
     if restart:
         from engine.jobs.nic_handlers import apply_nics
 

@@ -129,8 +129,8 @@ class InstanceMetadataService:
         cidrs: dict[str, str] = {}
         vpc_sids = {n.vpc_sid for n in detail.nics if n.vpc_sid}
         if vpc_sids:
-            cidrs = dict(self._s.execute(
-                select(Vpc.sid, Vpc.cidr).where(Vpc.sid.in_(vpc_sids))).tuples().all())
+            cidrs = {sid: cidr for sid, cidr in self._s.execute(
+                select(Vpc.sid, Vpc.cidr).where(Vpc.sid.in_(vpc_sids)))}
         interfaces = tuple(
             Interface(n, cidrs.get(n.vpc_sid or "", n.network.cidr)) for n in detail.nics)
         return InstanceMetadata(detail, region, self._access_row(inst.uuid), key, interfaces,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LiveServer, new_database_url, start_live_server
+from tests.support import LiveServer, bootstrapped_database_url, start_live_server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("conformance-cs")
-    live, httpd = start_live_server(new_database_url(home), home)
+    live, httpd = start_live_server(bootstrapped_database_url(home), home)
     yield live
     httpd.shutdown()
     live.runtime.shutdown()

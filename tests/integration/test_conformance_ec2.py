@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import new_database_url, start_live_server
+from tests.support import bootstrapped_database_url, start_live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_ec2_conformance_suite_passes(tmp_path: Path) -> None:
-    live, httpd = start_live_server(new_database_url(tmp_path), tmp_path)
+    live, httpd = start_live_server(bootstrapped_database_url(tmp_path), tmp_path)
     try:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AWS_", "CONFORMANCE_", "PYTEST_"))}

@@ -54,6 +54,12 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """An empty database: the servers bootstrap it with this module's admin keys."""
+    return empty_db_url
+
+
+@pytest.fixture
 def runtime(db_url: str, home: Path) -> Iterator[Runtime]:
     """The test's own view of the database (no job runner)."""
     with observer_runtime(db_url, home) as rt:

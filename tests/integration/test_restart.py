@@ -29,6 +29,12 @@ IMAGE = "amzn2-ami-hvm-2.0-x86_64-gp2"
 
 
 @pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """An empty database: the servers bootstrap it with this module's admin keys."""
+    return empty_db_url
+
+
+@pytest.fixture
 def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
     with observer_runtime(db_url, tmp_path) as rt:
         yield rt

@@ -201,10 +201,10 @@ def test_a_failed_launch_leaks_no_public_ip(server: Any, ec2: Any) -> None:
 @pytest.fixture(scope="module")
 def two_zones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A server of its own whose region gets a second zone with a default network."""
-    from tests.support import new_database_url, start_live_server
+    from tests.support import bootstrapped_database_url, start_live_server
 
     home: Path = tmp_path_factory.mktemp("twozones")
-    live, httpd = start_live_server(new_database_url(home), home)
+    live, httpd = start_live_server(bootstrapped_database_url(home), home)
     with live.runtime.unit() as services:
         first, region = services.catalog.zones()[0]
         zone = services.inventory.create_zone(region, first.name[:-1] + "b",

@@ -250,9 +250,9 @@ CASES = {"hosts-bound": (None, HOST_SLOTS), "pool-bound": (45 * GIB, 9)}
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_concurrent_launches_never_overcommit(db_url: str, tmp_path: Path, case: str) -> None:
+def test_concurrent_launches_never_overcommit(empty_db_url: str, tmp_path: Path, case: str) -> None:
     pool_capacity, capacity = CASES[case]
-    runtime, target = _prepare(db_url, tmp_path, pool_capacity)
+    runtime, target = _prepare(empty_db_url, tmp_path, pool_capacity)
     runtime.start_jobs()
     try:
         results = _run_racers(target)

@@ -17,8 +17,8 @@ def _diff(db: Database) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
 
 
-def test_migrations_match_the_models(db_url: str) -> None:
-    db = connect(db_url)
+def test_migrations_match_the_models(empty_db_url: str) -> None:
+    db = connect(empty_db_url)
     try:
         schema.upgrade(db, from_models=False)
         assert schema.is_current(db)
@@ -28,8 +28,8 @@ def test_migrations_match_the_models(db_url: str) -> None:
         db.dispose()
 
 
-def test_an_empty_database_is_built_from_the_models_and_stamped(db_url: str) -> None:
-    db = connect(db_url)
+def test_an_empty_database_is_built_from_the_models_and_stamped(empty_db_url: str) -> None:
+    db = connect(empty_db_url)
     try:
         schema.upgrade(db)
         assert schema.is_current(db)

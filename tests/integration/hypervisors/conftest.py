@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import LiveServer, new_database_url, start_live_server
+from tests.support import LiveServer, bootstrapped_database_url, start_live_server
 
 
 @pytest.fixture(scope="module")
 def hv_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("hv-server")
-    live, httpd = start_live_server(new_database_url(home), home)
+    live, httpd = start_live_server(bootstrapped_database_url(home), home)
     yield live
     httpd.shutdown()
     live.runtime.shutdown()

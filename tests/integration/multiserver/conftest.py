@@ -41,6 +41,12 @@ def observer_config(db_url: str, home: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """An empty database: the servers bootstrap it with this module's admin keys."""
+    return empty_db_url
+
+
+@pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path
 

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import LiveServer, new_database_url, start_live_server
+from tests.support import LiveServer, bootstrapped_database_url, start_live_server
 
 
 def own_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LiveServer]:
     """Generator body for a module-scoped fixture: start a live server on a fresh
     database under a temp folder ``name``, yield it, shut it down afterwards."""
     home = tmp_path_factory.mktemp(name)
-    live, httpd = start_live_server(new_database_url(home), home)
+    live, httpd = start_live_server(bootstrapped_database_url(home), home)
     yield live
     httpd.shutdown()
     live.runtime.shutdown()
