@@ -31,7 +31,6 @@ from urllib.parse import parse_qsl
 
 from awsapi import actions
 from awsapi.actions import RequestContext
-from awsapi.errors import to_ec2
 from awsapi.errors_wire import Ec2Error, status_for
 from awsapi.model import operation
 from awsapi.protocol import auth, parser, serializer
@@ -212,6 +211,14 @@ class Ec2Endpoint:
                            "Request would have succeeded, but DryRun flag is set.") from None
         except EngineError as exc:
             raise to_ec2(exc, show_details=principal.is_root_admin) from exc
+
+
+def to_ec2(exc: EngineError, *, show_details: bool = False) -> Ec2Error:
+    """:func:`awsapi.errors.to_ec2`, imported on the first error: the error
+    table pulls in engine services a server's first call does not need."""
+    from awsapi.errors import to_ec2 as translate
+
+    return translate(exc, show_details=show_details)
 
 
 # Actions that only read (whatever their transaction): named so in EC2's API.

@@ -32,6 +32,7 @@ from awsapi.filters_base import (
     same,
     strip_prefix,
     strip_prefix_as,
+    when_matches,
     wildcard_match,
     zone_ids,
 )
@@ -425,7 +426,8 @@ VPC_FILTERS: Final[dict[str, FilterSpec]] = {
     "cidr-block-association.cidr-block": ("cidr", same, True),
     "cidr-block-association.association-id": ("sid", vpc_cidr_associations, True),
     "cidr-block-association.state": ("sid", constant("associated"), True),
-    "dhcp-options-id": ("sid", constant("default"), True),
+    # Matched by the DescribeVpcs handler against the caller's set (taken out before).
+    "dhcp-options-id": ("sid", constant("*"), True),
     "is-default": ("is_default", booleans, False),
     "state": ("sid", constant("available"), True),
     "owner-id": ("owner_number", same, True),
@@ -491,7 +493,8 @@ ROUTE_TABLE_FILTERS: Final[dict[str, FilterSpec]] = {
     "route.gateway-id": ("route_gateway_sid", _route_gateways, True),
     "route.origin": ("route_target", lookup_known({
         "CreateRouteTable": ("local",), "CreateRoute": ("gateway",)}), False),
-    "route.state": ("sid", constant("active"), True),
+    "route.state": ("route_state", when_matches({"active": ("active",),
+                                                 "blackhole": ("blackhole",)}), False),
     **{name: ("sid", nothing, False) for name in (
         "route.destination-ipv6-cidr-block", "route.destination-prefix-list-id",
         "route.egress-only-internet-gateway-id", "route.instance-id", "route.nat-gateway-id",
@@ -539,7 +542,7 @@ NETWORK_INTERFACE_FILTERS: Final[dict[str, FilterSpec]] = {
     "addresses.association.public-ip": ("public_ip", same, True),
     "interface-type": ("sid", constant("interface"), True),
     "requester-managed": ("sid", constant("false"), True),
-    "source-dest-check": ("sid", constant("true"), True),
+    "source-dest-check": ("source_dest_check", same, True),
     "description": ("description", same, True),
     "availability-zone-id": ("zone_name", zone_ids, True),
     "attachment.attach-time": ("created_at", same, True),

@@ -95,7 +95,7 @@ def _network_interface_filters(prefix: str) -> dict[str, FilterSpec]:
         "private-dns-name": ("nic_ip", private_dns_names, True),
         "private-ip-address": ("nic_ip", same, True),
         "requester-managed": ("nic_sid", constant("false"), True),
-        "source-dest-check": ("nic_sid", constant("true"), True),
+        "source-dest-check": ("nic_source_dest_check", when_matches(_BOOLEANS), False),
         "status": ("nic_sid", constant("in-use"), True),
         "subnet-id": ("nic_network_sid", strip_prefix(Kind.SUBNET), True),
         "vpc-id": ("nic_container_sid", strip_prefix(Kind.VPC), True),
@@ -162,9 +162,11 @@ INSTANCE_FILTERS: Final[dict[str, FilterSpec]] = {
     "reason": ("state", when_matches({
         "User initiated (*)": _STOPPED_OR_GONE,
         "Server.InternalError": (VmState.ERROR.value,)}), False),
+    "hibernation-options.configured": ("hibernation_enabled", when_matches(_BOOLEANS), False),
+    "source-dest-check": ("nic_source_dest_check", when_matches(_BOOLEANS), False),
     **constant_specs({
         "ebs-optimized": "false", "ena-support": "true", "enclave-options.enabled": "false",
-        "hibernation-options.configured": "false", "hypervisor": "xen",
+        "hypervisor": "xen",
         "maintenance-options.auto-recovery": "default",
         "metadata-options.http-protocol-ipv4": "enabled", "metadata-options.state": "applied",
         "monitoring-state": "disabled", "network-performance-options.bandwidth-weighting":
@@ -172,7 +174,7 @@ INSTANCE_FILTERS: Final[dict[str, FilterSpec]] = {
         "private-dns-name-options.enable-resource-name-dns-a-record": "false",
         "private-dns-name-options.enable-resource-name-dns-aaaa-record": "false",
         "private-dns-name-options.hostname-type": "ip-name", "root-device-type": "ebs",
-        "source-dest-check": "true", "tenancy": "default", "usage-operation": "RunInstances",
+        "tenancy": "default", "usage-operation": "RunInstances",
         "virtualization-type": "hvm"}),
     **nothing_specs(
         "affinity", "boot-mode", "capacity-reservation-id",
@@ -214,6 +216,8 @@ IMAGE_FILTERS: Final[dict[str, FilterSpec]] = {
     "block-device-mapping.volume-size": ("size_gib", numbers(VOLUME_SIZES), False),
     "manifest-location": ("qualified_name", same, True),
     "source-image-id": ("source_template_sid", strip_prefix(Kind.IMAGE), True),
+    "block-device-mapping.snapshot-id": ("source_snapshot_sid", strip_prefix(Kind.SNAPSHOT),
+                                         True),
     **constant_specs({
         "block-device-mapping.delete-on-termination": "true",
         "block-device-mapping.encrypted": "false", "block-device-mapping.volume-type": "gp2",
@@ -221,6 +225,6 @@ IMAGE_FILTERS: Final[dict[str, FilterSpec]] = {
         "image-allowed": "true", "image-type": "machine", "root-device-type": "ebs",
         "virtualization-type": "hvm"}),
     **nothing_specs(
-        "block-device-mapping.snapshot-id", "kernel-id", "product-code", "product-code.type",
+        "kernel-id", "product-code", "product-code.type",
         "ramdisk-id", "source-image-region", "source-instance-id", "sriov-net-support"),
 }

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from awsapi.devices import device_name
 from awsapi.ids import Kind, render
+from engine.services.instance_summary import InstanceSummary, NicSummary, summarize
 from engine.states import VmState, VolumeKind
 
 if TYPE_CHECKING:
-    from engine.models import Region, SecurityGroup, Tag, Zone
+    from engine.models import Region, Tag, Zone
     from engine.services.catalog import TemplateDetail
-    from engine.services.instance_details import InstanceDetail, NicDetail
+    from engine.services.instance_details import InstanceDetail
 
 # Engine VM state -> (EC2 code, EC2 name).
 STATE: Final[dict[VmState, tuple[int, str]]] = {
@@ -65,55 +67,55 @@ def private_dns(ip: str | None) -> str:
     return f"ip-{ip.replace('.', '-')}.ec2.internal" if ip else ""
 
 
-def instance(d: InstanceDetail) -> dict[str, Any]:
-    """An ``Instance``. Views of many instances share their constant parts
-    (state, monitoring, CPU options ... are the same dict objects): read-only.
-    Its times are the engine's (naive UTC) datetimes, which the serializer
-    writes as UTC: converting thousands of them per listing is not free."""
-    i = d.instance
-    vm_state = i.state
-    nic = d.primary_nic if d.nics else None
+def instance(d: InstanceDetail | InstanceSummary) -> dict[str, Any]:
+    """An ``Instance`` (of a summary, or of a detail through its summary).
+    Views of many instances share their constant parts (state, monitoring,
+    CPU options ... are the same dict objects): read-only. Its times are the
+    engine's (naive UTC) datetimes, which the serializer writes as UTC:
+    converting thousands of them per listing is not free."""
+    s = d if type(d) is InstanceSummary else summarize(d)  # type: ignore[arg-type]
+    vm_state = s.state
+    nic = s.primary_nic if s.nics else None
     private_ip: str | None
     public_ip: str | None
     vpc: str | None
     subnet: str | None
     if nic:
-        private_ip = nic.nic.ip_address
-        public_ip = nic.public_ip.address if nic.public_ip else None
-        network_sid = nic.network.sid
+        private_ip = nic.ip_address
+        public_ip = nic.public_address
+        network_sid = nic.network_sid
         vpc = _VPC + (nic.vpc_sid or network_sid)
         subnet = _SUBNET + network_sid
     else:
         private_ip = public_ip = vpc = subnet = None
-    groups = _groups(d.security_groups)
+    groups = _group_list(s.security_groups)
     gone = vm_state in _GONE
-    template = d.template
     out: dict[str, Any] = {
-        "InstanceId": _INSTANCE + i.sid,
-        "ImageId": _IMAGE + template.sid,
+        "InstanceId": _INSTANCE + s.sid,
+        "ImageId": _IMAGE + s.template_sid,
         "State": _STATE_VIEW[vm_state],
         "PrivateDnsName": private_dns(private_ip) if not gone else "",
         "PublicDnsName": "",
-        "StateTransitionReason": _transition_reason(d) if vm_state in _REASONED else "",
-        "AmiLaunchIndex": i.launch_index,
+        "StateTransitionReason": _transition_reason(s) if vm_state in _REASONED else "",
+        "AmiLaunchIndex": s.launch_index,
         "ProductCodes": _NONE,
-        "InstanceType": d.offering.name,
-        "LaunchTime": i.created_at,
-        "Placement": _placement(d),
+        "InstanceType": s.offering_name,
+        "LaunchTime": s.created_at,
+        "Placement": _placement(s),
         "Monitoring": _MONITORING,
-        "Architecture": template.arch,
+        "Architecture": s.arch,
         "RootDeviceType": "ebs",
-        "RootDeviceName": template.root_device_name,
-        "BlockDeviceMappings": _block_devices(d) if not gone else _NONE,
+        "RootDeviceName": s.root_device_name,
+        "BlockDeviceMappings": _block_devices(s) if not gone else _NONE,
         "VirtualizationType": "hvm",
-        "ClientToken": i.client_token or "",
-        "Tags": tags(d.tags) or None,
+        "ClientToken": s.client_token or "",
+        "Tags": [{"Key": k, "Value": v} for k, v in s.tags] or None,
         "SecurityGroups": groups,
-        "SourceDestCheck": nic.nic.source_dest_check is not False if nic else True,
+        "SourceDestCheck": nic.source_dest_check is not False if nic else True,
         "Hypervisor": "xen",
         "EbsOptimized": False,
         "EnaSupport": True,
-        "CpuOptions": _cpu_options(i.cpus),
+        "CpuOptions": _cpu_options(s.cpus),
         "PlatformDetails": "Linux/UNIX",
         "UsageOperation": "RunInstances",
         "MetadataOptions": _DEFAULT_METADATA_OPTIONS,
@@ -123,9 +125,12 @@ def instance(d: InstanceDetail) -> dict[str, Any]:
         out["PublicIpAddress"] = public_ip
         out["VpcId"] = vpc
         out["SubnetId"] = subnet
-        out["NetworkInterfaces"] = [_interface(d, n, groups) for n in d.nics]
-    if i.key_pair_name:
-        out["KeyName"] = i.key_pair_name
+        owner = s.account_number
+        out["NetworkInterfaces"] = [_interface(owner, n, groups) for n in s.nics]
+    if s.key_pair_name:
+        out["KeyName"] = s.key_pair_name
+    # As AWS, always shown (constants: the serializer writes a shared one once).
+    out["HibernationOptions"] = _HIBERNATION_ON if s.hibernation_enabled else _HIBERNATION_OFF
     reason = _STATE_REASON.get(vm_state)
     if reason is not None:
         out["StateReason"] = reason
@@ -135,6 +140,8 @@ def instance(d: InstanceDetail) -> dict[str, Any]:
 # Constant parts shared by every instance view (never mutate them).
 _NONE: Final[list[Any]] = []
 _MONITORING: Final = {"State": "disabled"}
+_HIBERNATION_ON: Final = {"Configured": True}
+_HIBERNATION_OFF: Final = {"Configured": False}
 _DEFAULT_METADATA_OPTIONS: Final = {"State": "applied", "HttpTokens": "optional",
                                     "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"}
 _STATE_VIEW: Final = {s: {"Code": code, "Name": name} for s, (code, name) in STATE.items()}
@@ -146,14 +153,10 @@ def _cpu_options(cpus: int) -> dict[str, int]:
             "ThreadsPerCore": 2 if cpus > 1 else 1}
 
 
-def _groups(rows: list[SecurityGroup]) -> list[dict[str, str]]:
-    """The instance's groups; instances with the same groups share one list
-    (which the serializer then writes once)."""
-    return _group_list(tuple((g.name, g.sid) for g in rows))
-
-
 @functools.lru_cache(maxsize=1024)
 def _group_list(groups: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    """The instance's groups ((name, sid) pairs); instances with the same
+    groups share one list (which the serializer then writes once)."""
     return [{"GroupName": name, "GroupId": _SECURITY_GROUP + sid} for name, sid in groups]
 
 
@@ -176,13 +179,12 @@ _USER_ENDED: Final = frozenset({VmState.STOPPED, VmState.STOPPING, VmState.EXPUN
 _REASONED: Final = _USER_ENDED | {VmState.ERROR}
 
 
-def _transition_reason(d: InstanceDetail) -> str:
-    i = d.instance
-    if i.state in _USER_ENDED:
-        when = aware(i.state_changed_at)
+def _transition_reason(s: InstanceSummary) -> str:
+    if s.state in _USER_ENDED:
+        when = aware(s.state_changed_at)
         stamp = when.strftime("%Y-%m-%d %H:%M:%S GMT") if when else ""
         return f"User initiated ({stamp})"
-    if i.state == VmState.ERROR:
+    if s.state == VmState.ERROR:
         return "Server.InternalError"
     return ""
 
@@ -198,20 +200,21 @@ _STATE_REASON: Final[dict[VmState, dict[str, str]]] = {
 }
 
 
-def _block_devices(d: InstanceDetail) -> list[dict[str, Any]]:
+def _block_devices(s: InstanceSummary) -> list[dict[str, Any]]:
     out = []
-    for v in d.volumes:
+    for v in s.volumes:
         kind = v.kind
-        name = (d.template.root_device_name if kind == VolumeKind.ROOT
+        name = (s.root_device_name if kind == VolumeKind.ROOT
                 else device_name(v.device_id, kind))
         out.append({"DeviceName": name, "Ebs": {
-            "AttachTime": v.attached_at or v.created_at,
+            "AttachTime": v.attached_at,
             "DeleteOnTermination": v.delete_on_termination,
             "Status": "attached", "VolumeId": _VOLUME + v.sid}})
     return out
 
 
-def reservation(reservation_sid: str, owner: str, items: list[InstanceDetail]) -> dict[str, Any]:
+def reservation(reservation_sid: str, owner: str,
+                items: Sequence[InstanceDetail] | Sequence[InstanceSummary]) -> dict[str, Any]:
     return {
         "ReservationId": render(Kind.RESERVATION, reservation_sid),
         "OwnerId": owner,
@@ -271,17 +274,16 @@ def _image_root(t: TemplateDetail) -> dict[str, Any]:
     return ebs
 
 
-def _interface(d: InstanceDetail, n: NicDetail, groups: list[dict[str, str]]) -> dict[str, Any]:
-    """One attached interface, as RunInstances/DescribeInstances list them."""
-    nic = n.nic
+def _interface(owner: str, nic: NicSummary, groups: list[dict[str, str]]) -> dict[str, Any]:
+    """One attached interface of an instance of account ``owner``, as
+    RunInstances/DescribeInstances list them."""
     ip = nic.ip_address
     dns = private_dns(ip)
-    network_sid = n.network.sid
-    owner = d.account.number
+    network_sid = nic.network_sid
     out: dict[str, Any] = {
         "NetworkInterfaceId": _ENI + nic.sid,
         "SubnetId": _SUBNET + network_sid,
-        "VpcId": _VPC + (n.vpc_sid or network_sid),
+        "VpcId": _VPC + (nic.vpc_sid or network_sid),
         "Description": nic.description or "",
         "OwnerId": owner,
         "Status": "in-use",
@@ -296,15 +298,15 @@ def _interface(d: InstanceDetail, n: NicDetail, groups: list[dict[str, str]]) ->
             "DeviceIndex": nic.device_id,
             "NetworkCardIndex": 0,
             "Status": "attached",
-            "AttachTime": nic.attached_at or nic.created_at,
+            "AttachTime": nic.attached_at,
             "DeleteOnTermination": bool(nic.delete_on_termination),
         },
     }
     primary: dict[str, Any] = {"Primary": True, "PrivateIpAddress": ip, "PrivateDnsName": dns}
-    public = n.public_ip
-    if public is not None:
-        association = {"PublicIp": public.address, "PublicDnsName": "",
-                       "IpOwnerId": owner if public.association_sid else "amazon"}
+    address = nic.public_address
+    if address is not None:
+        association = {"PublicIp": address, "PublicDnsName": "",
+                       "IpOwnerId": owner if nic.public_association_sid else "amazon"}
         out["Association"] = primary["Association"] = association
     out["PrivateIpAddresses"] = [primary]
     return out
@@ -313,13 +315,14 @@ def _interface(d: InstanceDetail, n: NicDetail, groups: list[dict[str, str]]) ->
 _ATTACHMENT: Final = "eni-attach-"
 
 
-def _placement(d: InstanceDetail) -> dict[str, Any]:
+def _placement(s: InstanceSummary) -> dict[str, Any]:
     """Zone, tenancy and the placement group (the instance's first affinity group)."""
-    if not d.affinity_groups:
-        return _zone_placement(d.zone.name)
-    group = d.affinity_groups[0]
-    return {"AvailabilityZone": d.zone.name, "GroupName": group.name,
-            "Tenancy": "default", "GroupId": render(Kind.PLACEMENT_GROUP, group.sid)}
+    group = s.placement_group
+    if group is None:
+        return _zone_placement(s.zone_name)
+    name, sid = group
+    return {"AvailabilityZone": s.zone_name, "GroupName": name,
+            "Tenancy": "default", "GroupId": render(Kind.PLACEMENT_GROUP, sid)}
 
 
 @functools.lru_cache(maxsize=256)

@@ -239,9 +239,10 @@ ATTRIBUTE_MEMBER: Final[dict[str, str]] = {
 # What every instance here has, whatever was asked for at launch (ModifyInstanceAttribute
 # accepts these values as no-ops and nothing else).
 FIXED_ATTRIBUTES: Final[dict[str, Any]] = {
-    "SourceDestCheck": True, "EbsOptimized": False, "EnaSupport": True, "DisableApiStop": False,
-    "InstanceInitiatedShutdownBehavior": "stop",
+    "EbsOptimized": False, "EnaSupport": True, "DisableApiStop": False,
 }
+# The engine's guest shutdown action <-> InstanceInitiatedShutdownBehavior.
+SHUTDOWN_BEHAVIOR: Final[dict[str, str]] = {"stop": "stop", "destroy": "terminate"}
 
 
 def instance_attribute(d: InstanceDetail, attribute: str) -> dict[str, Any]:
@@ -261,5 +262,8 @@ def instance_attribute(d: InstanceDetail, attribute: str) -> dict[str, Any]:
         "Groups": view["SecurityGroups"],
         "EnclaveOptions": {"Enabled": False},
         **{k: {"Value": v} for k, v in FIXED_ATTRIBUTES.items()},
+        "SourceDestCheck": {"Value": view["SourceDestCheck"]},
+        "InstanceInitiatedShutdownBehavior": {
+            "Value": SHUTDOWN_BEHAVIOR.get(i.guest_shutdown_action, "stop")},
     }
     return {"InstanceId": view["InstanceId"], member: values[member]}

@@ -200,3 +200,37 @@ def network_interface(d: InterfaceDetail, caller_number: str) -> dict[str, Any]:
         out["Association"] = association
         primary["Association"] = association
     return out
+
+
+# ------------------------------------------------------------- network ACLs
+# Every VPC has one network ACL here, its default one (``acl-<vpc sid>``),
+# associated with each of its subnets (``aclassoc-<subnet sid>``), with AWS's
+# default entries: rule 100 allows all IPv4 traffic, the catch-all (*) denies
+# it, both ways. The ``*`` rule's number is 32767.
+CATCH_ALL_RULE = 32767
+NETWORK_ACL_PREFIX = "acl"
+NETWORK_ACL_ASSOCIATION_PREFIX = "aclassoc"
+
+
+def _default_acl_entries() -> list[dict[str, Any]]:
+    return [{"CidrBlock": "0.0.0.0/0", "Egress": egress, "Protocol": "-1",
+             "RuleAction": action, "RuleNumber": number}
+            for egress in (True, False)
+            for number, action in ((100, "allow"), (CATCH_ALL_RULE, "deny"))]
+
+
+def network_acl(d: VpcDetail, subnets: list[TierDetail], caller_number: str) -> dict[str, Any]:
+    """The VPC's default network ACL, associated with ``subnets`` (the VPC's)."""
+    acl_id = f"{NETWORK_ACL_PREFIX}-{d.sid}"
+    return {
+        "NetworkAclId": acl_id,
+        "VpcId": render(Kind.VPC, d.sid),
+        "OwnerId": owner(d.account, caller_number),
+        "IsDefault": True,
+        "Entries": _default_acl_entries(),
+        "Associations": [{
+            "NetworkAclAssociationId": f"{NETWORK_ACL_ASSOCIATION_PREFIX}-{t.network.sid}",
+            "NetworkAclId": acl_id,
+            "SubnetId": render(Kind.SUBNET, t.network.sid)} for t in subnets],
+        "Tags": [],
+    }

@@ -58,27 +58,37 @@ def _serve(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if args.dev:
         return _serve_dev(cfg, args)
+    from nimbostack.server import listen, preload, prepare_database, run_gunicorn, service_address
+
+    # Listen first: a client connecting while the rest loads waits for the
+    # first worker instead of being refused (and retrying some time later).
+    try:
+        listener = listen(args.host, args.port)
+    except OSError as exc:
+        print(f"nimbostack serve: cannot listen on {args.host}:{args.port}: {exc}",
+              file=sys.stderr)
+        return 1
     from sqlalchemy.orm import configure_mappers
 
     import engine.runtime  # noqa: F401 - the ORM: both branches below need it, load it once
-    from nimbostack.server import preload, prepare_database, run_gunicorn, service_address
 
     configure_mappers()  # both need it too (registering the server is an ORM query)
 
     # Preparing the database and registering this server (in a child process)
     # and loading the API (here) are independent: they overlap.
-    prepared = prepare_database(cfg, service_address(args.host, args.port))
+    prepared = prepare_database(cfg, service_address(args.host, args.port), listener=listener)
     try:
         preload()
     finally:
         try:
             server_uuid = prepared()
         except RuntimeError as exc:
+            listener.close()
             print(f"nimbostack serve: {exc}", file=sys.stderr)
             return 1
     log.info("serving EC2 at http://%s:%s/ and CloudStack at /client/api", args.host, args.port)
     return run_gunicorn(cfg, host=args.host, port=args.port, workers=args.workers,
-                        threads=args.threads, server_uuid=server_uuid)
+                        threads=args.threads, server_uuid=server_uuid, listener=listener)
 
 
 def _serve_dev(cfg: Config, args: argparse.Namespace) -> int:

@@ -17,12 +17,12 @@ and cut the dead server's leases.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import errno
 import gc
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +37,8 @@ JOB_GRACE = 15.0  # of which running jobs may use this much after requests drain
 BACKGROUND_DELAY = 0.5  # seconds after a worker is ready before its background work starts
 MALLOC_ARENAS = 2  # glibc malloc arenas per process unless MALLOC_ARENA_MAX says otherwise
 _M_ARENA_MAX = -8  # mallopt() parameter number (glibc malloc.h)
+LISTEN_BACKLOG = 2048  # gunicorn's default
+BIND_ATTEMPTS = 5  # tries, a second apart, while the port is in use (as gunicorn does)
 
 # The first call a client (or a health probe) makes; a worker can answer it
 # with what the master preloaded alone.
@@ -84,7 +86,8 @@ def preload_database_driver(url: str) -> None:
     make_url(url).get_dialect().import_dbapi()
 
 
-def prepare_database(cfg: Config, address: str | None = None) -> Callable[[], str | None]:
+def prepare_database(cfg: Config, address: str | None = None, *,
+                     listener: socket.socket | None = None) -> Callable[[], str | None]:
     """Start migrating the schema, bootstrapping the embedded default
     (:meth:`Runtime.prepare <engine.runtime.Runtime.prepare>`) and, given an
     ``address``, registering this management server at it; return a function
@@ -98,7 +101,9 @@ def prepare_database(cfg: Config, address: str | None = None) -> Callable[[], st
     with two cores a server answers sooner. On a database that is already
     prepared the child makes a handful of cheap queries. Call it with no
     database connection open and no other thread running (the child gets a copy
-    of this process). Without ``os.fork`` the work is done before returning.
+    of this process). ``listener``, this process's listening socket (see
+    :func:`listen`), is closed in the child at once: only the server holds its
+    port. Without ``os.fork`` the work is done before returning.
     """
     from engine.runtime import Runtime
 
@@ -122,6 +127,8 @@ def prepare_database(cfg: Config, address: str | None = None) -> Callable[[], st
     if pid == 0:  # the child: prepare, report through the pipe and exit status, never return
         code = 1
         try:
+            if listener is not None:
+                listener.close()
             os.close(read_end)
             uuid = run()
             os.write(write_end, (uuid or "").encode())
@@ -158,14 +165,41 @@ def _log_failure(exc: BaseException) -> None:
 def limit_malloc_arenas() -> None:
     """Cap glibc's malloc arenas (one per busy thread by default, each holding
     on to freed memory) at :data:`MALLOC_ARENAS`, unless ``MALLOC_ARENA_MAX`` is
-    set; forked workers inherit the setting. A no-op without glibc."""
+    set; forked workers inherit the setting. A no-op without glibc.
+
+    ``mallopt`` is looked up among the symbols the interpreter already has
+    loaded (``CDLL(None)``), not through ``ctypes.util.find_library``, which
+    runs ``ldconfig -p`` in a subprocess (about 15 ms of a server's start-up)."""
     if os.environ.get("MALLOC_ARENA_MAX"):
         return  # glibc read it at start-up
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
     except (OSError, AttributeError):
         pass
+
+
+def listen(host: str, port: int, *, attempts: int = BIND_ATTEMPTS) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening (``SO_REUSEADDR``,
+    IPv6 for an IPv6 literal), for :func:`run_gunicorn` to serve on.
+
+    ``nimbostack serve`` opens it before it loads anything else: clients that
+    connect while the server is still starting wait in the listen backlog and
+    are answered by the first worker that is ready, instead of being refused
+    and trying again later. While the port is in use it tries ``attempts``
+    times, a second apart (as gunicorn does), then raises the ``OSError``."""
+    address = host.strip("[]")  # "[::1]" as in a URL
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    for attempt in range(1, attempts + 1):
+        try:
+            return socket.create_server((address, port), family=family, backlog=LISTEN_BACKLOG)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or attempt == attempts:
+                raise
+            log.warning("%s:%s is in use; trying again in 1 s", host, port)
+            time.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def service_address(host: str, port: int) -> str:
@@ -272,13 +306,17 @@ class _Application(BaseApplication):  # type: ignore[misc]
 
 
 def run_gunicorn(cfg: Config, *, host: str, port: int, workers: int, threads: int,
-                 server_uuid: str | None = None) -> int:
+                 server_uuid: str | None = None, listener: socket.socket | None = None) -> int:
     """Serve under gunicorn until stopped. ``server_uuid`` is this server's row
     when it was registered beforehand (:func:`prepare_database`); it is marked
     Down when the master ends, even if gunicorn never became ready (a port in
-    use). Without it the master registers one when its socket is bound."""
+    use). Without it the master registers one when its socket is bound.
+
+    ``listener`` is a socket :func:`listen` opened on ``host:port`` already;
+    gunicorn takes it over (``fd://``) instead of binding its own."""
+    bind = f"fd://{listener.detach()}" if listener is not None else f"{host}:{port}"
     options = {
-        "bind": f"{host}:{port}",
+        "bind": bind,
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread",

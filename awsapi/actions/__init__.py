@@ -92,6 +92,7 @@ MODULES: tuple[str, ...] = (
     "metadata_options",
     "network_interfaces",
     "networking",
+    "networking_acls",
     "networking_routes",
     "networking_vpcs",
     "passwords",

@@ -13,7 +13,7 @@ from awsapi.actions.volumes import require_found, tag_specs
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import ADDRESS_FILTERS, criteria
 from awsapi.ids import Kind
-from engine.errors import InUse, NotFound, ResourceKind
+from engine.errors import InUse, InvalidParameter, NotFound, ResourceKind
 from engine.querying import Criterion, Paging
 
 
@@ -139,8 +139,74 @@ def release_address(ctx: RequestContext, p: Params) -> Result:
     return {}
 
 
+# ------------------------------------------------------- reverse DNS (PTR)
+ATTRIBUTES = ("domain-name",)
+
+
+def default_ptr_record(address: str, region: str) -> str:
+    """AWS's own reverse name of a public address in ``region`` (with the final dot)."""
+    dashed = address.replace(".", "-")
+    if region == "us-east-1":
+        return f"ec2-{dashed}.compute-1.amazonaws.com."
+    return f"ec2-{dashed}.{region}.compute.amazonaws.com."
+
+
+def _with_ptr(item: Result, name: str | None) -> Result:
+    """``item`` with the PtrRecord set by the holder (none shown for the default)."""
+    if name:
+        item["PtrRecord"] = f"{name}."
+    return item
+
+
+def _attribute_name(p: Params, *, required: bool) -> str | None:
+    attribute = p.get("Attribute")
+    if attribute is None and not required:
+        return None
+    if not attribute:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter attribute")
+    if attribute not in ATTRIBUTES:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({attribute}) for parameter attribute is invalid. "
+                       "Unknown attribute.")
+    return str(attribute)
+
+
+def _set_ptr(ctx: RequestContext, p: Params, name: str | None) -> Result:
+    """Set (None: reset) the PTR name; the answer shows the record set before
+    (if any) and the update, PENDING, as AWS does (here it is applied at once;
+    a reset goes back to AWS's default name)."""
+    if not p.get("AllocationId"):
+        raise Ec2Error("MissingParameter", "The request must contain the parameter AllocationId")
+    target = ids.parse(p["AllocationId"], Kind.ADDRESS)
+    try:
+        before, ip = ctx.services.addresses.set_reverse_dns(ctx.principal, target, name)
+    except InvalidParameter as exc:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({name}) for parameter domainName is invalid.") from exc
+    new = (f"{ip.reverse_dns_name}." if ip.reverse_dns_name
+           else default_ptr_record(ip.address, ctx.region))
+    address = {"PublicIp": ip.address, "AllocationId": p["AllocationId"]}
+    return {"Address": {**_with_ptr(address, before),
+                        "PtrRecordUpdate": {"Value": new, "Status": "PENDING"}}}
+
+
+@action("ModifyAddressAttribute")
+def modify_address_attribute(ctx: RequestContext, p: Params) -> Result:
+    name = p.get("DomainName")
+    if not name:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter DomainName")
+    return _set_ptr(ctx, p, str(name))
+
+
+@action("ResetAddressAttribute")
+def reset_address_attribute(ctx: RequestContext, p: Params) -> Result:
+    _attribute_name(p, required=True)
+    return _set_ptr(ctx, p, None)
+
+
 @action("DescribeAddressesAttribute", readonly=True)
 def describe_addresses_attribute(ctx: RequestContext, p: Params) -> Result:
+    attribute = _attribute_name(p, required=False)
     allocation_ids = p.get("AllocationIds") or []
     sids = [ids.parse(a, Kind.ADDRESS) for a in allocation_ids]
     crit = (Criterion("sid", tuple(sids), False),) if sids else ()
@@ -150,7 +216,9 @@ def describe_addresses_attribute(ctx: RequestContext, p: Params) -> Result:
     if sids and not p.get("NextToken"):
         require_found(allocation_ids, sids, {d.ip.sid for d in page.items}, Kind.ADDRESS,
                       "allocation ID")
-    return {"Addresses": [{"PublicIp": d.ip.address,
-                           "AllocationId": ids.render(Kind.ADDRESS, d.ip.sid)}
-                          for d in page.items],
-            "NextToken": page.next_token}
+    out = []
+    for d in page.items:
+        item: Result = {"PublicIp": d.ip.address,
+                        "AllocationId": ids.render(Kind.ADDRESS, d.ip.sid)}
+        out.append(_with_ptr(item, d.ip.reverse_dns_name) if attribute else item)
+    return {"Addresses": out, "NextToken": page.next_token}

@@ -6,21 +6,21 @@ transaction, so a refused tag leaves no image behind.
 As on AWS, CreateImage also snapshots the instance's root volume (the image's
 snapshot, described "Created by CreateImage(i-...) for ami-..."), and CopyImage
 copies the source image's snapshot; "snapshot" TagSpecifications tag those
-snapshots.
+snapshots. CopyImage honours ClientToken as CreateVolume does.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from awsapi import ids, views
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import IMAGE_FILTERS, criteria
 from awsapi.ids import Kind
-from engine.errors import ResourceKind
+from engine.errors import ConflictingParameters, InvalidParameter, ResourceKind
 from engine.querying import Criterion, Paging
 from engine.services.catalog import TemplateFilter
 from engine.services.templates import BackingSnapshot, TemplateRequest
@@ -62,6 +62,9 @@ def describe_images(ctx: RequestContext, p: Params) -> Result:
             raise Ec2Error("InvalidUserID.Malformed", f"Invalid user id: \"{owner}\"")
     if numbers:
         crit.append(Criterion("owner_number", tuple(numbers), False))
+    executable = permission_criterion(ctx, p.get("ExecutableUsers") or [], "launch_permission")
+    if executable is not None:
+        crit.append(executable)
     # Asked by id or as "self": the caller's own images also while pending or failed.
     which = TemplateFilter.ALL if sids or numbers else TemplateFilter.EXECUTABLE
     page = ctx.services.catalog.templates(ctx.principal, which, tuple(crit), paging(p))
@@ -72,6 +75,29 @@ def describe_images(ctx: RequestContext, p: Params) -> Result:
             raise Ec2Error(Kind.IMAGE.not_found_code,
                            f"The image id '[{missing[0]}]' does not exist")
     return {"Images": [views.image(t) for t in page.items], "NextToken": page.next_token}
+
+
+def permission_criterion(ctx: RequestContext, users: list[str], field: str) -> Criterion | None:
+    """``ExecutableUsers`` (or snapshots' ``RestorableByUserIds``) as one
+    criterion on the engine's ``field`` (``launch_permission`` of templates,
+    ``restore_permission`` of snapshots), as AWS documents them: ``all`` the
+    public ones; ``self`` (or the caller's own account id) the caller's own and
+    those shared with it; another account id the caller's own shared with that
+    account (only an owner sees whom it shares with). Several values: any."""
+    if not users:
+        return None
+    me = ctx.principal.account_number
+    grants: list[str] = []
+    for user in users:
+        if user == "all":
+            grants.append("public")
+        elif user in ("self", me):
+            grants.append(f"account:{me}")
+        elif user.isdigit() and len(user) == 12:
+            grants.append(f"grant:{me}:{user}")
+        else:
+            raise Ec2Error("InvalidUserID.Malformed", f'Invalid user id: "{user}"')
+    return Criterion(field, tuple(dict.fromkeys(grants)), False)
 
 
 def _name(name: str) -> str:
@@ -108,13 +134,12 @@ def _tag_image(ctx: RequestContext, template_uuid: str,
                                  specs["image"])
 
 
-def _root_snapshot(p: Params) -> str | None:
-    """The snapshot of the root device mapping (the first one if no RootDeviceName)."""
-    mappings = p.get("BlockDeviceMappings") or []
+def _root_mapping(p: Params) -> dict[str, Any] | None:
+    """The root device mapping with a snapshot (the first one if no RootDeviceName)."""
     root = p.get("RootDeviceName")
-    for m in mappings:
+    for m in p.get("BlockDeviceMappings") or []:
         if (root is None or m.get("DeviceName") == root) and m.get("Ebs", {}).get("SnapshotId"):
-            return ids.parse(m["Ebs"]["SnapshotId"], Kind.SNAPSHOT)
+            return m  # type: ignore[no-any-return]
     return None
 
 
@@ -123,14 +148,13 @@ def register_image(ctx: RequestContext, p: Params) -> Result:
     """From ImageLocation (an http(s) URL the engine downloads) or from the
     root device's snapshot."""
     specs = _tag_specs(p, ("image",))
-    snapshot_sid = _root_snapshot(p)
+    root = _root_mapping(p)
     location = p.get("ImageLocation")
-    if location and snapshot_sid:
+    if location and root:
         raise Ec2Error("InvalidParameterCombination",
                        "Specify either ImageLocation or a root device snapshot, not both")
-    if snapshot_sid:
-        t, _ = ctx.services.templates.create_from_snapshot(
-            ctx.principal, snapshot_sid, _request(p), command="RegisterImage")
+    if root:
+        t = _register_from_snapshot(ctx, p, root)
     elif location:
         t, _ = ctx.services.templates.register(
             ctx.principal, _request(p, url=location), command="RegisterImage")
@@ -139,6 +163,25 @@ def register_image(ctx: RequestContext, p: Params) -> Result:
                        "ImageLocation or a block device mapping with a root snapshot")
     _tag_image(ctx, t.uuid, specs)
     return {"ImageId": ids.render(Kind.IMAGE, t.sid)}
+
+
+def _register_from_snapshot(ctx: RequestContext, p: Params, root: dict[str, Any]) -> Template:
+    """RegisterImage of a root mapping's snapshot: the mapping's VolumeSize (GiB,
+    at least the snapshot's) and device name become the image's root."""
+    snapshot_id = root["Ebs"]["SnapshotId"]
+    size = root["Ebs"].get("VolumeSize")
+    try:
+        t, _ = ctx.services.templates.create_from_snapshot(
+            ctx.principal, ids.parse(snapshot_id, Kind.SNAPSHOT), _request(p),
+            command="RegisterImage", size_bytes=size * 1024**3 if size else None,
+            root_device_name=p.get("RootDeviceName") or root.get("DeviceName"))
+    except InvalidParameter as exc:
+        if exc.name != "root_size":
+            raise
+        raise Ec2Error("InvalidBlockDeviceMapping",
+                       f"Volume of size {size}GB is smaller than snapshot "
+                       f"'{snapshot_id}'.") from exc
+    return t
 
 
 def _backing(specs: dict[str, list[tuple[str, str]]], describe: Callable[[Template, str], str],
@@ -186,9 +229,22 @@ def copy_image(ctx: RequestContext, p: Params) -> Result:
         return (f"Copied for DestinationAmi {ids.render(Kind.IMAGE, t.sid)} from SourceAmi "
                 f"{source_id} for SourceSnapshot {ids.render(Kind.SNAPSHOT, snapshot_sid)}")
 
-    t, _ = ctx.services.templates.duplicate(
-        ctx.principal, ids.parse(source_id, Kind.IMAGE),
-        _name(p["Name"]), p.get("Description"), unique_name=True, command="CopyImage",
-        backing=_backing(specs, describe))
-    _tag_image(ctx, t.uuid, specs)
+    token = p.get("ClientToken")
+    if token is not None and len(token) > 64:
+        raise Ec2Error("InvalidParameterValue",
+                       "Value for parameter clientToken is invalid: "
+                       "it is longer than 64 characters.")
+    try:
+        # A retry with the same token returns the first copy, tags and all.
+        t, _ = ctx.services.templates.duplicate(
+            ctx.principal, ids.parse(source_id, Kind.IMAGE),
+            _name(p["Name"]), p.get("Description"), unique_name=True, command="CopyImage",
+            backing=_backing(specs, describe), tags=tuple(specs.get("image", ())),
+            client_token=token or None)
+    except ConflictingParameters as exc:
+        if exc.names != ("client_token",):
+            raise
+        raise Ec2Error("IdempotentParameterMismatch",
+                       "Arguments on this idempotent request are inconsistent with arguments "
+                       f"used in previous request(s) with client token '{token}'.") from exc
     return {"ImageId": ids.render(Kind.IMAGE, t.sid)}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Final
 
 from awsapi import ids, views_catalog
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.actions.images import paging
+from awsapi.devices import ROOT_DEVICES
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import INSTANCE_STATUS_FILTERS, criteria
 from awsapi.ids import Kind
@@ -18,6 +20,7 @@ from engine.errors import IncorrectState, NotFound, ResourceKind
 from engine.querying import Criterion
 from engine.services.instance_details import InstanceDetail, InstanceQuery
 from engine.services.instances import InstanceChange
+from engine.services.vm_extras import VmExtrasService
 
 
 # ------------------------------------------------------------------- status
@@ -148,10 +151,6 @@ def _change(ctx: RequestContext, member: str, value: Any) -> InstanceChange:
         sids = [ids.parse(g, Kind.SECURITY_GROUP) for g in value]
         return InstanceChange(security_group_uuids=tuple(
             ctx.services.security_groups.resolve(ctx.principal, sids=sids, names=[])))
-    if member == "InstanceInitiatedShutdownBehavior" and value not in ("stop", "terminate"):
-        raise Ec2Error("InvalidInstanceAttributeValue",
-                       f"Value ({value}) for parameter instanceInitiatedShutdownBehavior "
-                       "is invalid.")
     fixed = views_catalog.FIXED_ATTRIBUTES.get(member)
     if fixed is None or fixed != value:
         raise Ec2Error("UnsupportedOperation",
@@ -159,14 +158,37 @@ def _change(ctx: RequestContext, member: str, value: Any) -> InstanceChange:
     return InstanceChange()  # no change, but the state is still checked
 
 
+def shutdown_action(value: Any) -> str:
+    """The engine's guest shutdown action for an InstanceInitiatedShutdownBehavior."""
+    for action_name, behavior in views_catalog.SHUTDOWN_BEHAVIOR.items():
+        if value == behavior:
+            return action_name
+    raise Ec2Error("InvalidInstanceAttributeValue",
+                   f"Value ({value}) for parameter instanceInitiatedShutdownBehavior "
+                   "is invalid.")
+
+
+def _apply(ctx: RequestContext, detail: InstanceDetail, member: str, value: Any) -> None:
+    """Make the one change: guest settings through the VM extras service,
+    everything else through the instance service."""
+    uuid = detail.instance.uuid
+    if member == "SourceDestCheck":
+        VmExtrasService(ctx.services.session).set_guest_settings(
+            ctx.principal, uuid, source_dest_check=bool(value))
+    elif member == "InstanceInitiatedShutdownBehavior":
+        VmExtrasService(ctx.services.session).set_guest_settings(
+            ctx.principal, uuid, shutdown_action=shutdown_action(value))
+    else:
+        ctx.services.instances.modify(ctx.principal, uuid, _change(ctx, member, value),
+                                      command="ModifyInstanceAttribute")
+
+
 @action("ModifyInstanceAttribute")
 def modify_instance_attribute(ctx: RequestContext, p: Params) -> Result:
     detail = _instance(ctx, p)
     member, value = _requested(p)
-    change = _change(ctx, member, value)
     try:
-        ctx.services.instances.modify(ctx.principal, detail.instance.uuid, change,
-                                      command="ModifyInstanceAttribute")
+        _apply(ctx, detail, member, value)
     except (IncorrectState, NotFound) as exc:
         if isinstance(exc, NotFound) and exc.kind is not ResourceKind.INSTANCE:
             raise
@@ -188,3 +210,73 @@ def get_console_output(ctx: RequestContext, p: Params) -> Result:
             "Output": base64.b64encode(out.text).decode() if out.text else None,
             "Timestamp": out.taken_at.replace(tzinfo=UTC)}
 
+
+
+# ------------------------------------------------- RunInstances guest settings
+# Hibernation prerequisites AWS documents that a request can break here.
+HIBERNATION_MAX_MEMORY_MIB: Final = 150 * 1024
+
+
+@dataclass(frozen=True)
+class LaunchGuestSettings:
+    """What RunInstances asks of the guest beyond the launch itself."""
+
+    shutdown_action: str | None = None  # None: the default (stop)
+    hibernation: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return self.shutdown_action in (None, "stop") and not self.hibernation
+
+
+def launch_guest_settings(p: Params, root_device_name: str,
+                          memory_mib: int) -> LaunchGuestSettings:
+    """InstanceInitiatedShutdownBehavior and HibernationOptions of a RunInstances
+    request, checked before anything is made.
+
+    Hibernation needs an encrypted EBS root volume (asked for with
+    ``Encrypted`` in the root's block-device mapping: nothing is encrypted
+    by default here), at most 150 GiB of memory, and a root volume, when its
+    size is given, large enough to hold the memory; otherwise
+    UnsupportedHibernationConfiguration, as AWS answers.
+    """
+    behavior = p.get("InstanceInitiatedShutdownBehavior")
+    action_name = shutdown_action(behavior) if behavior is not None else None
+    hibernation = bool((p.get("HibernationOptions") or {}).get("Configured"))
+    if hibernation:
+        root = _root_ebs(p, root_device_name)
+        if memory_mib > HIBERNATION_MAX_MEMORY_MIB:
+            raise _unsupported_hibernation("the instance type has more than 150 GiB of memory")
+        if not root.get("Encrypted"):
+            raise _unsupported_hibernation("the root volume must be encrypted")
+        size = root.get("VolumeSize")
+        if size and int(size) * 1024 < memory_mib:
+            raise _unsupported_hibernation(
+                "the root volume must be large enough to hold the instance's memory")
+    return LaunchGuestSettings(action_name, hibernation)
+
+
+def apply_launch_guest_settings(ctx: RequestContext, instance_uuids: Sequence[str],
+                                settings: LaunchGuestSettings) -> None:
+    """Record ``settings`` on the just launched instances (nothing for the defaults)."""
+    if settings.is_default:
+        return
+    extras = VmExtrasService(ctx.services.session)
+    for uuid in instance_uuids:
+        extras.set_guest_settings(ctx.principal, uuid, shutdown_action=settings.shutdown_action,
+                                  hibernation=settings.hibernation or None)
+
+
+def _root_ebs(p: Params, root_device_name: str) -> dict[str, Any]:
+    for bdm in p.get("BlockDeviceMappings") or ():
+        name = bdm.get("DeviceName") or ""
+        device = name if name.startswith("/dev/") else f"/dev/{name}"
+        if (device == root_device_name or device in ROOT_DEVICES) and bdm.get("Ebs") is not None:
+            return dict(bdm["Ebs"])
+    return {}
+
+
+def _unsupported_hibernation(why: str) -> Ec2Error:
+    return Ec2Error("UnsupportedHibernationConfiguration",
+                    "The instance could not be launched because one or more parameter values "
+                    f"do not meet the prerequisites for enabling hibernation: {why}.")

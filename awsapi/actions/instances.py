@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from awsapi import ids, views, views_storage
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.actions.images import paging
+from awsapi.actions.instance_attributes import apply_launch_guest_settings, launch_guest_settings
 from awsapi.actions.metadata_options import options_view
 from awsapi.actions.networking_vpcs import launch_network_options
 from awsapi.actions.placement_groups import placement_group_uuids
@@ -27,7 +28,8 @@ from engine.errors import (
 )
 from engine.querying import Criterion
 from engine.services.instance_details import InstanceDetail, InstanceQuery
-from engine.services.instance_metadata import AccessOptions, for_unit
+from engine.services.instance_metadata import AccessOptions
+from engine.services.instance_summary import InstanceSummary
 from engine.services.instances import LaunchRequest
 from engine.services.volumes_launch import DataVolumeSpec
 from engine.states import VmState
@@ -145,6 +147,7 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         names=list(p.get("SecurityGroups") or ()))
     subnet, public_ip = launch_network_options(p)
     root, data_volumes = _block_devices(p, template.root_device_name)
+    guest = launch_guest_settings(p, template.root_device_name, offering.memory_mib)
     request = LaunchRequest(
         template_uuid=template.uuid,
         offering_uuid=offering.uuid,
@@ -186,6 +189,7 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         if not exc.name.startswith("block_device."):
             raise
         raise _bad_mapping(exc.message) from exc
+    apply_launch_guest_settings(ctx, [d.instance.uuid for d in launch.instances], guest)
     return views.reservation(launch.reservation_sid, ctx.principal.account_number,
                              launch.instances)
 
@@ -201,44 +205,38 @@ def describe_instances(ctx: RequestContext, p: Params) -> Result:
     if sids:
         crit.append(Criterion("sid", tuple(sids), False))
     page = ctx.services.instances.list(ctx.principal, InstanceQuery(
-        criteria=tuple(crit), paging=paging(p), include_expunged=True))
+        criteria=tuple(crit), paging=paging(p), include_expunged=True, summaries=True))
     if sids:
-        _require_all(instance_ids, sids, page.items)
-    options = for_unit(ctx.services).access([d.instance.uuid for d in page.items])
-    return {"Reservations": _reservations(page.items, options), "NextToken": page.next_token}
+        _require_all(instance_ids, sids, {s.sid for s in page.items})
+    return {"Reservations": _reservations(page.items), "NextToken": page.next_token}
 
 
-def _reservations(items: Sequence[InstanceDetail],
-                  options: Mapping[str, AccessOptions] | None = None) -> list[dict[str, Any]]:
-    """Instances grouped by reservation, in order of first appearance; with
-    ``options`` (by instance uuid), each shows its stored metadata options
-    (ModifyInstanceMetadataOptions)."""
-    groups: dict[str, list[InstanceDetail]] = {}
-    for d in items:
-        groups.setdefault(d.instance.reservation_sid, []).append(d)
+def _reservations(items: Sequence[InstanceSummary]) -> list[dict[str, Any]]:
+    """Instances grouped by reservation, in order of first appearance, each
+    showing its stored metadata options (ModifyInstanceMetadataOptions)."""
+    groups: dict[str, list[InstanceSummary]] = {}
+    for s in items:
+        groups.setdefault(s.reservation_sid, []).append(s)
     out = []
+    default = options_view(AccessOptions())
     shown: dict[AccessOptions, dict[str, Any]] = {}  # equal options share one view
-    # ... looked up by identity first: most instances share one (default) object.
-    by_id: dict[int, dict[str, Any]] = {}
     for sid, members in groups.items():
-        reservation = views.reservation(sid, members[0].account.number, members)
-        if options is not None:
-            for d, inst in zip(members, reservation["Instances"], strict=True):
-                wanted = options[d.instance.uuid]
-                view = by_id.get(id(wanted))
-                if view is None:
-                    view = shown.get(wanted)
-                    if view is None:
-                        view = shown[wanted] = options_view(wanted)
-                    by_id[id(wanted)] = view
-                inst["MetadataOptions"] = view
+        reservation = views.reservation(sid, members[0].account_number, members)
+        for s, inst in zip(members, reservation["Instances"], strict=True):
+            wanted = s.metadata_access
+            if wanted is None:
+                inst["MetadataOptions"] = default
+                continue
+            view = shown.get(wanted)
+            if view is None:
+                view = shown[wanted] = options_view(wanted)
+            inst["MetadataOptions"] = view
         out.append(reservation)
     return out
 
 
-def _require_all(wire_ids: Sequence[str], sids: Sequence[str],
-                 found: Sequence[InstanceDetail]) -> None:
-    have = {d.instance.sid for d in found}
+def _require_all(wire_ids: Sequence[str], sids: Sequence[str], have: set[str]) -> None:
+    """Raise the not-found error naming the ids whose sids are not in ``have``."""
     missing = [w for w, s in zip(wire_ids, sids, strict=True) if s not in have]
     if missing:
         noun = "ID" if len(missing) == 1 else "IDs"
@@ -251,7 +249,7 @@ def _resolve(ctx: RequestContext, instance_ids: Sequence[str]) -> list[InstanceD
     sids = [ids.parse(i, Kind.INSTANCE) for i in instance_ids]
     page = ctx.services.instances.list(ctx.principal, InstanceQuery(
         criteria=(Criterion("sid", tuple(sids), False),), include_expunged=True))
-    _require_all(instance_ids, sids, page.items)
+    _require_all(instance_ids, sids, {d.instance.sid for d in page.items})
     by_sid = {d.instance.sid: d for d in page.items}
     return [by_sid[s] for s in sids]
 
@@ -311,11 +309,14 @@ def start_instances(ctx: RequestContext, p: Params) -> Result:
 @action("StopInstances")
 def stop_instances(ctx: RequestContext, p: Params) -> Result:
     if p.get("Hibernate"):
-        # No instance here is launched with hibernation configured.
-        first = _resolve(ctx, p["InstanceIds"])[0]
-        raise Ec2Error("UnsupportedHibernationConfiguration",
-                       "The instance can't be hibernated because it was not configured at "
-                       f"launch for hibernation: {ids.render(Kind.INSTANCE, first.instance.sid)}")
+        # Only instances launched with hibernation configured hibernate (a stop here).
+        first = next((d for d in _resolve(ctx, p["InstanceIds"])
+                      if not d.instance.hibernation_enabled), None)
+        if first is not None:
+            raise Ec2Error("UnsupportedHibernationConfiguration",
+                           "The instance can't be hibernated because it was not configured at "
+                           f"launch for hibernation: "
+                           f"{ids.render(Kind.INSTANCE, first.instance.sid)}")
     return {"StoppingInstances": _transition(ctx, p, "stop")}
 
 

@@ -25,6 +25,7 @@ from awsapi.filters import (
     FilterSpec,
     criteria,
 )
+from awsapi.filters_base import wildcard_match
 from awsapi.ids import Kind
 from engine.querying import Criterion, ListResult, Paging
 
@@ -64,8 +65,24 @@ def _sid(d: Any) -> str:
     raise AttributeError("sid")
 
 
+def _dhcp_filters_pass(ctx: RequestContext, p: Params) -> bool:
+    """Whether the ``dhcp-options-id`` filters (taken out of ``p``) let the
+    caller's VPCs through: they all use the caller's one DHCP options set
+    (:func:`awsapi.views_network.dhcp_options_id`)."""
+    filters = list(p.get("Filters") or ())
+    ours = [f for f in filters if f.get("Name") == "dhcp-options-id"]
+    if not ours:
+        return True
+    p["Filters"] = [f for f in filters if f.get("Name") != "dhcp-options-id"] or None
+    options_id = views_network.dhcp_options_id(ctx.principal.account_number)
+    return all(any(wildcard_match(options_id, v) for v in f.get("Values") or ())
+               for f in ours)
+
+
 @action("DescribeVpcs", readonly=True)
 def describe_vpcs(ctx: RequestContext, p: Params) -> Result:
+    if not _dhcp_filters_pass(ctx, p):
+        p = {**p, "Filters": [{"Name": "vpc-id", "Values": ["vpc-none"]}]}  # matches none
     return _describe(ctx, p, kind=Kind.VPC, ids_member="VpcIds", noun="vpc ID",
                      table=VPC_FILTERS, view=views_network.vpc, result_key="Vpcs",
                      lister=lambda c, pg: ctx.services.vpcs.list_vpcs(ctx.principal, c, pg))

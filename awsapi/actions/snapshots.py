@@ -1,18 +1,25 @@
-"""EBS snapshots: create, describe, copy, delete."""
+"""EBS snapshots: create, describe, copy, delete, and who may create volumes
+from them (the createVolumePermission attribute)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from awsapi import ids
 from awsapi import views_storage as views
 from awsapi.actions import Params, RequestContext, Result, action
+from awsapi.actions.images import permission_criterion
 from awsapi.actions.volumes import paging, require_found, tag_specs
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import SNAPSHOT_FILTERS, criteria
 from awsapi.ids import Kind
+from engine.errors import PermissionDenied
 from engine.querying import Criterion
+from engine.services.snapshot_permissions import SharingChange, SharingOp, SnapshotSharing
 
+T = TypeVar("T")
 _ACCOUNT_NUMBER = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]")
 # Owner aliases of snapshots this cloud never has.
@@ -37,24 +44,6 @@ def _owners(ctx: RequestContext, p: Params) -> Criterion | None:
     return Criterion("owner_number", tuple(numbers), False)
 
 
-def _restorable(ctx: RequestContext, p: Params) -> Criterion | None:
-    """``RestorableByUserIds`` as one criterion on the owner's account number.
-    Snapshots here are never public nor shared, so only the caller (``self``
-    or its own number) can restore any: its own."""
-    users = p.get("RestorableByUserIds") or []
-    if not users:
-        return None
-    numbers: list[str] = []
-    for user in users:
-        if user == "self" or user == ctx.principal.account_number:
-            numbers.append(ctx.principal.account_number)
-        elif user == "all" or _ACCOUNT_NUMBER.fullmatch(user):
-            numbers.append("\x00" + user)  # public or shared: none
-        else:
-            raise Ec2Error("InvalidUserID.Malformed", f'Invalid user id: "{user}"')
-    return Criterion("owner_number", tuple(numbers), False)
-
-
 @action("CreateSnapshot")
 def create_snapshot(ctx: RequestContext, p: Params) -> Result:
     svc = ctx.services.snapshots
@@ -72,13 +61,15 @@ def describe_snapshots(ctx: RequestContext, p: Params) -> Result:
     owners = _owners(ctx, p)
     if owners is not None:
         crit.append(owners)
-    restorable = _restorable(ctx, p)
+    restorable = permission_criterion(ctx, p.get("RestorableByUserIds") or [],
+                                      "restore_permission")
     if restorable is not None:
         crit.append(restorable)
     if sids:
         crit.append(Criterion("sid", tuple(sids), False))
+    # As on AWS: the caller's own, and those public or shared with its account.
     page = ctx.services.snapshots.list(ctx.principal, tuple(crit),
-                                       paging(p, maximum=1000), count=False)
+                                       paging(p, maximum=1000), count=False, shared=True)
     if sids and owners is None and restorable is None and not p.get("Filters") and not p.get("NextToken"):
         require_found(wire_ids, sids, {d.snapshot.sid for d in page.items}, Kind.SNAPSHOT,
                       "snapshot")
@@ -144,3 +135,104 @@ def create_snapshots(ctx: RequestContext, p: Params) -> Result:
         command="CreateSnapshots")
     return {"Snapshots": [views.snapshot_info(svc.get(ctx.principal, snap.uuid))
                           for snap, _ in made]}
+
+
+# ------------------------------------------------------------------ attributes
+_ATTRIBUTES = ("createVolumePermission", "productCodes")
+
+
+def _attribute(name: str | None, known: tuple[str, ...] = _ATTRIBUTES) -> str:
+    if name not in known:
+        raise Ec2Error("InvalidParameterValue",
+                       f"Value ({name}) for parameter attribute is invalid. "
+                       f"Unknown attribute.")
+    return name  # type: ignore[return-value]
+
+
+def _owner_only(ctx: RequestContext, snapshot_id: str, call: Callable[[], T]) -> T:
+    """Run ``call``; a snapshot shared with the caller but not its own is refused
+    as AWS does (AuthFailure)."""
+    try:
+        return call()
+    except PermissionDenied as exc:
+        raise Ec2Error("AuthFailure", f"Not authorized for snapshot:{snapshot_id}") from exc
+
+
+def _permissions(sharing: SnapshotSharing) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = [{"Group": "all"}] if sharing.snapshot.is_public else []
+    return out + [{"UserId": a.number} for a in sharing.accounts]
+
+
+@action("DescribeSnapshotAttribute", readonly=True)
+def describe_snapshot_attribute(ctx: RequestContext, p: Params) -> Result:
+    attr = _attribute(p.get("Attribute"))
+    snapshot_id = p["SnapshotId"]
+    sid = ids.parse(snapshot_id, Kind.SNAPSHOT)
+    sharing = _owner_only(ctx, snapshot_id, lambda: ctx.services.snapshots.permissions.get(
+        ctx.principal, sid))
+    if attr == "productCodes":
+        return {"SnapshotId": snapshot_id, "ProductCodes": []}
+    return {"SnapshotId": snapshot_id, "CreateVolumePermissions": _permissions(sharing)}
+
+
+def _volume_permission_change(p: Params) -> SharingChange:
+    """ModifySnapshotAttribute's change, in either form
+    (CreateVolumePermission.Add/Remove, or OperationType + UserIds/GroupNames)."""
+    cvp = p.get("CreateVolumePermission") or {}
+    adds, removes = list(cvp.get("Add") or []), list(cvp.get("Remove") or [])
+    legacy = [{"UserId": u} for u in p.get("UserIds") or []] + \
+        [{"Group": g} for g in p.get("GroupNames") or []]
+    if legacy:
+        op = p.get("OperationType")
+        if op not in ("add", "remove"):
+            raise Ec2Error("MissingParameter",
+                           "The request must contain the parameter operationType")
+        (adds if op == "add" else removes).extend(legacy)
+    if adds and removes:
+        raise Ec2Error("InvalidParameterCombination",
+                       "Add and Remove create volume permissions cannot be combined "
+                       "in one request")
+    entries = adds or removes
+    if not entries:
+        raise Ec2Error("MissingParameter",
+                       "The request must contain the parameter createVolumePermission")
+    public: bool | None = None
+    users: list[str] = []
+    for e in entries:
+        if e.get("Group") is not None:
+            if e["Group"] != "all":
+                raise Ec2Error("InvalidParameterValue",
+                               f"Value ({e['Group']}) for parameter group is invalid. "
+                               f"Only 'all' is supported.")
+            public = bool(adds)
+        elif e.get("UserId") is not None:
+            if not _ACCOUNT_NUMBER.fullmatch(e["UserId"]):
+                raise Ec2Error("InvalidUserID.Malformed", f'Invalid user id: "{e["UserId"]}"')
+            users.append(e["UserId"])
+    return SharingChange(SharingOp.ADD if adds else SharingOp.REMOVE, tuple(users),
+                         is_public=public)
+
+
+@action("ModifySnapshotAttribute")
+def modify_snapshot_attribute(ctx: RequestContext, p: Params) -> Result:
+    attr = _attribute(p.get("Attribute") or "createVolumePermission")
+    if attr != "createVolumePermission":
+        raise Ec2Error("InvalidParameterValue",
+                       "Value (productCodes) for parameter attribute is invalid. "
+                       "Product codes cannot be changed.")
+    snapshot_id = p["SnapshotId"]
+    sid = ids.parse(snapshot_id, Kind.SNAPSHOT)
+    change = _volume_permission_change(p)
+    _owner_only(ctx, snapshot_id, lambda: ctx.services.snapshots.permissions.change(
+        ctx.principal, sid, change))
+    return {}
+
+
+@action("ResetSnapshotAttribute")
+def reset_snapshot_attribute(ctx: RequestContext, p: Params) -> Result:
+    _attribute(p.get("Attribute"), ("createVolumePermission",))
+    snapshot_id = p["SnapshotId"]
+    sid = ids.parse(snapshot_id, Kind.SNAPSHOT)
+    _owner_only(ctx, snapshot_id, lambda: ctx.services.snapshots.permissions.change(
+        ctx.principal, sid, SharingChange(SharingOp.RESET)))
+    return {}

@@ -32,6 +32,7 @@ from engine.models import (
     PublicIp,
     VlanRange,
 )
+from engine.statements import Prepared, loaded, row_keys, select_rows
 from engine.states import IpState
 
 
@@ -51,35 +52,41 @@ def _ranges(dedicated: bool | None) -> Select[Any]:
     )
 
 
+_public: Table = PublicIp.__table__  # type: ignore[assignment]
+
+
+_UUID_AT = row_keys(PublicIp).index("uuid")  # in a candidate's row
+
+
 @functools.lru_cache(maxsize=16)
-def _candidate_stmt(mysql: bool, dedicated: bool | None,
-                    by_address: bool) -> Select[Any]:
-    """A free address of the zone in the ranges :func:`_ranges` names (with
-    ``by_address``: the address ``p_address``), built once per shape."""
-    # populate_existing: a row this session held already is refreshed from the read.
-    stmt = select(PublicIp).execution_options(populate_existing=True).where(
-        PublicIp.zone_uuid == bindparam("p_zone"),
-        PublicIp.state == IpState.FREE,
-        PublicIp.vlan_range_uuid.in_(_ranges(dedicated)),
+def _candidate_stmt(mysql: bool, dedicated: bool | None, by_address: bool) -> Prepared:
+    """The row of a free address of the zone in the ranges :func:`_ranges`
+    names (with ``by_address``: the address ``p_address``), built once per
+    shape (its columns as :func:`engine.statements.loaded` takes them)."""
+    p = _public.c
+    stmt = select_rows(PublicIp).where(
+        p.zone_uuid == bindparam("p_zone"),
+        p.state == IpState.FREE,
+        p.vlan_range_uuid.in_(_ranges(dedicated)),
     )
     if by_address:
-        stmt = stmt.where(PublicIp.address == bindparam("p_address"))
+        stmt = stmt.where(p.address == bindparam("p_address"))
     if mysql:
         # Lock only the one row read: no ORDER BY (a sort would lock every
         # candidate) and no join (that would lock the range row too).
-        return stmt.limit(1).with_for_update(skip_locked=True, of=PublicIp)
-    shared_last = case((PublicIp.vlan_range_uuid.in_(_ranges(True)), 0), else_=1)
-    return stmt.order_by(shared_last, PublicIp.address).limit(1)
+        return Prepared(stmt.limit(1).with_for_update(skip_locked=True, of=_public))
+    shared_last = case((p.vlan_range_uuid.in_(_ranges(True)), 0), else_=1)
+    return Prepared(stmt.order_by(shared_last, p.address).limit(1))
 
 
-_public: Table = PublicIp.__table__  # type: ignore[assignment]
-_ALLOCATE = update(_public).where(
+_allocate = update(_public).where(
     _public.c.uuid == bindparam("p_ip"), _public.c.state == IpState.FREE.value).values(
     state=IpState.ALLOCATED.value, account_uuid=bindparam("p_account"),
     allocated_at=bindparam("p_now"))
+_ALLOCATE = Prepared(_allocate)
 # The same, mapping the address to an instance's NIC network in the same write.
-_ALLOCATE_TO = _ALLOCATE.values(instance_uuid=bindparam("p_instance"),
-                                network_uuid=bindparam("p_network"))
+_ALLOCATE_TO = Prepared(_allocate.values(instance_uuid=bindparam("p_instance"),
+                                         network_uuid=bindparam("p_network")))
 
 
 class PublicIpAllocator:
@@ -108,27 +115,30 @@ class PublicIpAllocator:
             raise InvalidParameter("address", address, "the address is not free in this zone")
         raise InsufficientCapacity(ResourceKind.PUBLIC_IP, "no free public address in the zone")
 
-    def _take(self, stmt: Select[Any], params: dict[str, str | None], account_uuid: str,
+    def _take(self, stmt: Prepared, params: dict[str, str | None], account_uuid: str,
               attach: dict[str, str | None]) -> PublicIp | None:
         for _attempt in range(20):
-            candidate = self._session.execute(stmt, params).scalar()
-            if candidate is None:
+            row = stmt.execute(self._session, params).first()
+            if row is None:
                 return None
             now = utcnow()
-            values = {"p_ip": candidate.uuid, "p_account": account_uuid, "p_now": now}
+            values = {"p_ip": row[_UUID_AT], "p_account": account_uuid, "p_now": now}
             if attach:
                 values.update(p_instance=attach["instance_uuid"],
                               p_network=attach["network_uuid"])
-            result = self._session.connection().execute(_ALLOCATE_TO if attach else _ALLOCATE,
-                                                         values)
+            result = (_ALLOCATE_TO if attach else _ALLOCATE).execute(self._session.connection(),
+                                                                     values)
             if result.rowcount == 1:
-                # The row read is the row written: record the new values as
-                # loaded instead of reading the row again.
+                # The row read is the row written: the session's object (one it
+                # held already is refreshed) gets the new values as loaded,
+                # instead of a second read.
+                candidate = loaded(self._session, PublicIp, row, refresh=True)
                 for name, value in (("state", IpState.ALLOCATED), ("account_uuid", account_uuid),
                                     ("allocated_at", now), *attach.items()):
                     set_committed_value(candidate, name, value)
                 return candidate
-            self._session.expire(candidate)
+            # Taken meanwhile: as the ORM would, hold the row but read it again when used.
+            self._session.expire(loaded(self._session, PublicIp, row, refresh=True))
         return None
 
     def release(self, ip: PublicIp) -> None:
@@ -153,16 +163,16 @@ class PublicIpAllocator:
 _networks: Table = Network.__table__  # type: ignore[assignment]
 _nics: Table = Nic.__table__  # type: ignore[assignment]
 _secondary: Table = NicSecondaryIp.__table__  # type: ignore[assignment]
-_LOCK_CURSOR = select(_networks.c.next_ip_offset).where(
-    _networks.c.uuid == bindparam("p_network")).with_for_update()
-_MOVE_CURSOR = update(_networks).where(_networks.c.uuid == bindparam("p_network")).values(
-    next_ip_offset=bindparam("p_offset"))
+_LOCK_CURSOR = Prepared(select(_networks.c.next_ip_offset).where(
+    _networks.c.uuid == bindparam("p_network")).with_for_update())
+_MOVE_CURSOR = Prepared(update(_networks).where(
+    _networks.c.uuid == bindparam("p_network")).values(next_ip_offset=bindparam("p_offset")))
 # One query for both places an address can be held.
-_IN_USE = select(or_(
+_IN_USE = Prepared(select(or_(
     exists().where(_nics.c.network_uuid == bindparam("p_network"),
                    _nics.c.ip_address == bindparam("p_address")),
     exists().where(_secondary.c.network_uuid == bindparam("p_network"),
-                   _secondary.c.ip_address == bindparam("p_address"))))
+                   _secondary.c.ip_address == bindparam("p_address")))))
 
 
 class PrivateIpAllocator:
@@ -192,8 +202,10 @@ class PrivateIpAllocator:
             return requested
         size = net.num_addresses
         # Lock the network row: concurrent allocations on it queue here.
-        row = self._session.connection().execute(
-            _LOCK_CURSOR, {"p_network": network.uuid}).scalar_one()
+        row = _LOCK_CURSOR.execute(self._session.connection(),
+                                   {"p_network": network.uuid}).scalar()
+        if row is None:
+            raise LookupError(f"no network {network.uuid}")
         offset = int(row)
         for _ in range(size):
             offset = offset + 1 if offset + 1 < size - 1 else 1
@@ -202,15 +214,15 @@ class PrivateIpAllocator:
                 continue
             text = str(candidate)
             if text not in taken and not self._in_use(network.uuid, text):
-                self._session.connection().execute(
-                    _MOVE_CURSOR, {"p_network": network.uuid, "p_offset": offset})
+                _MOVE_CURSOR.execute(self._session.connection(),
+                                     {"p_network": network.uuid, "p_offset": offset})
                 return text
         raise InsufficientCapacity(ResourceKind.NETWORK, f"no free address in {net}")
 
     def _in_use(self, network_uuid: str, address: str) -> bool:
         """Held by a NIC, or as a NIC's secondary address, on that network."""
-        return bool(self._session.connection().execute(
-            _IN_USE, {"p_network": network_uuid, "p_address": address}).scalar())
+        return bool(_IN_USE.execute(self._session.connection(), {
+            "p_network": network_uuid, "p_address": address}).scalar())
 
 
 def mac_for(network_sid: str, address: str) -> str:

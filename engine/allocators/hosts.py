@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InsufficientCapacity, ResourceKind
 from engine.models import Cluster, Host, Instance
 from engine.settings import Settings
+from engine.statements import Prepared
 from engine.states import AllocationState, HostState, ResourceState, VmState
 
 MIB = 1024 * 1024
@@ -81,6 +82,12 @@ def _factor(column: Any, param: str) -> Any:
 
 
 @functools.lru_cache(maxsize=128)
+def _candidates(algorithm: str, hypervisor: bool, pod: bool, cluster: bool, host: bool,
+                avoid: bool) -> Prepared:
+    """:func:`_candidates_stmt`, prepared (see :mod:`engine.statements`)."""
+    return Prepared(_candidates_stmt(algorithm, hypervisor, pod, cluster, host, avoid))
+
+
 def _candidates_stmt(algorithm: str, hypervisor: bool, pod: bool, cluster: bool, host: bool,
                      avoid: bool) -> Select[Any]:
     h, c = _hosts.c, _clusters.c
@@ -143,7 +150,7 @@ def _reserve_stmt() -> Update:
     )
 
 
-_RESERVE = _reserve_stmt()
+_RESERVE = Prepared(_reserve_stmt())
 
 
 class HostPlanner:
@@ -161,14 +168,14 @@ class HostPlanner:
     def candidates(self, req: PlacementRequest) -> list[str]:
         """Host uuids that pass every filter, best first."""
         algorithm = self._settings.str("vm.allocation.algorithm")
-        stmt = _candidates_stmt(algorithm, bool(req.hypervisor), bool(req.pod_uuid),
-                                bool(req.cluster_uuid), bool(req.host_uuid), bool(req.avoid))
+        stmt = _candidates(algorithm, bool(req.hypervisor), bool(req.pod_uuid),
+                           bool(req.cluster_uuid), bool(req.host_uuid), bool(req.avoid))
         params = {**self._factor_params(), "p_zone": req.zone_uuid, "p_cpu_mhz": req.cpu_mhz,
                   "p_cpus": req.cpus, "p_cpu_total": req.cpu_total_mhz,
                   "p_memory": req.memory_bytes, "p_hypervisor": req.hypervisor,
                   "p_pod": req.pod_uuid, "p_cluster": req.cluster_uuid, "p_host": req.host_uuid,
                   "p_avoid": sorted(req.avoid), "p_account": req.account_uuid}
-        hosts = [str(h) for h in self._session.connection().execute(stmt, params).scalars()]
+        hosts = [str(h) for h in stmt.execute(self._session.connection(), params).scalars()]
         if algorithm == "random":
             random.shuffle(hosts)
         return hosts
@@ -189,7 +196,7 @@ class HostPlanner:
     def try_reserve(self, host_uuid: str, cpu_mhz_total: int, memory_bytes: int) -> bool:
         """Atomically add the reservation if the host is Up, enabled and the VM
         still fits; True on success."""
-        result = self._session.connection().execute(_RESERVE, {
+        result = _RESERVE.execute(self._session.connection(), {
             **self._factor_params(), "p_host": host_uuid, "p_cpu_total": cpu_mhz_total,
             "p_memory": memory_bytes})
         return result.rowcount == 1

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InsufficientCapacity, ResourceKind
 from engine.models import Host, StoragePool
 from engine.settings import Settings
+from engine.statements import Prepared
 from engine.states import PoolState, StorageScope
 
 # The reservation statements are built once per shape, with bound parameters
@@ -57,6 +58,11 @@ def _serves(hypervisor: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
+def _candidates(by_host: bool, by_hypervisor: bool, tags: int) -> Prepared:
+    """:func:`_candidates_stmt`, prepared (see :mod:`engine.statements`)."""
+    return Prepared(_candidates_stmt(by_host, by_hypervisor, tags))
+
+
 def _candidates_stmt(by_host: bool, by_hypervisor: bool, tags: int) -> Select[Any]:
     """Pools with room, least used first: reachable from the host ``p_host``,
     else serving ``p_hypervisor`` (when asked), carrying the tags ``p_tag<n>``."""
@@ -78,9 +84,9 @@ def _candidates_stmt(by_host: bool, by_hypervisor: bool, tags: int) -> Select[An
     return stmt.order_by(p.allocated_bytes * 1.0 / p.capacity_bytes)
 
 
-_RESERVE = (update(_pools).where(_pools.c.uuid == bindparam("p_pool"), _fits())
-            .values(allocated_bytes=_pools.c.allocated_bytes
-                    + bindparam("p_size", type_=BigInteger)))
+_RESERVE = Prepared(update(_pools).where(_pools.c.uuid == bindparam("p_pool"), _fits())
+                    .values(allocated_bytes=_pools.c.allocated_bytes
+                            + bindparam("p_size", type_=BigInteger)))
 
 
 class StorageAllocator:
@@ -101,20 +107,20 @@ class StorageAllocator:
         pool of the zone that serves ``hypervisor``, when given) carrying every tag
         in ``tags``; return the pool uuid."""
         wanted = [t for t in (t.strip() for t in tags.split(",")) if t]
-        stmt = _candidates_stmt(host_uuid is not None, bool(hypervisor), len(wanted))
+        stmt = _candidates(host_uuid is not None, bool(hypervisor), len(wanted))
         params: dict[str, Any] = {**self._limit_params(), "p_zone": zone_uuid,
                                   "p_size": size_bytes, "p_host": host_uuid,
                                   "p_hypervisor": hypervisor}
         for n, tag in enumerate(wanted):
             literal_tag = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params[f"p_tag{n}"] = f"%,{literal_tag},%"
-        for pool_uuid in self._session.connection().execute(stmt, params).scalars().all():
+        for pool_uuid in stmt.execute(self._session.connection(), params).scalars():
             if self.try_reserve(pool_uuid, size_bytes):
                 return str(pool_uuid)
         raise InsufficientCapacity(ResourceKind.STORAGE_POOL, f"no pool has {size_bytes} bytes free")
 
     def try_reserve(self, pool_uuid: str, size_bytes: int) -> bool:
-        result = self._session.connection().execute(_RESERVE, {
+        result = _RESERVE.execute(self._session.connection(), {
             **self._limit_params(), "p_pool": pool_uuid, "p_size": size_bytes})
         return result.rowcount == 1
 

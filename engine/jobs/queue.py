@@ -63,9 +63,13 @@ def enqueue(
     resource_uuid: str | None,
     payload: dict[str, Any] | None = None,
     command: str = "",
+    queue_key: str | None = None,
 ) -> Job:
     """Add a queued job to the session (it runs once the transaction commits;
-    ``session.info[ENQUEUED]`` tells the committer so, see :func:`enqueued`)."""
+    ``session.info[ENQUEUED]`` tells the committer so, see :func:`enqueued`).
+
+    The job runs after every earlier unfinished job of its queue: the jobs of
+    ``queue_key`` when given, else those of ``resource_uuid``."""
     session.info[ENQUEUED] = True
     job = Job(
         kind=kind.value,
@@ -76,6 +80,7 @@ def enqueue(
         resource_uuid=resource_uuid,
         payload=json.dumps(payload or {}),
         command=command,
+        queue_key=queue_key,
     )
     session.add(job)
     return job

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, exists, select, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -44,10 +44,11 @@ _ANY_QUEUED = select(Job.uuid).where(Job.status == JobStatus.QUEUED).limit(1)
 @functools.cache
 def _next_runnable(mysql: bool) -> Select[Any]:
     """The row of the oldest queued job no earlier unfinished job of its
-    resource blocks (built once per backend)."""
+    queue (``queue_key``, else its resource) blocks (built once per backend)."""
     earlier = aliased(Job)
     blocked = exists().where(and_(
-        earlier.resource_uuid == Job.resource_uuid,
+        func.coalesce(earlier.queue_key, earlier.resource_uuid)
+        == func.coalesce(Job.queue_key, Job.resource_uuid),
         earlier.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
         earlier.created_at <= Job.created_at,
         earlier.uuid != Job.uuid,

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from engine.allocators.storage import StorageAllocator
@@ -36,7 +35,6 @@ from engine.services.events import record_event
 from engine.settings import Settings
 from engine.states import (
     HostState,
-    JobStatus,
     ResourceState,
     SnapshotState,
     VmState,
@@ -331,40 +329,6 @@ def fail_delete(ctx: JobContext, job: Job, reason: str) -> None:
 
 
 # ---------------------------------------------------------------- snapshots
-SNAPSHOT_TURN_SECONDS = 1800.0  # the longest a snapshot waits for earlier ones of its volume
-_TURN_POLL_SECONDS = 0.1
-
-
-def _earlier_snapshot_unfinished(s: Session, job: Job) -> bool:
-    """Whether a snapshot job of the same volume, queued before ``job``
-    (by (created_at, uuid)), is still queued or running."""
-    volume_uuid = json.loads(job.payload or "{}").get("volume_uuid")
-    if not volume_uuid:
-        return False
-    return s.scalar(select(Job.uuid).join(Snapshot, Snapshot.uuid == Job.resource_uuid).where(
-        Job.kind == JobKind.SNAPSHOT_VOLUME.value,
-        Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
-        Snapshot.volume_uuid == volume_uuid,
-        or_(Job.created_at < job.created_at,
-            and_(Job.created_at == job.created_at, Job.uuid < job.uuid))).limit(1)) is not None
-
-
-def _wait_turn(ctx: JobContext, job: Job) -> None:
-    """Snapshots of one volume are taken one at a time, in the order they were
-    asked for: wait while an earlier one is unfinished. The earliest job is
-    always claimed first (the queue is FIFO), so the wait ends; Unavailable
-    after SNAPSHOT_TURN_SECONDS (e.g. the earlier job was requeued behind
-    waiters filling every worker)."""
-    deadline = time.monotonic() + SNAPSHOT_TURN_SECONDS
-    while True:
-        with ctx.read_tx() as s:
-            if not _earlier_snapshot_unfinished(s, job):
-                return
-        if time.monotonic() > deadline:
-            raise Unavailable("the volume, still taking an earlier snapshot,")
-        time.sleep(_TURN_POLL_SECONDS)
-
-
 def _snapshots_left(s: Session, volume_uuid: str, but: str) -> bool:
     """Whether another snapshot of the volume is still to be taken."""
     return s.scalar(select(Snapshot.uuid).where(
@@ -376,8 +340,9 @@ def _snapshots_left(s: Session, volume_uuid: str, but: str) -> bool:
 def run_snapshot(ctx: JobContext, job: Job) -> dict[str, Any]:
     """Take the snapshot (creating a never-made data disk first), after the
     earlier snapshots of its volume; Creating -> BackedUp, and the volume back
-    to its stable state once no other snapshot of it is to be taken."""
-    _wait_turn(ctx, job)
+    to its stable state once no other snapshot of it is to be taken. (The
+    runner takes a volume's snapshot jobs one at a time, in order: their queue
+    is the volume.)"""
     with ctx.tx() as s:
         snap = locked_row(s, Snapshot, job.resource_uuid)
         if snap is None or snap.state != SnapshotState.CREATING:

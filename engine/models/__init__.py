@@ -49,7 +49,7 @@ from engine.models.policies import InstancePassword, PolicySnapshot, SnapshotPol
 from engine.models.resource_limits import Project, ProjectMember, ResourceLimit
 from engine.models.rules import FirewallRule, NetworkOffering, PortForwardingRule
 from engine.models.security import InstanceSecurityGroup, KeyPair, SecurityGroup, SecurityRule
-from engine.models.storage import Snapshot, Volume
+from engine.models.storage import Snapshot, SnapshotPermission, Volume
 from engine.models.vm_extras import InstanceGroup, NicSecondaryIp, TemplateUserData, UserData
 from engine.models.vm_snapshots import VmSnapshot, VmSnapshotDisk
 
@@ -104,6 +104,7 @@ __all__ = [
     "ServiceOffering",
     "Setting",
     "Snapshot",
+    "SnapshotPermission",
     "SnapshotPolicy",
     "StoragePool",
     "Tag",

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, created_at, sid_unique, str32, str64, str255, text, uuid_pk
@@ -58,6 +58,9 @@ class Template(Base):
     """A bootable image (per-zone readiness in :class:`TemplateZone`)."""
 
     __tablename__ = "templates"
+    __table_args__ = (
+        Index("ux_templates_account_client_token", "account_uuid", "client_token", unique=True),
+    )
     uuid: Mapped[uuid_pk]
     sid: Mapped[sid_unique]
     name: Mapped[str255]
@@ -80,6 +83,9 @@ class Template(Base):
     is_extractable: Mapped[bool] = mapped_column(default=False)
     source_snapshot_uuid: Mapped[str | None] = mapped_column(String(36))
     source_template_uuid: Mapped[str | None] = mapped_column(String(36))
+    client_token: Mapped[str | None] = mapped_column(String(64))  # the creator's idempotency token
+    # Digest of the request that used ``client_token`` (a retry must match it).
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     removed_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
 

@@ -75,6 +75,10 @@ class Instance(Base):
     disable_api_termination: Mapped[bool] = mapped_column(default=False)
     # Launched wanting a public address mapped (engine.services.public_ip_launch).
     public_ip_mapped: Mapped[bool] = mapped_column(default=False)
+    # What a shutdown from inside the guest does: "stop" or "destroy".
+    guest_shutdown_action: Mapped[str] = mapped_column(String(16), default="stop")
+    # Launched with hibernation (saving memory to the root disk on stop) enabled.
+    hibernation_enabled: Mapped[bool] = mapped_column(default=False)
     group_name: Mapped[str255] = mapped_column(default="")
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime | None]

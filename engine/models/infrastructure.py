@@ -183,6 +183,8 @@ class PublicIp(Base):
     association_sid: Mapped[str | None] = mapped_column(String(17), unique=True)
     network_uuid: Mapped[str | None] = mapped_column(String(36))
     is_source_nat: Mapped[bool] = mapped_column(default=False)
+    # The reverse DNS (PTR) name the holder gave the address; None: the default name.
+    reverse_dns_name: Mapped[str255 | None]
 
 
 class Setting(Base):

@@ -40,6 +40,9 @@ class Job(Base):
     user_uuid: Mapped[str | None] = mapped_column(String(36))
     resource_kind: Mapped[ResourceKind | None]
     resource_uuid: Mapped[str | None] = mapped_column(String(36), index=True)
+    # Jobs of one queue run one at a time, in the order they were queued: the
+    # queue is ``queue_key`` when set (e.g. a snapshot's volume), else the resource.
+    queue_key: Mapped[str | None] = mapped_column(String(36))
     command: Mapped[str64] = mapped_column(default="")  # the front-end command, for display
     payload: Mapped[text] = mapped_column(default="{}")
     result: Mapped[text | None]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, created_at, sid_unique, str32, str255, uuid_pk
@@ -60,5 +60,19 @@ class Snapshot(Base):
     state: Mapped[SnapshotState]
     # The snapshot this one is a copy of (None: taken from ``volume_uuid`` itself).
     copied_from_uuid: Mapped[str | None] = mapped_column(String(36))
+    # Every account may make volumes from it (see :class:`SnapshotPermission`).
+    is_public: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]
     removed_at: Mapped[datetime | None]
+
+
+class SnapshotPermission(Base):
+    """An account other than the owner that may make volumes from a snapshot."""
+
+    __tablename__ = "snapshot_permissions"
+    __table_args__ = (UniqueConstraint("snapshot_uuid", "account_uuid"),)
+    uuid: Mapped[uuid_pk]
+    snapshot_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("snapshots.uuid"),
+                                               index=True)
+    account_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("accounts.uuid"), index=True)
+    created_at: Mapped[created_at]

@@ -22,7 +22,9 @@ from engine.errors import ResourceKind
 from engine.hypervisors.base import PowerState
 from engine.jobs.handlers import _release_capacity  # the stop path's own steps
 from engine.jobs.job_rows import set_vm_state
+from engine.jobs.queue import JobKind, enqueue
 from engine.models import Host, Instance
+from engine.principal import SYSTEM
 from engine.reconciler.compare import (
     NO_DOMAIN,
     POWER_OFF,
@@ -54,6 +56,13 @@ class StrayVerdict:
     destroyable: bool
     candidate_refs: tuple[str, ...]
     known_as: str  # the instance it is named after, if any ("" when none)
+
+
+def _destroy_after_guest_shutdown(s: Session, inst: Instance) -> None:
+    """Stopped -> Expunging with a destroy job, as for a destroy asked by the system."""
+    set_vm_state(inst, VmState.EXPUNGING, "Destroyed: the guest shut itself down")
+    enqueue(s, JobKind.DESTROY, SYSTEM, resource_kind=ResourceKind.INSTANCE,
+            resource_uuid=inst.uuid, payload={"expunge": True}, command="guestShutdown")
 
 
 class Corrections:
@@ -99,7 +108,12 @@ class Corrections:
     def stop_out_of_band(self, host_uuid: str, host_name: str, c: StopOutOfBand,
                          observed_at: datetime) -> bool:
         """Running -> Stopped, giving back what the stop path gives back (the
-        host's CPU and memory; volumes, NICs and addresses stay). True if done."""
+        host's CPU and memory; volumes, NICs and addresses stay). True if done.
+
+        A guest that shut itself down (its domain is stopped, not missing)
+        whose ``guest_shutdown_action`` is ``destroy`` is then destroyed and
+        expunged, as destroying a stopped instance does (Expunging and a
+        destroy job)."""
         with self._tx() as s:
             inst = locked_instance(s, c.instance_uuid)
             if (not self._fresh(s, inst, VmState.RUNNING, observed_at) or inst is None
@@ -113,6 +127,8 @@ class Corrections:
                          f"{inst.name} stopped out of band: its domain is {gone} on host "
                          f"{host_name}", ResourceKind.INSTANCE, inst.uuid, level="WARN",
                          account_uuid=inst.account_uuid)
+            if c.reported != PowerState.MISSING and inst.guest_shutdown_action == "destroy":
+                _destroy_after_guest_shutdown(s, inst)
             return True
 
     def record_power(self, host_uuid: str, host_name: str, corrections: Sequence[SetPower],

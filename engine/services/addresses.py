@@ -14,6 +14,7 @@ exceed the account's limit.
 from __future__ import annotations
 
 import builtins
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,16 @@ class AddressDetail:
         """Held by the account on its own: free or associated, never auto-assigned."""
         return not self.ip.is_source_nat and (
             self.ip.instance_uuid is None or self.ip.association_sid is not None)
+
+
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _is_host_name(name: str) -> bool:
+    """At least two dot-separated labels of letters, digits and inner hyphens."""
+    labels = name.split(".")
+    return (len(name) <= 253 and len(labels) >= 2
+            and all(_LABEL.fullmatch(label) for label in labels))
 
 
 def _bool_values(column: object, name: str):  # type: ignore[no-untyped-def]
@@ -259,6 +270,7 @@ class AddressService:
         # Each allocation is its own: a released address that comes back to
         # an account gets a new sid, so an old allocation id never names it.
         ip.sid = new_sid()
+        ip.reverse_dns_name = None  # a PTR name set by an earlier holder goes
         if tags:
             apply_tags(self._s, principal, ResourceKind.PUBLIC_IP, [ip.uuid], tags,
                        account_uuid=owner)
@@ -364,9 +376,26 @@ class AddressService:
         if ip.is_source_nat:
             raise InUse(ResourceKind.PUBLIC_IP, ip.address, by="a network's source NAT")
         remove_tags(self._s, [ip.uuid], [])
+        ip.reverse_dns_name = None
         record_event(self._s, principal, EVENT_RELEASE, f"Released public address {ip.address}",
                      ResourceKind.PUBLIC_IP, ip.uuid, account_uuid=ip.account_uuid)
         self._allocator.release(ip)
+
+    def set_reverse_dns(self, principal: Principal, ip_uuid: str,
+                        name: str | None) -> tuple[str | None, PublicIp]:
+        """Give the address the reverse DNS (PTR) name ``name`` (a lower-case
+        host name without the final dot, at most 255 characters; None: back to
+        the default name). Returns the name it had before (None: the default)
+        and the address. InvalidParameter for a name that is not a host name;
+        NotFound(PUBLIC_IP) for an address the principal may not act on."""
+        ip = self._owned(principal, ip_uuid)
+        if name is not None:
+            name = name.rstrip(".").lower()
+            if not _is_host_name(name):
+                raise InvalidParameter("DomainName", name, "not a valid domain name")
+        before, ip.reverse_dns_name = ip.reverse_dns_name, name
+        self._s.flush()
+        return before, ip
 
     # ---------------------------------------------------------------- helpers
     def _detach(self, principal: Principal, ip: PublicIp) -> None:

@@ -47,6 +47,7 @@ from engine.services.template_access import shared_with
 from engine.services.template_fields import TEMPLATE_MORE_FIELDS
 from engine.services.template_user_data import LinkedUserData, TemplateUserDataService
 from engine.settings import Settings
+from engine.statements import Prepared, loaded, select_rows
 from engine.states import AllocationState, TemplateState
 
 
@@ -167,10 +168,16 @@ def _template_row_stmt(root_admin: bool, by_uuid: bool) -> Select[Any]:
     return stmt.where(column == bindparam("p_ident")).limit(1)
 
 
+@functools.lru_cache(maxsize=4)
+def _template_row(root_admin: bool, by_uuid: bool) -> Prepared:
+    """:func:`_template_row_stmt`, prepared (see :mod:`engine.statements`)."""
+    return Prepared(select_rows(Template, _template_row_stmt(root_admin, by_uuid)))
+
+
 # CatalogService.service_offering's query, by uuid (True) or name (False): ``p_ident``.
-_OFFERING_BY = {by_uuid: select(ServiceOffering).where(
+_OFFERING_BY = {by_uuid: Prepared(select_rows(ServiceOffering).where(
     ServiceOffering.active.is_(True),
-    (ServiceOffering.uuid if by_uuid else ServiceOffering.name) == bindparam("p_ident")).limit(1)
+    (ServiceOffering.uuid if by_uuid else ServiceOffering.name) == bindparam("p_ident")).limit(1))
     for by_uuid in (True, False)}
 
 
@@ -243,10 +250,10 @@ class CatalogService:
 
     def service_offering(self, *, uuid: str | None = None, name: str | None = None) -> ServiceOffering:
         """The active offering with this uuid (else this name), or NotFound."""
-        o = self._s.execute(_OFFERING_BY[bool(uuid)], {"p_ident": uuid or name}).scalar()
-        if o is None:
+        row = _OFFERING_BY[bool(uuid)].execute(self._s, {"p_ident": uuid or name}).first()
+        if row is None:
             raise NotFound(ResourceKind.SERVICE_OFFERING, uuid or name)
-        return o
+        return loaded(self._s, ServiceOffering, row)
 
     def disk_offerings(self) -> list[DiskOffering]:
         return list(self._s.scalars(select(DiskOffering).where(DiskOffering.active.is_(True))
@@ -408,12 +415,11 @@ class CatalogService:
     def template_row(self, principal: Principal, *, uuid: str | None = None,
                      sid: str | None = None) -> Template:
         """:meth:`template` without the related rows: one keyed query."""
-        stmt = _template_row_stmt(principal.is_root_admin, bool(uuid))
-        found = self._s.execute(stmt, {"p_account": principal.account_uuid,
-                                       "p_ident": uuid or sid or ""}).scalar()
-        if found is None:
+        row = _template_row(principal.is_root_admin, bool(uuid)).execute(
+            self._s, {"p_account": principal.account_uuid, "p_ident": uuid or sid or ""}).first()
+        if row is None:
             raise NotFound(ResourceKind.TEMPLATE, uuid or sid)
-        return found
+        return loaded(self._s, Template, row)
 
     def template_details(self, templates: list[Template]) -> list[TemplateDetail]:
         if not templates:

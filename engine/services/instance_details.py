@@ -20,7 +20,7 @@ from datetime import timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
@@ -51,6 +51,7 @@ from engine.querying import (
     FieldMap,
     ListResult,
     Paging,
+    Record,
     apply_criteria,
     owner_scope,
     paginate,
@@ -184,6 +185,9 @@ class InstanceQuery:
     include_expunged: bool = False  # recently terminated ones stay visible
     include_destroyed: bool = True
     count: bool = False
+    # Items are InstanceSummary (engine.services.instance_summary: what a
+    # list view shows, read with narrow queries) instead of InstanceDetail.
+    summaries: bool = False
 
 
 class InstanceReader:
@@ -195,11 +199,35 @@ class InstanceReader:
 
     def list(self, principal: Principal, query: InstanceQuery) -> ListResult:
         """One page of the instances ``principal`` may see that match ``query``,
-        oldest first, as :class:`InstanceDetail` (instance rows are records)."""
+        oldest first, as :class:`InstanceDetail` (instance rows are records),
+        or with ``query.summaries`` as :class:`InstanceSummary` (see
+        :class:`~engine.services.instance_listing.InstanceLister`)."""
+        if query.summaries:
+            from engine.services.instance_listing import InstanceLister  # imports this module
+
+            return InstanceLister(self._session, self._settings).read(principal, query)
+        instance_record = record_type(Instance)
+        page, among = self.page(principal, query, instance_record)
+        page.items = self.details(page.items, among=among)
+        return page
+
+    def page(self, principal: Principal, query: InstanceQuery, record: type[Record], *,
+             select_from: FromClause | None = None
+             ) -> tuple[ListResult, ColumnElement[bool] | None]:
+        """One page of the instances ``principal`` may see that match ``query``,
+        oldest first, as ``record`` snapshots (a :func:`record_type` of
+        ``Instance``, all its columns or some, ``uuid`` and ``created_at``
+        among them; ``select_from``, if given, is ``instances`` joined to the
+        tables of the record's other columns); and, for a big page, a
+        condition on ``Instance`` that selects the page's instances (and
+        maybe others, never hidden ones): the scope to read their related
+        rows by (see :meth:`details`)."""
         if self._session.autoflush:
             self._session.flush()  # the record queries below do not autoflush
-        instance_record = record_type(Instance)
-        stmt = select(*record_columns(instance_record)).where(
+        stmt = select(*record_columns(record))
+        if select_from is not None:
+            stmt = stmt.select_from(select_from)
+        stmt = stmt.where(
             owner_scope(Instance.account_uuid, principal, list_all=query.list_all)
         )
         if query.include_expunged:
@@ -222,11 +250,11 @@ class InstanceReader:
                         query.include_expunged)
         page = paginate(
             self._session, stmt, created_column=Instance.created_at, uuid_column=Instance.uuid,
-            paging=query.paging, query_key=key, count=query.count, record=instance_record,
+            paging=query.paging, query_key=key, count=query.count, record=record,
         )
         items = page.items
         among = None
-        if len(items) > _SCOPED_PAGE:
+        if len(items) > SCOPED_PAGE:
             # A big page: related rows are read for the instances the page's own
             # conditions select between its first and last key (a subquery),
             # instead of binding a thousand uuids into each query.
@@ -234,8 +262,7 @@ class InstanceReader:
             among = and_(stmt.whereclause if stmt.whereclause is not None else true(),
                          _keyset_between(first.created_at, first.uuid,
                                          last.created_at, last.uuid))
-        page.items = self.details(items, among=among)
-        return page
+        return page, among
 
     def get(self, principal: Principal, *, uuid: str | None = None, sid: str | None = None,
             include_expunged: bool = True) -> InstanceDetail:
@@ -262,7 +289,7 @@ class InstanceReader:
         if s.autoflush:
             s.flush()
         uuids = [i.uuid for i in instances]
-        scope = _Scope(uuids, among)
+        scope = Scope(uuids, among)
         # The few rows instances share, by the uuids the page names: one small
         # statement per kind (joining them to the page's instances instead
         # costs the database far more than these lookups).
@@ -328,7 +355,8 @@ class InstanceReader:
 
 _by_key = attrgetter("key")
 # Pages longer than this read their related rows through the page's query.
-_SCOPED_PAGE = 32
+SCOPED_PAGE = 32
+_SCOPED_PAGE = SCOPED_PAGE  # the former name
 
 
 def _keyset_between(first_created: object, first_uuid: str, last_created: object,
@@ -339,22 +367,21 @@ def _keyset_between(first_created: object, first_uuid: str, last_created: object
                 or_(c < last_created, and_(c == last_created, u <= last_uuid)))
 
 
-class _Scope:
+class Scope:
     """Which instances related rows are read for: those of ``uuids``, or (with
     ``among``) the instances under that condition; rows of other instances
     that the condition lets through are harmless (they are looked up by uuid)."""
 
     def __init__(self, uuids: list[str], among: ColumnElement[bool] | None) -> None:
         self._uuids = uuids
-        self._among = among
+        self._chosen = None if among is None else select(_INSTANCES.c.uuid).where(among)
 
     def of(self, column: Any) -> Callable[[Select[Any]], Select[Any]]:
         """Narrow a statement to rows whose ``column`` names one of the instances."""
-        among = self._among
-        if among is None:
+        chosen = self._chosen
+        if chosen is None:
             uuids = self._uuids
             return lambda stmt: stmt.where(column.in_(uuids))
-        chosen = select(_INSTANCES.c.uuid).where(among)
         return lambda stmt: stmt.where(column.in_(chosen))
 
 
@@ -393,7 +420,7 @@ def _networks(session: Session, uuids: set[str]) -> tuple[dict[str, Any], dict[s
     return found, containers
 
 
-def _memberships(session: Session, scope: _Scope, link: Any, model: type,
+def _memberships(session: Session, scope: Scope, link: Any, model: type,
                  order_by: str | None = None) -> dict[str, list[Any]]:
     """Per instance, the groups ``link`` (a table of (instance_uuid,
     group_uuid)) ties it to, as records of ``model`` (one record per group,

@@ -134,7 +134,26 @@ def _nic_times(values: Sequence[str]) -> ColumnElement[bool]:
         time_pattern_match(Nic.created_at, "nic_created_at")(values)))
 
 
+def _truths(values: Sequence[str]) -> list[bool]:
+    """``true``/``false`` values as booleans (others match nothing)."""
+    return sorted({v.lower() == "true" for v in values if v.lower() in ("true", "false")})
+
+
+def _flag(column: Any) -> Predicate:
+    """A boolean column matched by ``true``/``false`` values."""
+    return lambda values: column.in_(_truths(values))
+
+
+def _nic_source_dest_check(values: Sequence[str]) -> ColumnElement[bool]:
+    """The primary NIC's source/destination check (``true``/``false``)."""
+    return Instance.uuid.in_(select(Nic.instance_uuid).where(
+        Nic.is_default.is_(True), Nic.source_dest_check.in_(_truths(values))))
+
+
 INSTANCE_MORE_FIELDS: FieldMap = {
+    # guest settings (true/false)
+    "hibernation_enabled": _flag(Instance.hibernation_enabled),
+    "nic_source_dest_check": _nic_source_dest_check,
     "arch": _via(Template.uuid, Template.arch, key=Instance.template_uuid),
     "root_device_name": _via(Template.uuid, Template.root_device_name,
                              key=Instance.template_uuid),

@@ -177,8 +177,9 @@ class Launcher(LaunchChecks):
             raise InvalidParameter("MinCount", req.min_count, "must be >= 1 and <= MaxCount")
         offering = self._offering(req.offering_uuid)
         template = self._visible_template(principal, req.template_uuid)
-        zone, linked = self._zone_for(template,
-                                      req.zone_uuid or self._network_zone(req.network_uuid))
+        zone, linked, default_network = self._zone_for(
+            template, req.zone_uuid or self._network_zone(req.network_uuid),
+            default_network=not req.network_uuid)
         own = req.user_data_b64 or None
         if linked or req.user_data_uuid:  # else the launch's own data is all there is
             own = launch_user_data(self._s, principal, template.uuid, req.user_data_b64,
@@ -196,7 +197,7 @@ class Launcher(LaunchChecks):
             req.min_count, req.max_count, self._settings)
         if req.key_name is not None:
             self._key_pair(principal, req.key_name)
-        network, tier = self._network(principal, zone, req.network_uuid)
+        network, tier = self._network(principal, zone, req.network_uuid, default=default_network)
         groups = self._groups(principal, req.security_group_uuids,
                               network.uuid if req.network_uuid else None, default=default_group)
         if req.private_ip and req.max_count > 1:
@@ -307,6 +308,7 @@ class Launcher(LaunchChecks):
             name=f"ROOT-{number}", account_uuid=principal.account_uuid, zone_uuid=zone.uuid,
             pool_uuid=pool_uuid, instance_uuid=inst.uuid, kind=VolumeKind.ROOT, device_id=0,
             size_bytes=ctx.root_bytes, state=VolumeState.ALLOCATED, template_uuid=template.uuid,
+            snapshot_uuid=template.source_snapshot_uuid,  # the root is cloned from it if set
             delete_on_termination=req.root_delete_on_termination, attached_at=now,
             created_at=now,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+from typing import Any
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from engine.principal import Principal
 from engine.services.launch_details import Tier
 from engine.services.security_groups import DEFAULT_GROUP, SecurityGroupService
 from engine.services.template_access import may_launch
+from engine.statements import Prepared, loaded, loaded_side_by_side, row_columns
 from engine.states import TemplateState
 
 GIB = 1024**3
@@ -39,8 +41,10 @@ MAX_USER_DATA = 16 * 1024
 
 
 # The launch's lookups, built once with bound parameters (named p_*).
-# The template's zones, each with whether the template has linked user data.
-_ZONES = (select(Zone, TemplateZone.state, TemplateUserData.user_data_uuid)
+# The template's zones, each with whether the template has linked user data
+# (rows: state, link, the zone's columns; see engine.statements).
+_ZONES = (select(TemplateZone.state, TemplateUserData.user_data_uuid, *row_columns(Zone))
+          .select_from(Zone)
           .join(TemplateZone, TemplateZone.zone_uuid == Zone.uuid)
           .outerjoin(TemplateUserData,
                      TemplateUserData.template_uuid == TemplateZone.template_uuid)
@@ -48,13 +52,34 @@ _ZONES = (select(Zone, TemplateZone.state, TemplateUserData.user_data_uuid)
                  Zone.removed_at.is_(None)))
 _TEMPLATE_ZONES = {False: _ZONES.order_by(Zone.created_at),
                    True: _ZONES.where(Zone.uuid == bindparam("p_zone")).order_by(Zone.created_at)}
+# The same, each zone with its default networks (oldest first) and their tier
+# facts: a launch that names no network reads both in one query.
+# (Rows: state, link, tier maps, container sid, the zone's, the network's columns.)
+_TEMPLATE_ZONES_NETWORKS = {
+    given: (stmt.with_only_columns(TemplateZone.state, TemplateUserData.user_data_uuid,
+                                   VpcTier.map_public_ip, Vpc.sid, *row_columns(Zone),
+                                   *row_columns(Network))
+            .outerjoin(Network, and_(Network.zone_uuid == Zone.uuid, Network.is_default.is_(True),
+                                     Network.removed_at.is_(None)))
+            .outerjoin(VpcTier, VpcTier.network_uuid == Network.uuid)
+            .outerjoin(Vpc, Vpc.uuid == VpcTier.vpc_uuid)
+            .order_by(Network.created_at))
+    for given, stmt in _TEMPLATE_ZONES.items()}
+_PREPARED_ZONES = {(networks, given): Prepared(stmt) for networks, stmts in
+                   ((False, _TEMPLATE_ZONES), (True, _TEMPLATE_ZONES_NETWORKS))
+                   for given, stmt in stmts.items()}
+# A network with its tier facts: (network or None, maps public addresses, container sid).
+NetworkRow = tuple[Network | None, bool | None, str | None]
 # The account, its domain and its default security group of no container (if made).
-_OWNER = (select(Account, Domain, SecurityGroup)
-          .join(Domain, Domain.uuid == Account.domain_uuid)
-          .outerjoin(SecurityGroup, and_(SecurityGroup.account_uuid == Account.uuid,
-                                         SecurityGroup.vpc_uuid == "",
-                                         SecurityGroup.name == DEFAULT_GROUP))
-          .where(Account.uuid == bindparam("p_account")))
+# (Rows: the columns of each in turn; see engine.statements.)
+_OWNER = Prepared(
+    select(*row_columns(Account), *row_columns(Domain), *row_columns(SecurityGroup))
+    .select_from(Account)
+    .join(Domain, Domain.uuid == Account.domain_uuid)
+    .outerjoin(SecurityGroup, and_(SecurityGroup.account_uuid == Account.uuid,
+                                   SecurityGroup.vpc_uuid == "",
+                                   SecurityGroup.name == DEFAULT_GROUP))
+    .where(Account.uuid == bindparam("p_account")))
 _KEY_PAIR = select(KeyPair).where(KeyPair.account_uuid == bindparam("p_account"),
                                   KeyPair.name == bindparam("p_name"))
 _NETWORK_ZONE = select(Network.zone_uuid).where(
@@ -87,25 +112,36 @@ class LaunchChecks:
             raise NotFound(ResourceKind.TEMPLATE, uuid)
         return t
 
-    def _zone_for(self, template: Template, zone_uuid: str | None) -> tuple[Zone, bool]:
+    def _zone_for(self, template: Template, zone_uuid: str | None, *,
+                  default_network: bool = False) -> tuple[Zone, bool, NetworkRow | None]:
         """The template's first zone (by age) where it is ready (``zone_uuid``
-        if given), and whether the template has linked user data."""
-        rows = self._s.execute(_TEMPLATE_ZONES[bool(zone_uuid)],
-                               {"p_template": template.uuid, "p_zone": zone_uuid}).all()
+        if given), whether the template has linked user data, and with
+        ``default_network`` the zone's default network row for :meth:`_network`
+        (read in the same query; None without it)."""
+        rows = _PREPARED_ZONES[default_network, bool(zone_uuid)].execute(
+            self._s, {"p_template": template.uuid, "p_zone": zone_uuid}).all()
         if not rows:
             if zone_uuid and self._s.get(Zone, zone_uuid) is None:
                 raise NotFound(ResourceKind.ZONE, zone_uuid)
             raise InvalidParameter("templateid", template.uuid, "the template is not in that zone")
-        ready = [z for z, st, _link in rows if st == TemplateState.READY]
+        ready = [row for row in rows if row[0] == TemplateState.READY]
         if not ready:
             raise InvalidParameter("templateid", template.uuid, "the template is not ready yet")
-        return ready[0], rows[0][2] is not None
+        first = ready[0]
+        if not default_network:
+            return loaded(self._s, Zone, first[2:]), rows[0][1] is not None, None
+        zone, network = loaded_side_by_side(self._s, first, Zone, Network)
+        return zone, rows[0][1] is not None, (network, first[2], first[3])
 
     def _owner(self, account_uuid: str) -> tuple[Account, Domain, SecurityGroup | None]:
         """The launching account, its domain and its default group of no
         container (None until made: see :meth:`_groups`), in one query."""
-        row = self._s.execute(_OWNER, {"p_account": account_uuid}).one()
-        return row[0], row[1], row[2]
+        row = _OWNER.execute(self._s, {"p_account": account_uuid}).first()
+        if row is None:
+            raise NotFound(ResourceKind.ACCOUNT, account_uuid)
+        account, domain, group = loaded_side_by_side(self._s, row, Account, Domain,
+                                                     SecurityGroup)
+        return account, domain, group
 
     def _key_pair(self, principal: Principal, name: str) -> KeyPair:
         kp = self._s.execute(_KEY_PAIR, {"p_account": principal.account_uuid,
@@ -145,11 +181,13 @@ class LaunchChecks:
             return None
         return self._s.execute(_NETWORK_ZONE, {"p_network": uuid}).scalar()
 
-    def _network(self, principal: Principal, zone: Zone,
-                 uuid: str | None) -> tuple[Network, Tier]:
+    def _network(self, principal: Principal, zone: Zone, uuid: str | None, *,
+                 default: NetworkRow | None = None) -> tuple[Network, Tier]:
         """The network ``uuid`` (uuid or sid; NotFound unless it is a live
         network of ``zone`` the principal may use), else the zone's default
-        network (InsufficientCapacity if it has none); with its :class:`Tier`."""
+        network (InsufficientCapacity if it has none; ``default`` if the
+        caller read it already: see :meth:`_zone_for`); with its :class:`Tier`."""
+        row: Any
         if uuid:
             row = self._s.execute(_NETWORK, {"p_network": uuid}).first()
             net = row[0] if row is not None else None
@@ -157,7 +195,10 @@ class LaunchChecks:
                     net.account_uuid not in (None, principal.account_uuid)):
                 raise NotFound(ResourceKind.NETWORK, uuid)
         else:
-            row = self._s.execute(_DEFAULT_NETWORK, {"p_zone": zone.uuid}).first()
+            if default is None:
+                row = self._s.execute(_DEFAULT_NETWORK, {"p_zone": zone.uuid}).first()
+            else:  # read with the zone; (None, ...) when the zone has none
+                row = default if default[0] is not None else None
             if row is None:
                 raise InsufficientCapacity(ResourceKind.NETWORK, "the zone has no guest network")
         assert row is not None

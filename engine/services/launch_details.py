@@ -36,6 +36,7 @@ from engine.models import (
     Zone,
 )
 from engine.services.instance_details import InstanceDetail, NicDetail
+from engine.statements import Prepared, loaded, select_rows
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Placed:
     data: list[Volume] = field(default_factory=list)  # data volumes, in slot order
 
 
-_HOST = select(Host).where(Host.uuid == bindparam("p_host"))
+_HOST = Prepared(select_rows(Host).where(Host.__table__.c.uuid == bindparam("p_host")))
 _HOSTS = select(Host).where(Host.uuid.in_(bindparam("p_hosts", expanding=True)))
 
 
@@ -76,8 +77,8 @@ def launched_details(session: Session, placed: Sequence[Placed], *,
     host_uuids = {p.instance.host_uuid for p in placed if p.instance.host_uuid}
     hosts: dict[str, Host] = {}
     if len(host_uuids) == 1:  # the common case, without an expanding IN
-        hosts = {h.uuid: h for h in session.execute(
-            _HOST, {"p_host": next(iter(host_uuids))}).scalars()}
+        hosts = {h.uuid: h for h in (loaded(session, Host, row) for row in _HOST.execute(
+            session, {"p_host": next(iter(host_uuids))}).all())}
     elif host_uuids:
         hosts = {h.uuid: h for h in session.execute(
             _HOSTS, {"p_hosts": list(host_uuids)}).scalars()}

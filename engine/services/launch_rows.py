@@ -4,7 +4,7 @@ A launch makes several new rows per instance (instance, NIC, volumes, group
 and affinity memberships, tags, events, jobs). The ORM's unit of work would
 sort and write them object by object in several flushes; :class:`NewRows`
 instead collects them and writes each table's rows with one executemany
-``INSERT`` on the session's connection, in foreign-key order, in the caller's
+``INSERT`` (prepared: :mod:`engine.statements`) on the session's connection, in foreign-key order, in the caller's
 transaction. The objects are then attached to the session as persistent
 (loaded) rows, so later reads and changes in the same unit of work see them
 as if the ORM had inserted them.
@@ -21,11 +21,12 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Table
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.base import instance_state
 
 from engine.db import Base
+from engine.statements import Prepared
 
 # (attribute name, column name, default or None) for each column of a mapped class.
 _Columns = tuple[tuple[str, str, Callable[[], Any] | None], ...]
@@ -56,8 +57,8 @@ def _table_order() -> dict[str, int]:
 
 
 @functools.cache
-def _insert(table: Table) -> Insert:
-    return table.insert()
+def _insert(table: Table) -> Prepared:
+    return Prepared(table.insert())
 
 
 class NewRows:
@@ -94,7 +95,7 @@ class NewRows:
         conn = self._s.connection()
         order = _table_order()
         for table in sorted(by_table, key=lambda t: order[t.name]):
-            conn.execute(_insert(table), by_table[table])
+            _insert(table).executemany(conn, by_table[table])
         objects, self._pending = self._pending, []
         for obj in objects:
             make_transient_to_detached(obj)

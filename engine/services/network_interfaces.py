@@ -75,7 +75,8 @@ class InterfaceService:
         ``device_id``, ``group_sid``, ``group_name``, ``public_ip``, ``status``
         (available/attaching/in-use/detaching), ``attachment_status``
         (attaching/attached/detaching, "" when free), ``attachment_sid``,
-        ``description``, ``delete_on_termination`` ("true"/"false").
+        ``description``, ``delete_on_termination`` and ``source_dest_check``
+        ("true"/"false").
         """
         def grouped(column: object) -> object:
             own = exists().where(NicSecurityGroup.nic_uuid == Nic.uuid)
@@ -115,6 +116,8 @@ class InterfaceService:
             "description": Nic.description,
             "delete_on_termination": case((Nic.delete_on_termination.is_(True), literal("true")),
                                           else_=literal("false")),
+            "source_dest_check": case((Nic.source_dest_check.is_(False), literal("false")),
+                                      else_=literal("true")),
             "public_ip_sid": public(PublicIp.sid, PublicIp.account_uuid.is_not(None)),
             "public_ip_association_sid": public(PublicIp.association_sid),
             "public_ip_owner": lambda values: exists().where(

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, exists, func, literal, or_, select
+from sqlalchemy import and_, delete, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
@@ -80,6 +80,9 @@ class GatewayDetail:
 
 @dataclass
 class RouteDetail:
+    """A route; ``active`` unless its target is gone: the gateway was detached
+    from the table's container (or removed). Such a route is a "blackhole"."""
+
     route: Route
     gateway_sid: str | None
     active: bool
@@ -306,7 +309,9 @@ class RoutingService:
         Fields: ``uuid``, ``sid``, ``vpc_sid``, ``owner_number``, ``main``
         (``true``/``false``: has the main association), ``link_sid``,
         ``link_network_sid``, ``route_destination``, ``route_gateway_sid``,
-        ``route_target`` (``local``/``gateway``). The sid and destination
+        ``route_target`` (``local``/``gateway``), ``route_state`` (``active``:
+        the container's own route or one through a gateway attached to the
+        table's container; ``blackhole``: any other). The sid and destination
         fields take ``*``/``?`` wildcards; ``route_gateway_sid`` ``""`` is a
         route through no gateway.
         """
@@ -325,6 +330,11 @@ class RoutingService:
             return link_has(RouteTableLink.network_uuid.in_(
                 select(Network.uuid).where(match_values(Network.sid, values, True))))
 
+        def route_state(values: Sequence[str]) -> Any:
+            wanted = {v for v in values if v in ("active", "blackhole")}
+            conds = [_route_active() if w == "active" else ~_route_active() for w in wanted]
+            return route_has(or_(*conds)) if conds else literal(False)
+
         def via_gateway(values: Sequence[str]) -> Any:
             conds = [Route.gateway_uuid.in_(
                 select(Gateway.uuid).where(match_values(Gateway.sid, values, True)))]
@@ -341,6 +351,7 @@ class RoutingService:
             "route_destination": lambda v: route_has(match_values(Route.destination, v, True)),
             "route_gateway_sid": via_gateway,
             "route_target": lambda v: route_has(Route.target.in_(v)),
+            "route_state": route_state,
         }
         crit = tuple(criteria)
         stmt = (select(RouteTable.uuid, RouteTable.created_at)
@@ -364,8 +375,9 @@ class RoutingService:
             .where(RouteTable.uuid.in_(uuids))).all()}
         routes: dict[str, builtins.list[RouteDetail]] = {}
         for r, gsid, gvpc in self._s.execute(
-                select(Route, Gateway.sid, Gateway.vpc_uuid)
-                .outerjoin(Gateway, Gateway.uuid == Route.gateway_uuid)
+                select(Route, Gateway.sid, Gateway.vpc_uuid.label("gvpc"))
+                .outerjoin(Gateway, and_(Gateway.uuid == Route.gateway_uuid,
+                                         Gateway.removed_at.is_(None)))
                 .where(Route.route_table_uuid.in_(uuids))
                 .order_by(Route.created_at, Route.uuid)).all():
             table = heads[r.route_table_uuid][0]
@@ -381,6 +393,13 @@ class RoutingService:
         tags = tags_of(self._s, uuids)
         return [RouteTableDetail(heads[u][0], heads[u][1], heads[u][2], routes.get(u, []),
                                  links.get(u, []), tags.get(u, [])) for u in uuids]
+
+
+def _route_active() -> Any:
+    """A route of the outer RouteTable that carries traffic (see RouteDetail.active)."""
+    return or_(Route.target == "local", Route.gateway_uuid.in_(
+        select(Gateway.uuid).where(Gateway.vpc_uuid == RouteTable.vpc_uuid,
+                                   Gateway.removed_at.is_(None))))
 
 
 def _visible(account_column: Any, principal: Principal) -> Any:

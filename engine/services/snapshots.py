@@ -32,14 +32,24 @@ from engine.querying import (
     FieldMap,
     ListResult,
     Paging,
+    apply_criteria,
     list_owned,
     match_values,
+    owner_scope,
+    paginate,
+    query_key,
     rows_by_uuid,
 )
 from engine.services.access import may_act
 from engine.services.events import record_event
 from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
+from engine.services.snapshot_permissions import (
+    SnapshotPermissionService,
+    restore_permission,
+    usable_by,
+    usable_snapshot,
+)
 from engine.services.snapshot_revert import revertable_volumes
 from engine.services.tags import apply_tags, remove_tags
 from engine.services.volume_queries import time_pattern_match
@@ -112,6 +122,8 @@ SNAPSHOT_FIELDS: FieldMap = {
     "owner_number": _owner_number,
     "size_gib": _size_gib,
     "created_at": time_pattern_match(Snapshot.created_at, "created_at"),
+    # Who may make volumes from it: see snapshot_permissions.restore_permission.
+    "restore_permission": restore_permission,
 }
 
 
@@ -119,16 +131,30 @@ class SnapshotService:
     def __init__(self, session: Session, settings: Settings) -> None:
         self._s = session
         self._settings = settings
+        self.permissions = SnapshotPermissionService(session)
 
     # ------------------------------------------------------------------ reads
     def list(self, principal: Principal, criteria: tuple[Criterion, ...] = (),
              paging: Paging | None = None, *, list_all: bool = True,
-             count: bool = True) -> ListResult:
-        """Live snapshots the principal may see, as :class:`SnapshotDetail` items."""
-        page = list_owned(self._s, Snapshot, principal, kind=ResourceKind.SNAPSHOT,
-                          fields=SNAPSHOT_FIELDS, criteria=criteria, paging=paging,
-                          list_all=list_all, count=count,
-                          where=(Snapshot.removed_at.is_(None),))
+             count: bool = True, shared: bool = False) -> ListResult:
+        """Live snapshots the principal may see, as :class:`SnapshotDetail`
+        items; with ``shared`` also those other accounts made public or
+        shared with the principal's account."""
+        if not shared:
+            page = list_owned(self._s, Snapshot, principal, kind=ResourceKind.SNAPSHOT,
+                              fields=SNAPSHOT_FIELDS, criteria=criteria, paging=paging,
+                              list_all=list_all, count=count,
+                              where=(Snapshot.removed_at.is_(None),))
+        else:
+            stmt = select(Snapshot).where(Snapshot.removed_at.is_(None), or_(
+                owner_scope(Snapshot.account_uuid, principal, list_all=list_all),
+                usable_by(principal)))
+            stmt = apply_criteria(stmt, SNAPSHOT_FIELDS, criteria, uuid_column=Snapshot.uuid,
+                                  kind=ResourceKind.SNAPSHOT)
+            key = query_key("snapshots+shared", principal.account_uuid, criteria, list_all)
+            page = paginate(self._s, stmt, created_column=Snapshot.created_at,
+                            uuid_column=Snapshot.uuid, paging=paging or Paging(),
+                            query_key=key, count=count)
         page.items = self.details(page.items)
         return page
 
@@ -193,7 +219,8 @@ class SnapshotService:
             apply_tags(self._s, principal, ResourceKind.SNAPSHOT, [snap.uuid], tags)
         job = enqueue(self._s, JobKind.SNAPSHOT_VOLUME, principal,
                       resource_kind=ResourceKind.SNAPSHOT, resource_uuid=snap.uuid,
-                      payload={"volume_uuid": v.uuid}, command=command)
+                      payload={"volume_uuid": v.uuid}, command=command,
+                      queue_key=v.uuid)  # one at a time per volume, in order
         self._s.flush()
         return snap, job
 
@@ -241,8 +268,8 @@ class SnapshotService:
              *, tags: tuple[tuple[str, str], ...] = (),
              command: str = "") -> tuple[Snapshot, Job]:
         """A new snapshot owned by the caller's account with the data of a
-        BackedUp one it may see, in the same zone; ``description`` defaults to
-        the source's.
+        BackedUp one it may see (or that is shared with it), in the same zone;
+        ``description`` defaults to the source's.
 
         The copy starts Creating; a job copies the source's stored data through
         the driver (``copy_disk_snapshot``), so the copy equals the source as
@@ -250,7 +277,7 @@ class SnapshotService:
         applied in this transaction. Raises NotFound (snapshot) and
         IncorrectState (source not BackedUp).
         """
-        source = self._visible(principal, snapshot_uuid)
+        source = usable_snapshot(self._s, principal, snapshot_uuid)
         require(source.state, frozenset({SnapshotState.BACKED_UP}), ResourceKind.SNAPSHOT,
                 source.sid)
         enforce(self._s, principal.account_uuid or source.account_uuid, {
@@ -306,6 +333,7 @@ class SnapshotService:
             raise InUse(ResourceKind.SNAPSHOT, snapshot_uuid, by="a snapshot copy")
         snap.state, snap.removed_at = SnapshotState.DESTROYED, utcnow()
         remove_tags(self._s, [snap.uuid], [])
+        self.permissions.drop_all(snap.uuid)
         record_event(self._s, principal, "SNAPSHOT.DELETE", f"Deleted snapshot {snap.name}",
                      ResourceKind.SNAPSHOT, snap.uuid, account_uuid=snap.account_uuid)
         job = enqueue(self._s, JobKind.DELETE_SNAPSHOT, principal,

@@ -13,9 +13,10 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import aliased
 
 from engine.errors import InvalidParameter
-from engine.models import Account, OsType, Template, TemplateZone
+from engine.models import Account, OsType, Snapshot, Template, TemplateZone
 from engine.querying import FieldMap, match_values
 from engine.services.instance_fields import time_pattern_match
+from engine.services.template_access import launch_permission
 from engine.states import TemplateState
 
 GIB = 1024**3
@@ -82,4 +83,10 @@ TEMPLATE_MORE_FIELDS: FieldMap = {
     "qualified_name": _qualified_name,
     "source_template_sid": lambda values: Template.source_template_uuid.in_(
         select(_source.uuid).where(match_values(_source.sid, values, True))),
+    # The live snapshot the template was made with (or copied with).
+    "source_snapshot_sid": lambda values: Template.source_snapshot_uuid.in_(
+        select(Snapshot.uuid).where(Snapshot.removed_at.is_(None),
+                                    match_values(Snapshot.sid, values, True))),
+    # Who may launch it: see template_access.permission_match.
+    "launch_permission": launch_permission,
 }

@@ -8,6 +8,7 @@ done by jobs (``engine/jobs/template_handlers.py``), one per zone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.db import utcnow
 from engine.errors import (
+    ConflictingParameters,
     Duplicate,
     IncorrectState,
     InvalidParameter,
@@ -45,6 +47,7 @@ from engine.services.events import record_event
 from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
 from engine.services.snapshots import SNAPSHOTTABLE, SnapshotService
+from engine.services.tags import apply_tags
 from engine.services.template_access import owned_template, visible_template
 from engine.services.template_permissions import TemplatePermissionService
 from engine.services.volumes import is_idle
@@ -165,10 +168,15 @@ class TemplateService:
 
     # ---------------------------------------------------------------- create
     def create_from_snapshot(self, principal: Principal, snapshot_ident: str,
-                             req: TemplateRequest, *, command: str = "") -> tuple[Template, Job]:
-        """A template with the content of a BackedUp snapshot, in its zone.
+                             req: TemplateRequest, *, command: str = "",
+                             size_bytes: int | None = None,
+                             root_device_name: str | None = None) -> tuple[Template, Job]:
+        """A template with the content of a BackedUp snapshot, in its zone, of
+        ``size_bytes`` (its root disk's size; default and minimum the
+        snapshot's) and with ``root_device_name`` (if given).
 
-        Raises NotFound (snapshot, OS type), IncorrectState (snapshot not BackedUp)."""
+        Raises NotFound (snapshot, OS type), IncorrectState (snapshot not
+        BackedUp), InvalidParameter (``root_size``: smaller than the snapshot)."""
         snap = self._s.scalar(select(Snapshot).where(
             (Snapshot.uuid == snapshot_ident) | (Snapshot.sid == snapshot_ident)))
         if snap is None or snap.removed_at is not None or not may_act(
@@ -177,11 +185,17 @@ class TemplateService:
         if snap.state != SnapshotState.BACKED_UP:
             raise IncorrectState(ResourceKind.SNAPSHOT, snapshot_ident, snap.state,
                                  (SnapshotState.BACKED_UP,))
+        if size_bytes is not None and size_bytes < snap.size_bytes:
+            raise InvalidParameter("root_size", str(size_bytes),
+                                   f"smaller than the snapshot ({snap.size_bytes} bytes)")
         zone = self._zones((snap.zone_uuid,))[0]
         volume = self._s.get(Volume, snap.volume_uuid)
         parent = self._parent_template(volume)
-        t = self._new(principal, self._inherit(req, parent), zone, size_bytes=snap.size_bytes)
+        t = self._new(principal, self._inherit(req, parent), zone,
+                      size_bytes=size_bytes or snap.size_bytes)
         t.source_snapshot_uuid = snap.uuid
+        if root_device_name:
+            t.root_device_name = root_device_name[:32]
         job = self._place(principal, t, zone, JobKind.CREATE_TEMPLATE,
                           {"snapshot_uuid": snap.uuid}, command)
         self._created_event(principal, t)
@@ -290,13 +304,27 @@ class TemplateService:
 
     def duplicate(self, principal: Principal, ident: str, name: str,
                   description: str | None = None, *, unique_name: bool = False,
-                  command: str = "",
-                  backing: BackingSnapshot | None = None) -> tuple[Template, Job]:
+                  command: str = "", backing: BackingSnapshot | None = None,
+                  tags: tuple[tuple[str, str], ...] = (),
+                  client_token: str | None = None) -> tuple[Template, Job | None]:
         """A new private template of the caller with the content of a visible
-        one, in the zone where the source is Ready; with ``backing`` the
-        source's own source snapshot (if any, BackedUp and the caller's to
-        see) is copied for it. Raises NotFound, IncorrectState (the source is
-        not Ready anywhere)."""
+        one, in the zone where the source is Ready, tagged with ``tags``; with
+        ``backing`` the source's own source snapshot (if any, BackedUp and the
+        caller's to see) is copied for it. Raises NotFound, IncorrectState
+        (the source is not Ready anywhere).
+
+        With ``client_token``, a request the account made before with the same
+        token returns that template again (and no job); if that request asked
+        for something else, ConflictingParameters (names ``("client_token",)``).
+        A deleted template frees its token."""
+        fingerprint = None
+        if client_token:
+            fingerprint = hashlib.sha256(repr((
+                ident, name, description, unique_name, backing is not None,
+                backing.tags if backing else (), tuple(tags))).encode()).hexdigest()
+            previous = self._by_client_token(principal, client_token, fingerprint)
+            if previous is not None:
+                return previous, None
         src = visible_template(self._s, principal, ident)
         source = self._ready_zone(src, None)
         zone = self._zones((source.zone_uuid,))[0]
@@ -311,10 +339,32 @@ class TemplateService:
         job = self._place(principal, t, zone, JobKind.COPY_TEMPLATE,
                           {"source_template_uuid": src.uuid, "source_zone_uuid": zone.uuid},
                           command)
+        t.client_token, t.request_fingerprint = client_token or None, fingerprint
         if backing is not None:
             self._copy_backing(principal, src, t, backing, command)
+        if tags:
+            apply_tags(self._s, principal, ResourceKind.TEMPLATE, [t.uuid], tags)
         self._created_event(principal, t)
         return t, job
+
+    def _by_client_token(self, principal: Principal, token: str,
+                         fingerprint: str) -> Template | None:
+        """The live template the account made with ``token``, if any
+        (ConflictingParameters if another request used it). A removed
+        template's token is cleared so that it can be used again."""
+        t = self._s.scalar(select(Template).where(
+            Template.account_uuid == principal.account_uuid, Template.client_token == token)
+            .with_for_update())
+        if t is None:
+            return None
+        if t.removed_at is not None:
+            t.client_token = None
+            self._s.flush()
+            return None
+        if t.request_fingerprint != fingerprint:
+            raise ConflictingParameters(("client_token",),
+                                        "The client token was used by a different request")
+        return t
 
     # ---------------------------------------------------------------- update
     def update(self, principal: Principal, ident: str, change: TemplateUpdate) -> Template:

@@ -20,12 +20,25 @@ from sqlalchemy.orm import Session
 
 from engine.allocators.addresses import PrivateIpAllocator
 from engine.db import utcnow
-from engine.errors import Duplicate, InsufficientCapacity, InvalidParameter, NotFound, ResourceKind
+from engine.errors import (
+    Duplicate,
+    IncorrectState,
+    InsufficientCapacity,
+    InvalidParameter,
+    NotFound,
+    ResourceKind,
+)
 from engine.models import Account, Domain, Instance, Network, Nic, Volume
 from engine.models.vm_extras import InstanceGroup, NicSecondaryIp, TemplateUserData, UserData
 from engine.principal import Principal
 from engine.services.access import may_act, owned_instance, owner_account
 from engine.states import VmState
+
+# What a shutdown from inside the guest may do to the instance.
+SHUTDOWN_ACTIONS = ("stop", "destroy")
+_SETTABLE = frozenset({VmState.STARTING, VmState.RUNNING, VmState.STOPPING, VmState.STOPPED,
+                       VmState.MIGRATING})
+_LAUNCHING = frozenset({VmState.STARTING, VmState.RUNNING})
 
 # CloudStack caps stored user data at 32 KiB of decoded bytes by default.
 MAX_USER_DATA_BYTES = 32768
@@ -204,6 +217,40 @@ class VmExtrasService:
             raise InvalidParameter("id", uuid, "the user data is linked to a template; "
                                    "unlink it first")
         row.removed_at = utcnow()
+
+    # ---------------------------------------------------------- guest settings
+    def set_guest_settings(self, principal: Principal, instance_uuid: str, *,
+                           shutdown_action: str | None = None,
+                           source_dest_check: bool | None = None,
+                           hibernation: bool | None = None) -> Instance:
+        """Change an instance's guest settings (None: keep), at once.
+
+        ``shutdown_action`` (:data:`SHUTDOWN_ACTIONS`) is what a shutdown from
+        inside the guest does; ``source_dest_check`` is its primary NIC's;
+        ``hibernation`` is only for instances being launched (Starting or Running).
+        IncorrectState when the instance is destroyed (or, for ``hibernation``,
+        past its launch); InvalidParameter for an unknown action; NotFound
+        (INSTANCE) for one the principal may not act on.
+        """
+        inst = self._instance(principal, instance_uuid)
+        allowed = _LAUNCHING if hibernation is not None else _SETTABLE
+        if inst.state not in allowed:
+            raise IncorrectState(ResourceKind.INSTANCE, inst.uuid, inst.state, allowed)
+        if shutdown_action is not None:
+            if shutdown_action not in SHUTDOWN_ACTIONS:
+                raise InvalidParameter("shutdown_action", shutdown_action,
+                                       f"one of {', '.join(SHUTDOWN_ACTIONS)}")
+            inst.guest_shutdown_action = shutdown_action
+        if hibernation is not None:
+            inst.hibernation_enabled = hibernation
+        if source_dest_check is not None:
+            nic = self._s.scalar(select(Nic).where(Nic.instance_uuid == inst.uuid)
+                                 .order_by(Nic.is_default.desc(), Nic.device_id).limit(1))
+            if nic is not None:
+                nic.source_dest_check = source_dest_check
+        inst.updated_at = utcnow()
+        self._s.flush()
+        return inst
 
     # ---------------------------------------------------------------- volumes
     def rename_volume(self, principal: Principal, volume_uuid: str, name: str) -> None:

@@ -48,6 +48,7 @@ from engine.services.access import may_act
 from engine.services.events import record_event
 from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
+from engine.services.snapshot_permissions import usable_snapshot
 from engine.services.tags import apply_tags, remove_tags
 from engine.services.volume_queries import (  # re-exported: callers import them from here
     GIB,
@@ -279,10 +280,8 @@ class VolumeService(VolumeQueries):
     def _snapshot(self, principal: Principal, uuid: str | None) -> Snapshot | None:
         if uuid is None:
             return None
-        snap = self._s.scalar(select(Snapshot).where(by_ident(Snapshot.uuid, Snapshot.sid, uuid)))
-        if snap is None or snap.removed_at is not None or not may_act(
-                self._s, principal, snap.account_uuid):
-            raise NotFound(ResourceKind.SNAPSHOT, uuid)
+        # Its own, or one shared with its account (snapshot_permissions).
+        snap = usable_snapshot(self._s, principal, uuid)
         require(snap.state, frozenset({SnapshotState.BACKED_UP}), ResourceKind.SNAPSHOT,
                 snap.uuid)
         return snap

@@ -3,6 +3,9 @@ without a conftest)."""
 
 from __future__ import annotations
 
+import ipaddress
+import random
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +42,17 @@ def running_instance(ec2: Any) -> str:
     return iid
 
 
+def settled_image(ec2: Any, image_id: str) -> dict[str, Any]:
+    """DescribeImages' view of ``image_id`` once it has left ``pending`` (within
+    about 30 s; AssertionError otherwise)."""
+    for _ in range(300):
+        img = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+        if img["State"] != "pending":
+            return img  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"{image_id} stayed pending")
+
+
 def fresh_account_client(server: Any, prefix: str) -> Iterator[Any]:
     """Yield a boto3 client of a new account; afterwards delete the internet
     gateways it made (detached first), leaving the default VPC's alone. For
@@ -53,3 +67,31 @@ def fresh_account_client(server: Any, prefix: str) -> Iterator[Any]:
             made.delete_internet_gateway(InternetGatewayId=gid)
         except ClientError:
             pass  # the default VPC's, not ours
+
+
+def scratch_vpc(client: Any) -> Iterator[dict[str, Any]]:
+    """A new 10.x.0.0/16 VPC (for a fixture to yield from); afterwards its own
+    route tables, gateways and subnets go, then the VPC."""
+    made = client.create_vpc(CidrBlock=f"10.{random.randint(0, 255)}.0.0/16")["Vpc"]
+    yield made
+    vid = made["VpcId"]
+    for t in client.describe_route_tables(
+            Filters=[{"Name": "vpc-id", "Values": [vid]}])["RouteTables"]:
+        for a in t["Associations"]:
+            if not a["Main"]:
+                client.disassociate_route_table(AssociationId=a["RouteTableAssociationId"])
+        if not any(a["Main"] for a in t["Associations"]):
+            client.delete_route_table(RouteTableId=t["RouteTableId"])
+    for g in client.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vid]}])["InternetGateways"]:
+        client.detach_internet_gateway(InternetGatewayId=g["InternetGatewayId"], VpcId=vid)
+        client.delete_internet_gateway(InternetGatewayId=g["InternetGatewayId"])
+    for s in client.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vid]}])["Subnets"]:
+        client.delete_subnet(SubnetId=s["SubnetId"])
+    client.delete_vpc(VpcId=vid)
+
+
+def new_subnet(client: Any, vpc: dict[str, Any], index: int = 0) -> str:
+    """The id of a new subnet: the ``index``-th /24 of ``vpc``'s block."""
+    cidr = str(list(ipaddress.IPv4Network(vpc["CidrBlock"]).subnets(new_prefix=24))[index])
+    return str(client.create_subnet(VpcId=vpc["VpcId"], CidrBlock=cidr)["Subnet"]["SubnetId"])

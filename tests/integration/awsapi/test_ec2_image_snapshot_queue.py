@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.awsapi.ec2_helpers import WAIT, error_code, running_instance
+from tests.integration.awsapi.ec2_helpers import WAIT, error_code, running_instance, settled_image
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +25,6 @@ def instance(server: Any) -> Any:
     iid = running_instance(ec2)
     yield iid
     ec2.terminate_instances(InstanceIds=[iid])
-
-
-def _settled_image(ec2: Any, image_id: str) -> dict[str, Any]:
-    for _ in range(300):
-        img = ec2.describe_images(ImageIds=[image_id])["Images"][0]
-        if img["State"] != "pending":
-            return img  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError(f"{image_id} stayed pending")
 
 
 def _backing_snapshot(image: dict[str, Any]) -> str | None:
@@ -52,7 +42,7 @@ def _root_volume(ec2: Any, iid: str) -> str:
 def test_snapshot_of_a_registered_image_is_in_use(ec2: Any, instance: str) -> None:
     image_id = ec2.create_image(InstanceId=instance, Name=f"inuse-{uuid.uuid4().hex[:8]}",
                                 NoReboot=True)["ImageId"]
-    image = _settled_image(ec2, image_id)
+    image = settled_image(ec2, image_id)
     snap = _backing_snapshot(image)
     assert snap is not None
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snap], WaiterConfig=WAIT)
@@ -80,7 +70,7 @@ def test_cloudstack_deletes_the_snapshot_of_a_template(server: Any, ec2: Any,
 
     image_id = ec2.create_image(InstanceId=instance, Name=f"csdel-{uuid.uuid4().hex[:8]}",
                                 NoReboot=True)["ImageId"]
-    snap = _backing_snapshot(_settled_image(ec2, image_id))
+    snap = _backing_snapshot(settled_image(ec2, image_id))
     assert snap is not None
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snap], WaiterConfig=WAIT)
     with server.runtime.unit(readonly=True) as sv:
@@ -99,7 +89,7 @@ def test_images_made_back_to_back_each_get_their_own_snapshot(ec2: Any, instance
               for n in names]
     snaps = []
     for image_id in images:
-        image = _settled_image(ec2, image_id)
+        image = settled_image(ec2, image_id)
         assert image["State"] == "available"
         snaps.append(_backing_snapshot(image))
     assert None not in snaps and len(set(snaps)) == 3

@@ -4,27 +4,17 @@ the tag filter)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.awsapi.ec2_helpers import WAIT, running_instance
+from tests.integration.awsapi.ec2_helpers import WAIT, running_instance, settled_image
 
 
 def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
     return str(err.value.response["Error"]["Code"])
-
-
-def _settled_image(ec2: Any, image_id: str) -> dict[str, Any]:
-    for _ in range(300):
-        img = ec2.describe_images(ImageIds=[image_id])["Images"][0]
-        if img["State"] != "pending":
-            return img  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError(f"{image_id} stayed pending")
 
 
 def _tagged_snapshots(ec2: Any, key: str, value: str) -> list[dict[str, Any]]:
@@ -62,7 +52,7 @@ def test_create_image_tags_its_snapshot(ec2: Any, instance: str) -> None:
     assert [i["ImageId"] for i in found] == [image]
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snap["SnapshotId"]],
                                               WaiterConfig=WAIT)
-    assert _settled_image(ec2, image)["State"] == "available"
+    assert settled_image(ec2, image)["State"] == "available"
 
     # CopyImage copies the image's snapshot; its "snapshot" tags go on the copy.
     copy = ec2.copy_image(Name=f"snapcopy-{mark}", SourceImageId=image,
@@ -78,7 +68,7 @@ def test_create_image_tags_its_snapshot(ec2: Any, instance: str) -> None:
     assert _tagged_snapshots(ec2, "snap", mark)[0]["SnapshotId"] == snap["SnapshotId"]
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[copied[0]["SnapshotId"]],
                                               WaiterConfig=WAIT)
-    _settled_image(ec2, copy)
+    settled_image(ec2, copy)
     # Deregistering leaves the snapshots, as on AWS.
     for i in (image, copy):
         ec2.deregister_image(ImageId=i)
@@ -97,7 +87,7 @@ def test_create_image_without_snapshot_tags_still_makes_the_snapshot(
     assert len(made["Snapshots"]) == 1 and "Tags" not in made["Snapshots"][0]
     sid = made["Snapshots"][0]["SnapshotId"]
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[sid], WaiterConfig=WAIT)
-    _settled_image(ec2, image)
+    settled_image(ec2, image)
     ec2.deregister_image(ImageId=image)
     ec2.delete_snapshot(SnapshotId=sid)
 
@@ -134,7 +124,7 @@ def test_copy_of_an_image_without_a_snapshot_tags_only_the_image(ec2: Any) -> No
     assert _tagged_snapshots(ec2, "c", mark) == []
     assert [i["ImageId"] for i in ec2.describe_images(Owners=["self"], Filters=[
         {"Name": "tag:c", "Values": [mark]}])["Images"]] == [copy]
-    _settled_image(ec2, copy)
+    settled_image(ec2, copy)
     ec2.deregister_image(ImageId=copy)
 
 
@@ -145,5 +135,5 @@ def test_images_made_back_to_back_of_one_instance_all_succeed(ec2: Any, instance
     images = [ec2.create_image(InstanceId=instance, Name=n, NoReboot=True)["ImageId"]
               for n in names]
     for image in images:
-        assert _settled_image(ec2, image)["State"] == "available"
+        assert settled_image(ec2, image)["State"] == "available"
         ec2.deregister_image(ImageId=image)

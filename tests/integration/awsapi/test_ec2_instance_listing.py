@@ -65,3 +65,27 @@ def test_a_big_page_shows_each_instance_as_alone(server: LiveServer) -> None:
         assert by_id[other]["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
     assert all(i["Tags"] == sorted(i["Tags"], key=lambda t: t["Key"]) for i in listed)
     assert {"Key": "a", "Value": "R&D <x>"} in by_id[changed]["Tags"]
+
+
+def test_described_instances_show_what_run_instances_showed(server: LiveServer) -> None:
+    """RunInstances renders the summaries of the launch's details, DescribeInstances
+    the summaries its narrow queries read: both views agree field for field."""
+    ec2 = server.ec2(*server.new_user(f"listing-{uuid.uuid4().hex[:8]}"))
+    marker = uuid.uuid4().hex
+    ran = ec2.run_instances(ImageId=_image(ec2), InstanceType="t2.nano", MinCount=COUNT,
+                            MaxCount=COUNT, TagSpecifications=[{
+                                "ResourceType": "instance",
+                                "Tags": [{"Key": "z", "Value": "1"},
+                                         {"Key": "listing", "Value": marker}]}])
+    listed = {i["InstanceId"]: i for i in _instances(
+        ec2, Filters=[{"Name": "tag:listing", "Values": [marker]}],
+        PaginationConfig={"PageSize": 1000})}
+    assert len(listed) == COUNT
+    for inst in ran["Instances"]:
+        described = listed[inst["InstanceId"]]
+        for volatile in ("State", "StateTransitionReason", "StateReason", "MetadataOptions"):
+            inst.pop(volatile, None)
+            described.pop(volatile, None)
+        assert described == inst
+        assert [t["Key"] for t in described["Tags"]] == ["listing", "z"]
+        assert described["NetworkInterfaces"] and described["BlockDeviceMappings"]

@@ -4,7 +4,6 @@ InvalidParameterValue, and leaves nothing behind when a tag is refused."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.integration.awsapi.ec2_helpers import WAIT, running_instance
+from tests.integration.awsapi.ec2_helpers import WAIT, running_instance, settled_image
 
 ZONE = "us-east-1a"
 
@@ -48,15 +47,6 @@ def _refused(call: Callable[..., Any], **kw: Any) -> str:
     return _code(err)
 
 
-def _settled(ec2: Any, image_id: str) -> dict[str, Any]:
-    for _ in range(300):
-        img = ec2.describe_images(ImageIds=[image_id])["Images"][0]
-        if img["State"] != "pending":
-            return img  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError(f"{image_id} stayed pending")
-
-
 def _own_images(ec2: Any, name: str) -> list[dict[str, Any]]:
     return ec2.describe_images(Owners=["self"], Filters=[  # type: ignore[no-any-return]
         {"Name": "name", "Values": [name]}])["Images"]
@@ -76,14 +66,14 @@ def test_create_image_tags_the_image(ec2: Any, instance: str) -> None:
                              TagSpecifications=_spec("image", mark) + _spec("snapshot", mark)
                              )["ImageId"]
     assert _tags_of(ec2, image) == {"mark": mark}
-    assert _settled(ec2, image)["State"] == "available"  # a pending image cannot be copied
+    assert settled_image(ec2, image)["State"] == "available"  # a pending image cannot be copied
     # A copy takes its own tags, not the source's.
     copy = ec2.copy_image(Name=f"copied-{mark}", SourceImageId=image, SourceRegion="us-east-1",
                           TagSpecifications=[{"ResourceType": "image", "Tags": [
                               {"Key": "copy", "Value": "yes"}]}, {"ResourceType": "snapshot",
                                                                   "Tags": []}])["ImageId"]
     assert _tags_of(ec2, copy) == {"copy": "yes"}
-    assert _settled(ec2, copy)["State"] == "available"
+    assert settled_image(ec2, copy)["State"] == "available"
     found = ec2.describe_tags(Filters=[{"Name": "key", "Values": ["mark"]},
                                        {"Name": "value", "Values": [mark]}])["Tags"]
     # "snapshot" specifications tag the image's snapshot (see test_ec2_image_snapshot_tags).

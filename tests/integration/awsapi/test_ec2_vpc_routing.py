@@ -3,14 +3,14 @@ VPC resources, through boto3."""
 
 from __future__ import annotations
 
-import ipaddress
-import random
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.integration.awsapi.ec2_helpers import new_subnet, scratch_vpc
 
 
 def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
@@ -24,28 +24,10 @@ def client(server: Any) -> Any:
 
 @pytest.fixture
 def vpc(client: Any) -> Iterator[dict[str, Any]]:
-    made = client.create_vpc(CidrBlock=f"10.{random.randint(0, 255)}.0.0/16")["Vpc"]
-    yield made
-    vid = made["VpcId"]
-    for t in client.describe_route_tables(
-            Filters=[{"Name": "vpc-id", "Values": [vid]}])["RouteTables"]:
-        for a in t["Associations"]:
-            if not a["Main"]:
-                client.disassociate_route_table(AssociationId=a["RouteTableAssociationId"])
-        if not any(a["Main"] for a in t["Associations"]):
-            client.delete_route_table(RouteTableId=t["RouteTableId"])
-    for g in client.describe_internet_gateways(
-            Filters=[{"Name": "attachment.vpc-id", "Values": [vid]}])["InternetGateways"]:
-        client.detach_internet_gateway(InternetGatewayId=g["InternetGatewayId"], VpcId=vid)
-        client.delete_internet_gateway(InternetGatewayId=g["InternetGatewayId"])
-    for s in client.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vid]}])["Subnets"]:
-        client.delete_subnet(SubnetId=s["SubnetId"])
-    client.delete_vpc(VpcId=vid)
+    yield from scratch_vpc(client)
 
 
-def _subnet(client: Any, vpc: dict[str, Any], index: int = 0) -> str:
-    cidr = str(list(ipaddress.IPv4Network(vpc["CidrBlock"]).subnets(new_prefix=24))[index])
-    return str(client.create_subnet(VpcId=vpc["VpcId"], CidrBlock=cidr)["Subnet"]["SubnetId"])
+_subnet = new_subnet
 
 
 # ------------------------------------------------------------ internet gateways

@@ -3,7 +3,9 @@ their related rows through the page's own query (engine/services/instance_detail
 
 A big page (more than ``_SCOPED_PAGE`` instances) must carry exactly what the
 same instances carry when read one by one (the uuid-list path), under filters
-and across page tokens.
+and across page tokens. Summaries (``InstanceQuery(summaries=True)``, read by
+engine/services/instance_listing.py) must equal the summaries of the full
+details, on big and small pages alike.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pytest
 from engine.models import Instance
 from engine.querying import Criterion, Paging, Record, record_type
 from engine.services.instance_details import _SCOPED_PAGE, InstanceDetail, InstanceQuery
+from engine.services.instance_metadata import AccessChange, AccessOptions, for_unit
+from engine.services.instance_summary import InstanceSummary, summarize
 from engine.services.instances import LaunchRequest
 from tests.integration.engine.worlds import World
 
@@ -123,3 +127,64 @@ def test_details_of_orm_rows_still_work(world: World) -> None:
         details = sv.instances.reader.details([r for r in rows if r is not None])
         assert [d.instance.uuid for d in details] == uuids
         assert all(d.nics and d.volumes for d in details)
+
+
+def _summaries(world: World, query: InstanceQuery) -> list[InstanceSummary]:
+    out: list[InstanceSummary] = []
+    with world.runtime.unit(readonly=True) as sv:
+        while True:
+            page = sv.instances.list(world.alice, query)
+            out.extend(page.items)
+            if not page.next_token:
+                return out
+            query = InstanceQuery(criteria=query.criteria, summaries=True, paging=Paging(
+                limit=query.paging.limit, token=page.next_token))
+
+
+def test_summaries_equal_the_summaries_of_the_details(world: World) -> None:
+    uuids = _launch(world, FLEET, (("fleet", "s"), ("b", "x")))
+    _launch(world, 3, (("fleet", "other"),))  # rows the filter must drop
+    with world.runtime.unit() as sv:
+        sid = sv.instances.get(world.alice, uuid=uuids[5]).instance.sid
+        for_unit(sv).change_access(world.alice, sid, AccessChange(
+            require_token=True, token_hop_limit=4))
+    with world.runtime.unit(readonly=True) as sv:
+        details = {u: summarize(sv.instances.get(world.alice, uuid=u)) for u in uuids}
+    criteria = (Criterion("tag:fleet", ("s",)),)
+    for limit in (FLEET, _SCOPED_PAGE + 1, 5):  # scoped pages, and uuid lists
+        listed = _summaries(world, InstanceQuery(criteria=criteria, summaries=True,
+                                                 paging=Paging(limit=limit)))
+        assert [s.uuid for s in listed] == uuids
+        for s in listed:
+            access = s.metadata_access
+            assert s._replace(metadata_access=None) == details[s.uuid]
+            if s.uuid == uuids[5]:
+                assert access == AccessOptions(require_token=True, token_hop_limit=4)
+            else:
+                assert access is None
+        assert listed[0].tags == [("b", "x"), ("fleet", "s")]
+        assert listed[0].nics and listed[0].volumes and listed[0].security_groups
+
+
+def test_a_summary_page_takes_a_fixed_number_of_statements(world: World) -> None:
+    from sqlalchemy import event
+
+    _launch(world, FLEET, (("fleet", "n"),))
+    seen: list[str] = []
+
+    def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        seen.append(statement)
+
+    counts = []
+    for limit in (FLEET, 3):
+        seen.clear()
+        event.listen(world.runtime.db.engine, "before_cursor_execute", count)
+        try:
+            with world.runtime.unit(readonly=True) as sv:
+                sv.instances.list(world.alice, InstanceQuery(
+                    criteria=(Criterion("tag:fleet", ("n",)),), summaries=True,
+                    paging=Paging(limit=limit)))
+        finally:
+            event.remove(world.runtime.db.engine, "before_cursor_execute", count)
+        counts.append(len([s for s in seen if s.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1] <= 13

@@ -74,3 +74,32 @@ def test_template_source_snapshot_is_kept_on_request(cloud: Cloud) -> None:
     with cloud.runtime.unit(readonly=True) as sv:
         kept = sv.session.get(Template, template_uuid)
         assert kept is not None and kept.removed_at is None
+
+
+def test_the_runner_takes_a_volumes_snapshots_one_at_a_time(cloud: Cloud) -> None:
+    """A later snapshot of a volume is not claimed while an earlier one is
+    unfinished (it does not sit in a worker waiting for its turn), while a job
+    of another resource is."""
+    inst = cloud.launch()
+    v = cloud.create(1)
+    cloud.attach(v.uuid, inst)
+    with cloud.runtime.unit() as sv:
+        _, first_job = sv.snapshots.create(cloud.admin, v.uuid)
+        _, second_job = sv.snapshots.create(cloud.admin, v.uuid)
+    with cloud.runtime.unit() as sv:
+        _, other = sv.instances.stop(cloud.admin, inst)
+    assert other is not None
+    runner = cloud.runtime.runner
+    assert runner is not None
+    claimed = runner.claim_job()
+    assert claimed is not None and claimed.uuid == first_job.uuid
+    following = runner.claim_job()  # the second snapshot is blocked by the first
+    assert following is not None and following.uuid == other.uuid
+    assert runner.claim_job() is None
+    runner.run(claimed.uuid, claimed=claimed)
+    last = runner.claim_job()
+    assert last is not None and last.uuid == second_job.uuid
+    runner.run(last.uuid, claimed=last)
+    runner.run(following.uuid, claimed=following)
+    assert {cloud.job(j).status for j in (first_job.uuid, second_job.uuid, other.uuid)} == {
+        JobStatus.SUCCEEDED}

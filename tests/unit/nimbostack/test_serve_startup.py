@@ -3,7 +3,10 @@ database prepared in a child process."""
 
 from __future__ import annotations
 
+import errno
 import gc
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +46,8 @@ def test_preload_loads_what_the_first_ec2_call_needs_and_not_flask() -> None:
             "from sqlalchemy import inspect; "
             "print(sorted(m for m in ('awsapi.app', 'engine.reconciler', 'nimbostack.wsgi', "
             "'engine.services.catalog', 'flask', 'nativeapi.app', 'imds.app', "
-            "'awsapi.actions.volumes', 'engine.jobs.handlers') if m in sys.modules)); "
+            "'awsapi.actions.volumes', 'engine.jobs.handlers', 'awsapi.errors', "
+            "'engine.services.volumes') if m in sys.modules)); "
             "print(actions.lookup(server.FIRST_OPERATION) is not None); "
             "print(inspect(Region).configured)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -54,8 +58,14 @@ def test_preload_loads_what_the_first_ec2_call_needs_and_not_flask() -> None:
 
 def test_prepare_database_migrates_and_bootstraps_in_a_child(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
-    wait = server.prepare_database(Config(db_url=url, simulator_dir=tmp_path / "sim"))
-    assert wait() is None  # no address: nothing registered
+    listener = server.listen("127.0.0.1", 0)
+    try:
+        wait = server.prepare_database(Config(db_url=url, simulator_dir=tmp_path / "sim"),
+                                       listener=listener)
+        assert wait() is None  # no address: nothing registered
+        assert listener.fileno() != -1  # closed in the child only
+    finally:
+        listener.close()
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -115,3 +125,74 @@ def test_a_database_error_is_reported_in_one_line(caplog: pytest.LogCaptureFixtu
     (record,) = caplog.records
     assert record.getMessage() == "preparing the database failed: Can't connect to server"
     assert record.exc_info is None
+
+
+def test_listen_accepts_connections_before_anything_serves() -> None:
+    """A client connecting while the server still loads waits in the backlog."""
+    listener = server.listen("127.0.0.1", 0)
+    try:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            conn, _ = listener.accept()
+            with conn:
+                assert conn.recv(64).startswith(b"GET / ")
+    finally:
+        listener.close()
+
+
+def test_listen_tries_again_while_the_port_is_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(server.time, "sleep", waits.append)
+    busy = server.listen("127.0.0.1", 0)
+    try:
+        with pytest.raises(OSError) as err:
+            server.listen("127.0.0.1", busy.getsockname()[1], attempts=3)
+        assert err.value.errno == errno.EADDRINUSE
+        assert waits == [1, 1]
+    finally:
+        busy.close()
+
+
+def test_serve_reports_a_port_in_use(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(server.time, "sleep", lambda s: None)
+    busy = server.listen("127.0.0.1", 0)
+    try:
+        port = busy.getsockname()[1]
+        assert cli.cmd_serve(cli.build_parser().parse_args(["serve", "--port", str(port)])) == 1
+    finally:
+        busy.close()
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_gunicorn_takes_over_the_listening_socket(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def run(self: server._Application) -> None:
+        seen["bind"] = self.cfg.bind
+        seen["address"] = self.cfg.address
+
+    monkeypatch.setattr(server._Application, "run", run)
+    listener = server.listen("127.0.0.1", 0)
+    fd = listener.fileno()
+    server.run_gunicorn(Config(db_url=f"sqlite:///{tmp_path / 'x.db'}"), host="127.0.0.1",
+                        port=listener.getsockname()[1], workers=1, threads=1,
+                        listener=listener)
+    try:
+        assert seen == {"bind": [f"fd://{fd}"], "address": [fd]}
+        assert listener.fileno() == -1  # detached: gunicorn owns (and closes) the descriptor
+    finally:
+        os.close(fd)
+
+
+def test_malloc_arenas_are_limited_without_a_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes.util
+
+    def no_lookup(name: str) -> str:
+        raise AssertionError("find_library runs ldconfig in a subprocess")
+
+    monkeypatch.setattr(ctypes.util, "find_library", no_lookup)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    server.limit_malloc_arenas()

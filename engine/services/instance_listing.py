@@ -1,0 +1,253 @@
+"""Listing instances as :class:`~engine.services.instance_summary.InstanceSummary`:
+narrow queries for big listings.
+
+A listing of a thousand instances reads, per instance, only the columns a
+list view shows (about a third of the instance's, a few of each NIC, volume,
+group and tag), with Core selects returning plain rows (no ORM loading, no
+identity map, no type processing of columns nobody reads). The page is the
+one :meth:`InstanceReader.page` selects (same scope, filters, order and
+tokens as :meth:`InstanceReader.list`); its related rows are read with one
+narrow statement per kind, for the page's instances (see
+:class:`~engine.services.instance_details.Scope`). The few rows instances
+share (zone, offering, template, account, network) are read by uuid, one
+statement per kind. A page costs a fixed number of statements.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from engine.errors import ResourceKind
+from engine.models import (
+    Account,
+    AffinityGroup,
+    Instance,
+    InstanceAffinityGroup,
+    InstanceSecurityGroup,
+    Network,
+    Nic,
+    PublicIp,
+    SecurityGroup,
+    ServiceOffering,
+    Tag,
+    Template,
+    Volume,
+    Vpc,
+    VpcTier,
+    Zone,
+)
+from engine.models.instance_metadata import MetadataAccess
+from engine.principal import Principal
+from engine.querying import ListResult, narrow_record_type
+from engine.services.instance_details import InstanceQuery, InstanceReader, Scope
+from engine.services.instance_metadata import AccessOptions
+from engine.services.instance_summary import InstanceSummary, NicSummary, VolumeSummary
+from engine.services.settings import Settings
+
+_INSTANCES = Instance.__table__
+_ACCESS = MetadataAccess.__table__
+# The instance columns a summary shows (plus what paging and the related
+# rows are keyed by), and the access options joined to each.
+_PAGE_RECORD = narrow_record_type(Instance, (
+    "uuid", "sid", "state", "launch_index", "created_at", "state_changed_at", "client_token",
+    "key_pair_name", "cpus", "reservation_sid", "account_uuid", "zone_uuid",
+    "service_offering_uuid", "template_uuid", "hibernation_enabled"), joined={
+        f"access_{c.name}": c for c in (_ACCESS.c.endpoint_enabled, _ACCESS.c.require_token,
+                                        _ACCESS.c.token_hop_limit, _ACCESS.c.ipv6_enabled,
+                                        _ACCESS.c.expose_tags)})
+_ACCESS_AT = _PAGE_RECORD._fields.index("access_endpoint_enabled")  # AccessOptions' order
+_PAGE_FROM = _INSTANCES.outerjoin(_ACCESS, _ACCESS.c.instance_uuid == _INSTANCES.c.uuid)
+_NICS = Nic.__table__
+_VOLUMES = Volume.__table__
+_PUBLIC = PublicIp.__table__
+_TAGS = Tag.__table__
+_GROUP_LINKS = InstanceSecurityGroup.__table__
+_GROUPS = SecurityGroup.__table__
+_AFFINITY_LINKS = InstanceAffinityGroup.__table__
+_AFFINITY = AffinityGroup.__table__
+_NETWORKS, _TIERS, _VPCS = Network.__table__, VpcTier.__table__, Vpc.__table__
+
+# The related rows of a page, one narrow statement each (the scope adds
+# which instances): the first column names the instance. NICs and volumes
+# are put in device order here, per instance, not by an ORDER BY (a sort of
+# the whole page's rows in the database).
+_NIC_ROWS = select(
+    _NICS.c.instance_uuid, _NICS.c.sid, _NICS.c.network_uuid, _NICS.c.ip_address,
+    _NICS.c.mac_address, _NICS.c.device_id, _NICS.c.is_default, _NICS.c.attachment_sid,
+    _NICS.c.description, _NICS.c.delete_on_termination, _NICS.c.source_dest_check,
+    func.coalesce(_NICS.c.attached_at, _NICS.c.created_at))
+_PUBLIC_ROWS = select(_PUBLIC.c.instance_uuid, _PUBLIC.c.address, _PUBLIC.c.association_sid)
+_VOLUME_ROWS = select(
+    _VOLUMES.c.instance_uuid, _VOLUMES.c.sid, _VOLUMES.c.kind, _VOLUMES.c.device_id,
+    _VOLUMES.c.delete_on_termination,
+    func.coalesce(_VOLUMES.c.attached_at, _VOLUMES.c.created_at))
+_GROUP_LINK_ROWS = select(_GROUP_LINKS.c.instance_uuid, _GROUP_LINKS.c.group_uuid)
+_AFFINITY_ROWS = (
+    select(_AFFINITY_LINKS.c.instance_uuid, _AFFINITY.c.name, _AFFINITY.c.sid)
+    .select_from(_AFFINITY_LINKS.join(_AFFINITY,
+                                      _AFFINITY.c.uuid == _AFFINITY_LINKS.c.group_uuid))
+    .order_by(_AFFINITY.c.name))
+# Sorted by key here, not by the query (see InstanceReader.details).
+_TAG_ROWS = select(_TAGS.c.resource_uuid, _TAGS.c.key, _TAGS.c.value).where(
+    _TAGS.c.resource_kind == ResourceKind.INSTANCE)
+
+
+class InstanceLister:
+    """Pages of instances as summaries (the read side of list views)."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self._session = session
+        self._reader = InstanceReader(session, settings)
+
+    def read(self, principal: Principal, query: InstanceQuery) -> ListResult:
+        """One page of the instances ``principal`` may see that match ``query``
+        (what :meth:`InstanceReader.list` selects, in the same order, with the
+        same tokens), as :class:`InstanceSummary` with their access options."""
+        page, among = self._reader.page(principal, query, _PAGE_RECORD,
+                                         select_from=_PAGE_FROM)
+        page.items = self.summaries(page.items, among)
+        return page
+
+    def summaries(self, rows: Sequence[Any], among: ColumnElement[bool] | None
+                  ) -> list[InstanceSummary]:
+        """The summaries of page rows (``_PAGE_RECORD``); ``among`` as for
+        :meth:`InstanceReader.details`."""
+        if not rows:
+            return []
+        s = self._session
+        scope = Scope([r.uuid for r in rows], among)
+        zones = _names(s, _column(Zone, "name"), {r.zone_uuid for r in rows})
+        offerings = _names(s, _column(ServiceOffering, "name"),
+                           {r.service_offering_uuid for r in rows})
+        numbers = _names(s, _column(Account, "number"), {r.account_uuid for r in rows})
+        templates = _templates(s, {r.template_uuid for r in rows})
+        nics = self._nics(scope)
+        volumes: dict[str, list[VolumeSummary]] = defaultdict(list)
+        for v in _rows(s, scope.of(_VOLUMES.c.instance_uuid)(_VOLUME_ROWS)):
+            volumes[v[0]].append(_volume(v[1:]))
+        _in_device_order(volumes)
+        groups = self._security_groups(scope)
+        placement: dict[str, tuple[str, str]] = {}
+        for uuid, name, sid in _rows(s, scope.of(_AFFINITY_LINKS.c.instance_uuid)(
+                _AFFINITY_ROWS)):
+            placement.setdefault(uuid, (name, sid))
+        tags: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for uuid, key, value in _rows(s, scope.of(_TAGS.c.resource_uuid)(_TAG_ROWS)):
+            tags[uuid].append((key, value))
+        for listed in tags.values():
+            if len(listed) > 1:
+                listed.sort()  # by key: a resource's keys are unique
+        options: dict[tuple[Any, ...], AccessOptions] = {}  # equal options: one object
+        no_groups: tuple[tuple[str, str], ...] = ()
+        out = []
+        for r in rows:
+            u = r.uuid
+            template = templates[r.template_uuid]
+            access = r[_ACCESS_AT:]
+            wanted = None
+            if access[0] is not None:  # a stored row
+                wanted = options.get(access)
+                if wanted is None:
+                    wanted = options[access] = AccessOptions(*access)
+            out.append(InstanceSummary(
+                u, r.sid, r.state, r.launch_index, r.created_at, r.state_changed_at,
+                r.client_token, r.key_pair_name, r.cpus, r.reservation_sid,
+                numbers[r.account_uuid], zones[r.zone_uuid],
+                offerings[r.service_offering_uuid], template[0], template[1], template[2],
+                nics.get(u, []), volumes.get(u, []), groups.get(u, no_groups),
+                tags.get(u, []), placement.get(u), wanted,
+                hibernation_enabled=r.hibernation_enabled))
+        return out
+
+    def _nics(self, scope: Scope) -> dict[str, list[NicSummary]]:
+        s = self._session
+        rows = _rows(s, scope.of(_NICS.c.instance_uuid)(_NIC_ROWS))
+        public = {uuid: (address, association) for uuid, address, association in _rows(
+            s, scope.of(_PUBLIC.c.instance_uuid)(_PUBLIC_ROWS))}
+        networks = _networks(s, {r[2] for r in rows})
+        out: dict[str, list[NicSummary]] = defaultdict(list)
+        for r in rows:
+            uuid = r[0]
+            network_sid, vpc_sid = networks[r[2]]
+            address, association = public.get(uuid, _NO_ADDRESS) if r[6] else _NO_ADDRESS
+            out[uuid].append(_nic((r[1], network_sid, vpc_sid, *r[3:], address, association)))
+        _in_device_order(out)
+        return out
+
+    def _security_groups(self, scope: Scope) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Per instance, its groups' (name, sid), in the order
+        :meth:`InstanceReader.details` lists them; equal lists are one tuple."""
+        s = self._session
+        links: dict[str, list[str]] = defaultdict(list)
+        for uuid, group in _rows(s, scope.of(_GROUP_LINKS.c.instance_uuid)(_GROUP_LINK_ROWS)):
+            links[uuid].append(group)
+        wanted = {g for groups in links.values() for g in groups}
+        if not wanted:
+            return {}
+        named = {uuid: (name, sid) for uuid, name, sid in _rows(s, select(
+            _GROUPS.c.uuid, _GROUPS.c.name, _GROUPS.c.sid).where(_GROUPS.c.uuid.in_(wanted)))}
+        shared: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+        out = {}
+        for uuid, groups in links.items():
+            key = tuple(groups)
+            found = shared.get(key)
+            if found is None:
+                found = shared[key] = tuple(named[g] for g in groups if g in named)
+            out[uuid] = found
+        return out
+
+
+_NO_ADDRESS: tuple[None, None] = (None, None)
+
+
+def _in_device_order(by_instance: dict[str, list[Any]]) -> None:
+    """Sort each instance's NICs (volumes) by device id (stable: the database's
+    order for equal ids, as an ORDER BY device_id would leave them)."""
+    for listed in by_instance.values():
+        if len(listed) > 1:
+            listed.sort(key=_device)
+
+
+def _device(row: NicSummary | VolumeSummary) -> int:
+    return row.device_id if row.device_id is not None else -1
+
+
+_volume = VolumeSummary._make
+_nic = NicSummary._make
+
+
+def _column(model: type, name: str) -> Any:
+    return model.__table__.c[name]  # type: ignore[attr-defined]
+
+
+def _rows(session: Session, stmt: Any) -> Sequence[Any]:
+    """The rows of a Core select, on the session's connection."""
+    return session.connection().execute(stmt).all()
+
+
+def _names(session: Session, column: Any, uuids: set[str]) -> dict[str, Any]:
+    """``column`` of the rows of its table with these uuids, by uuid: one statement."""
+    table = column.table
+    return dict(_rows(session, select(table.c.uuid, column).where(table.c.uuid.in_(uuids))))
+
+
+def _templates(session: Session, uuids: set[str]) -> dict[str, tuple[str, str, str]]:
+    t = Template.__table__
+    return {u: (sid, arch, root) for u, sid, arch, root in _rows(session, select(
+        t.c.uuid, t.c.sid, t.c.arch, t.c.root_device_name).where(t.c.uuid.in_(uuids)))}
+
+
+def _networks(session: Session, uuids: set[str]) -> dict[str, tuple[str, str | None]]:
+    """(sid, container sid or None) of networks ``uuids``: one statement."""
+    if not uuids:
+        return {}
+    stmt = (select(_NETWORKS.c.uuid, _NETWORKS.c.sid, _VPCS.c.sid)
+            .select_from(_NETWORKS.outerjoin(_TIERS, _TIERS.c.network_uuid == _NETWORKS.c.uuid)
+                         .outerjoin(_VPCS, _VPCS.c.uuid == _TIERS.c.vpc_uuid))
+            .where(_NETWORKS.c.uuid.in_(uuids)))
+    return {uuid: (sid, vpc_sid) for uuid, sid, vpc_sid in _rows(session, stmt)}
