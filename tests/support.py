@@ -65,11 +65,14 @@ _template_lock = threading.Lock()
 
 
 def _build_template() -> _Template:
+    import atexit
+    import shutil
     import tempfile
 
     from engine.runtime import Runtime
 
     home = Path(tempfile.mkdtemp(prefix="nimbostack-template-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # gone when the process ends
     url = new_database_url(home)
     runtime = Runtime(make_config(url, home))
     try:
