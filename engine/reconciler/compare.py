@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from engine.hypervisors.base import PowerState
 from engine.states import HostState, VmState
@@ -53,12 +54,12 @@ def power_of(reported: PowerState) -> str:
     return _POWER.get(reported, POWER_UNKNOWN)
 
 
-@dataclass(frozen=True)
-class InstanceRecord:
+class InstanceRecord(NamedTuple):
     """What the engine believes about one instance placed on (or last run on) a host.
 
     ``name`` is the hypervisor domain name; ``busy`` says a job is queued or
-    running for it (or for one of its volumes).
+    running for it (or for one of its volumes). A named tuple: a pass makes
+    one per instance of the fleet.
     """
 
     uuid: str

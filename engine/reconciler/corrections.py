@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db import utcnow
@@ -135,23 +135,11 @@ class Corrections:
                      observed_at: datetime, *, refresh: bool = True) -> list[str]:
         """Record reported power states; returns the instances whose power changed.
 
-        Unchanged ones only get ``power_state_at`` refreshed (one UPDATE per
-        power value) unless ``refresh`` is False (nothing was reported)."""
-        now = utcnow()
-        if refresh:
-            by_power: dict[str, list[str]] = {}
-            for c in corrections:
-                if not c.changed:
-                    by_power.setdefault(c.power_state, []).append(c.instance_uuid)
-            if by_power:
-                with self._tx() as s:
-                    if not self._leases.holds(s, host_uuid):
-                        return []
-                    for power, uuids in by_power.items():
-                        s.execute(update(Instance).where(
-                            Instance.uuid.in_(uuids), Instance.power_state == power)
-                            .values(power_state_at=now)
-                            .execution_options(synchronize_session=False))
+        Only changes are written: ``power_state_at`` says when a host's report
+        last changed an instance's power state (the host row's ``last_seen_at``
+        is the heartbeat), so a pass over an unchanged fleet writes nothing.
+        ``refresh`` False means nothing was reported (the power is unknown):
+        ``power_state_at`` is then left as it was."""
         changed = []
         for c in corrections:
             if c.changed and self._set_power(host_uuid, host_name, c, observed_at, refresh):
