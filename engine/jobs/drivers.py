@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from engine.hypervisors.base import HostConnection, HypervisorDriver
 from engine.hypervisors.registry import load_driver
 from engine.models import Host, StoragePool
+from engine.statements import Prepared
 from engine.states import StorageScope
 
 
@@ -33,17 +34,30 @@ class HostAccess:
     storage_pools: Mapping[str, str] = field(default_factory=dict)
 
 
-def reachable_pools(session: Session, host: Host) -> dict[str, str]:
-    """Pool uuid -> URL of the live pools ``host`` can use (its cluster's, and the
-    zone-wide ones for its hypervisor or for any)."""
-    rows = session.execute(select(StoragePool.uuid, StoragePool.url).where(
-        StoragePool.zone_uuid == host.zone_uuid,
-        StoragePool.removed_at.is_(None),
-        or_(StoragePool.cluster_uuid == host.cluster_uuid,
-            and_(StoragePool.scope == StorageScope.ZONE,
-                 or_(StoragePool.hypervisor.is_(None), StoragePool.hypervisor == "",
-                     StoragePool.hypervisor == host.hypervisor)))))
+_pools: Table = StoragePool.__table__  # type: ignore[assignment]
+# The live pools a host can use: its cluster's, and the zone-wide ones for its
+# hypervisor or for any.
+_POOLS = Prepared(select(_pools.c.uuid, _pools.c.url).where(
+    _pools.c.zone_uuid == bindparam("p_zone"),
+    _pools.c.removed_at.is_(None),
+    or_(_pools.c.cluster_uuid == bindparam("p_cluster"),
+        and_(_pools.c.scope == StorageScope.ZONE,
+             or_(_pools.c.hypervisor.is_(None), _pools.c.hypervisor == "",
+                 _pools.c.hypervisor == bindparam("p_hypervisor"))))))
+
+
+def pools_reachable(session: Session, zone_uuid: str, cluster_uuid: str,
+                    hypervisor: str) -> dict[str, str]:
+    """Pool uuid -> URL of the live pools a host of that zone, cluster and
+    hypervisor can use."""
+    rows = _POOLS.execute(session, {"p_zone": zone_uuid, "p_cluster": cluster_uuid,
+                                    "p_hypervisor": hypervisor}).all()
     return {uuid: url for uuid, url in rows}
+
+
+def reachable_pools(session: Session, host: Host) -> dict[str, str]:
+    """Pool uuid -> URL of the live pools ``host`` can use."""
+    return pools_reachable(session, host.zone_uuid, host.cluster_uuid, host.hypervisor)
 
 
 def reachable_pool_uuids(session: Session, host_uuid: str) -> set[str]:

@@ -8,7 +8,6 @@ leaves the resource in a clean final state with nothing reserved.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 from collections.abc import Callable
@@ -23,28 +22,25 @@ from engine.allocators.hosts import MIB, HostPlanner
 from engine.allocators.storage import StorageAllocator
 from engine.db import utcnow
 from engine.errors import ResourceKind
-from engine.hypervisors.base import BootSpec, DiskSpec, DomainRef, DomainSpec, NicSpec
-from engine.jobs.drivers import DriverPool, HostAccess, host_access
-from engine.jobs.job_rows import set_vm_state, still_owned
+from engine.hypervisors.base import DomainRef
+from engine.jobs.domain_specs import domain_spec, host_access_of
+from engine.jobs.drivers import DriverPool
+from engine.jobs.job_rows import locked_instance, set_vm_state, still_owned
 from engine.jobs.queue import JobKind
 from engine.models import (
-    Host,
     Instance,
     InstanceSecurityGroup,
     Job,
-    Network,
     Nic,
     PublicIp,
-    Snapshot,
-    Template,
-    TemplateZone,
     Volume,
 )
 from engine.services.events import record_event
 from engine.services.public_ip_launch import map_again, release_mapped
 from engine.services.rules import revoke_instance_rules
 from engine.settings import Settings
-from engine.states import JobStatus, VmState, VolumeKind, VolumeState
+from engine.statements import Prepared
+from engine.states import JobStatus, VmState, VolumeState
 from engine.uow import unit_of_work
 
 
@@ -68,11 +64,23 @@ Handler = Callable[[JobContext, Job], dict[str, Any]]
 Failure = Callable[[JobContext, Job, str], None]
 
 
+_jobs: Table = Job.__table__  # type: ignore[assignment]
+# The usual end of a job: a status and a result, nothing else changed.
+_JOB_END = Prepared(update(_jobs)
+                    .where(_jobs.c.uuid == bindparam("p_uuid"), _jobs.c.owner == bindparam("p_owner"))
+                    .values(status=bindparam("p_status"), completed_at=bindparam("p_at"),
+                            lease_expires_at=None, result=bindparam("p_result")))
+
+
 def record_job_end(session: Session, uuid: str, owner: str | None, status: JobStatus, *,
                    result: dict[str, Any] | None = None,
                    error: tuple[str, str] | None = None) -> None:
     """Mark the job ``status`` (a final one) in the caller's transaction, if
     ``owner`` still owns it."""
+    if result is not None and error is None and owner is not None:
+        _JOB_END.execute(session, {"p_uuid": uuid, "p_owner": owner, "p_status": status,
+                                   "p_at": utcnow(), "p_result": json.dumps(result)})
+        return
     values: dict[str, object] = {"status": status, "completed_at": utcnow(),
                                  "lease_expires_at": None}
     if result is not None:
@@ -106,59 +114,6 @@ def _mark_settled(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_settled(session: Session) -> None:
     session.info.pop(_SETTLED, None)
-
-
-def _host_access(session: Session, host_uuid: str | None) -> HostAccess | None:
-    if host_uuid is None:
-        return None
-    h = session.get(Host, host_uuid)
-    if h is None:
-        return None
-    return host_access(session, h)
-
-
-def _domain_spec(session: Session, inst: Instance) -> DomainSpec:
-    template = session.get(Template, inst.template_uuid)
-    assert template is not None
-    placement = session.scalar(select(TemplateZone).where(
-        TemplateZone.template_uuid == template.uuid, TemplateZone.zone_uuid == inst.zone_uuid))
-    source = placement.install_path if placement and placement.install_path else template.sid
-    disks = []
-    for v in session.scalars(select(Volume).where(
-            Volume.instance_uuid == inst.uuid, Volume.removed_at.is_(None)).order_by(Volume.device_id)):
-        # A disk not made yet is cloned: data volumes of a launch from their snapshot,
-        # the root from its image, or from the image's snapshot when it was made from one.
-        snapshot_uuid = v.snapshot_uuid
-        if v.kind == VolumeKind.ROOT and not snapshot_uuid:
-            snapshot_uuid = template.source_snapshot_uuid
-        snap = session.get(Snapshot, snapshot_uuid) if snapshot_uuid and not v.path else None
-        disks.append(DiskSpec(
-            disk_sid=v.sid, device_id=v.device_id or 0, size_bytes=v.size_bytes,
-            source_image=source if v.kind == VolumeKind.ROOT and not v.path and snap is None
-            else None,
-            source_snapshot=snap.sid if snap is not None else None,
-            pool_ref=v.pool_uuid, serial=v.name))
-    nics = []
-    for n in session.scalars(select(Nic).where(Nic.instance_uuid == inst.uuid).order_by(Nic.device_id)):
-        net = session.get(Network, n.network_uuid)
-        nics.append(NicSpec(mac=n.mac_address, device_id=n.device_id, ip=n.ip_address,
-                            network_ref=net.vlan if net and net.vlan else None))
-    user_data = base64.b64decode(inst.user_data) if inst.user_data else None
-    return DomainSpec(name=inst.instance_name, uuid=inst.uuid, cpus=inst.cpus,
-                      cpu_mhz=inst.cpu_mhz, memory_mib=inst.memory_mib, disks=tuple(disks),
-                      nics=tuple(nics), user_data=user_data,
-                      metadata={"instance-sid": inst.sid}, boot=_boot_spec(template))
-
-
-def _boot_spec(template: Template) -> BootSpec | None:
-    """Direct kernel boot from the template's ``boot_spec`` JSON, if it has one."""
-    if not template.boot_spec:
-        return None
-    spec = json.loads(template.boot_spec)
-    if not spec.get("kernel"):
-        return None
-    return BootSpec(kernel=spec["kernel"], initrd=spec.get("initrd") or None,
-                    cmdline=spec.get("cmdline") or "")
 
 
 def _release_capacity(session: Session, inst: Instance) -> None:
@@ -207,23 +162,21 @@ def _expunge_resources(session: Session, inst: Instance, *, every_volume: bool =
             ip.instance_uuid, ip.association_sid = None, None
 
 
-_LOCKED_INSTANCE = select(Instance).where(Instance.uuid == bindparam("p_uuid")).with_for_update()
-
-
-def _locked_instance(session: Session, uuid: str | None) -> Instance | None:
-    if uuid is None:
-        return None
-    return session.execute(_LOCKED_INSTANCE, {"p_uuid": uuid}).scalar()
-
-
 # The disks of a started instance exist: Ready, each at its path (the disk's
 # sid unless the driver recorded another).
 _volumes: Table = Volume.__table__  # type: ignore[assignment]
-_DISKS_READY = (update(_volumes)
-                .where(_volumes.c.instance_uuid == bindparam("p_instance"),
-                       _volumes.c.removed_at.is_(None))
-                .values(state=VolumeState.READY.value,
-                        path=func.coalesce(func.nullif(_volumes.c.path, ""), _volumes.c.sid)))
+_DISKS_READY = Prepared(update(_volumes)
+                        .where(_volumes.c.instance_uuid == bindparam("p_instance"),
+                               _volumes.c.removed_at.is_(None))
+                        .values(state=VolumeState.READY.value,
+                                path=func.coalesce(func.nullif(_volumes.c.path, ""),
+                                                   _volumes.c.sid)))
+# A defined domain's reference, recorded while the instance is still Starting.
+_instances: Table = Instance.__table__  # type: ignore[assignment]
+_RECORD_REF = Prepared(update(_instances)
+                       .where(_instances.c.uuid == bindparam("p_uuid"),
+                              _instances.c.state == VmState.STARTING)
+                       .values(domain_ref=bindparam("p_ref")))
 
 
 # ----------------------------------------------------------------- spawn/start
@@ -237,20 +190,18 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
     running domain outlives a failed spawn (a job whose runner died runs
     again: define returns the same domain)."""
     with ctx.read_tx() as s:  # each later step re-checks the state under its lock
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             return {"skipped": True}
-        access = _host_access(s, inst.host_uuid)
-        spec = _domain_spec(s, inst)
+        access = host_access_of(s, inst.host_uuid)
+        spec = domain_spec(s, inst)
         restart = bool(inst.domain_ref)  # its NICs may have changed while it was stopped
     assert access is not None
     driver = ctx.drivers.get(access)
     ref = driver.define(spec)
     try:
         with ctx.tx() as s:
-            inst = _locked_instance(s, job.resource_uuid)
-            if inst is not None and inst.state == VmState.STARTING:
-                inst.domain_ref = ref.ref
+            _RECORD_REF.execute(s, {"p_uuid": job.resource_uuid, "p_ref": ref.ref})
     except Exception:
         # Unrecorded, the compensation could not find it: a new domain goes now
         # (a stopped instance's own domain, restart, keeps its disks).
@@ -266,7 +217,7 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
     with ctx.tx() as s:
         if not still_owned(s, job):
             return {"skipped": True}
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             # Destroyed while we were starting it: do not leave the domain behind.
             driver.destroy(ref)
@@ -275,7 +226,7 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
         set_vm_state(inst, VmState.RUNNING)
         inst.power_state = "PowerOn"
         map_again(s, None, inst.uuid)  # a mapped public address is the running instance's
-        s.execute(_DISKS_READY, {"p_instance": inst.uuid})
+        _DISKS_READY.execute(s, {"p_instance": inst.uuid})
         record_event(s, None, "VM.START", f"Started {inst.name}", ResourceKind.INSTANCE,
                      inst.uuid, account_uuid=inst.account_uuid)
         return settle(s, job, {"instance_uuid": job.resource_uuid})
@@ -288,10 +239,10 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
     with ctx.tx() as s:
         if not still_owned(s, job):
             return
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             return
-        access = _host_access(s, inst.host_uuid)
+        access = host_access_of(s, inst.host_uuid)
         ref = inst.domain_ref
     if access is not None and ref:
         driver = ctx.drivers.get(access)
@@ -305,7 +256,7 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
     with ctx.tx() as s:
         if not still_owned(s, job):
             return
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             return
         _release_capacity(s, inst)
@@ -325,17 +276,17 @@ def fail_start(ctx: JobContext, job: Job, reason: str) -> None:
 def run_stop(ctx: JobContext, job: Job) -> dict[str, Any]:
     force = bool(json.loads(job.payload or "{}").get("force"))
     with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STOPPING:
             return {"skipped": True}
-        access, ref = _host_access(s, inst.host_uuid), inst.domain_ref
+        access, ref = host_access_of(s, inst.host_uuid), inst.domain_ref
         timeout = Settings(s).float("host.stop.timeout")
     if access is not None and ref:
         ctx.drivers.get(access).stop(DomainRef(ref), timeout=timeout, force=force)
     with ctx.tx() as s:
         if not still_owned(s, job):
             return {"skipped": True}
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STOPPING:
             return {"skipped": True}
         _release_capacity(s, inst)
@@ -348,17 +299,17 @@ def run_stop(ctx: JobContext, job: Job) -> dict[str, Any]:
 
 def fail_stop(ctx: JobContext, job: Job, reason: str) -> None:
     with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is not None and inst.state == VmState.STOPPING:
             set_vm_state(inst, VmState.RUNNING, reason)
 
 
 def run_reboot(ctx: JobContext, job: Job) -> dict[str, Any]:
     with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.RUNNING:
             return {"skipped": True}
-        access, ref = _host_access(s, inst.host_uuid), inst.domain_ref
+        access, ref = host_access_of(s, inst.host_uuid), inst.domain_ref
     if access is not None and ref:
         ctx.drivers.get(access).reboot(DomainRef(ref))
     with ctx.tx() as s:
@@ -376,17 +327,17 @@ def run_destroy(ctx: JobContext, job: Job) -> dict[str, Any]:
     """Destroy the domain; Destroyed, or with ``expunge`` Expunged and freed."""
     expunge = bool(json.loads(job.payload or "{}").get("expunge"))
     with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state not in (VmState.DESTROYED, VmState.EXPUNGING):
             return {"skipped": True}
-        access = _host_access(s, inst.host_uuid or inst.last_host_uuid)
+        access = host_access_of(s, inst.host_uuid or inst.last_host_uuid)
         ref = inst.domain_ref
     if access is not None and ref:
         ctx.drivers.get(access).destroy(DomainRef(ref))
     with ctx.tx() as s:
         if not still_owned(s, job):
             return {"skipped": True}
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None:
             return {"skipped": True}
         _release_capacity(s, inst)
@@ -408,7 +359,7 @@ def fail_destroy(ctx: JobContext, job: Job, reason: str) -> None:
     """The domain could not be removed: keep the VM in Error with its
     resources, so an operator can expunge it again; nothing is leaked."""
     with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is not None and inst.state == VmState.EXPUNGING:
             set_vm_state(inst, VmState.ERROR, reason)
 

@@ -3,7 +3,7 @@
 Read in one transaction, call the driver outside any transaction, settle in
 another. A VM without a defined domain (never started) only has its rows
 changed: the next start defines the domain from the NIC rows
-(``handlers._domain_spec``). A domain on a driver without HOT_PLUG_NIC may
+(``domain_specs.domain_spec``). A domain on a driver without HOT_PLUG_NIC may
 not be changed while running (IncorrectState); when it is stopped the rows
 change and the driver is left alone. Whatever the rows say when an already
 defined domain starts again is what it starts with: the start job calls

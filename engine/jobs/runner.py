@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -34,17 +33,19 @@ from engine.models import Job, ManagementServer
 from engine.services.management_servers import process_alive
 from engine.settings import Settings
 from engine.sqlite_writers import mark_background
+from engine.statements import Prepared, loaded, select_rows
 from engine.states import JobStatus
 from engine.uow import unit_of_work
 
 log = logging.getLogger("nimbostack.jobs")
-_ANY_QUEUED = select(Job.uuid).where(Job.status == JobStatus.QUEUED).limit(1)
+_ANY_QUEUED = Prepared(select(Job.uuid).where(Job.status == JobStatus.QUEUED).limit(1))
 
 
 @functools.cache
-def _next_runnable(mysql: bool) -> Select[Any]:
-    """The row of the oldest queued job no earlier unfinished job of its
-    queue (``queue_key``, else its resource) blocks (built once per backend)."""
+def _next_runnable(mysql: bool) -> Prepared:
+    """The row (:func:`select_rows` of Job) of the oldest queued job no earlier
+    unfinished job of its queue (``queue_key``, else its resource) blocks
+    (built once per backend)."""
     earlier = aliased(Job)
     blocked = exists().where(and_(
         func.coalesce(earlier.queue_key, earlier.resource_uuid)
@@ -57,15 +58,16 @@ def _next_runnable(mysql: bool) -> Select[Any]:
     ))
     stmt = (select(Job).where(Job.status == JobStatus.QUEUED, ~blocked)
             .order_by(Job.created_at).limit(1))
-    return stmt.with_for_update(skip_locked=True, of=Job) if mysql else stmt
+    stmt = stmt.with_for_update(skip_locked=True, of=Job) if mysql else stmt
+    return Prepared(select_rows(Job, stmt))
 
 
 _jobs: Table = Job.__table__  # type: ignore[assignment]
 # Compare-and-set: only a still queued job is claimed.
-_CLAIM = update(_jobs).where(
+_CLAIM = Prepared(update(_jobs).where(
     _jobs.c.uuid == bindparam("p_job"), _jobs.c.status == JobStatus.QUEUED.value).values(
     status=JobStatus.RUNNING.value, owner=bindparam("p_owner"), started_at=bindparam("p_now"),
-    lease_expires_at=bindparam("p_lease"), attempts=_jobs.c.attempts + 1)
+    lease_expires_at=bindparam("p_lease"), attempts=_jobs.c.attempts + 1))
 
 
 class JobRunner:
@@ -184,17 +186,18 @@ class JobRunner:
         """
         if check:
             with unit_of_work(self._db.read_session) as s:
-                if s.scalar(_ANY_QUEUED) is None:
+                if _ANY_QUEUED.execute(s).first() is None:
                     return None
         select_next = _next_runnable(self._db.is_mysql)
         for _ in range(5):
             with unit_of_work(self._db.session) as s:
-                job = s.scalar(select_next)
-                if job is None:
+                row = select_next.execute(s).first()
+                if row is None:
                     return None
+                job = loaded(s, Job, row)
                 now = utcnow()
                 lease = now + timedelta(seconds=self._lease)
-                result = s.execute(_CLAIM, {
+                result = _CLAIM.execute(s, {
                     "p_job": job.uuid, "p_owner": self.owner, "p_now": now, "p_lease": lease})
                 s.expunge(job)
                 if result.rowcount == 1:

@@ -27,7 +27,8 @@ from engine.allocators.storage import StorageAllocator
 from engine.db import utcnow
 from engine.errors import IncorrectState, NotFound, ResourceKind
 from engine.hypervisors.base import Capability, DomainRef, HypervisorDriver, PowerState
-from engine.jobs.job_rows import locked_row, set_vm_state, still_owned
+from engine.jobs.domain_specs import domain_spec, host_access_of
+from engine.jobs.job_rows import locked_instance, locked_row, set_vm_state, still_owned
 from engine.jobs.queue import JobKind
 from engine.jobs.volume_handlers import _driver, _need, _spec, _Target, _target, _zone_host
 from engine.models import Job, VmSnapshot, VmSnapshotDisk, Volume
@@ -256,13 +257,11 @@ def fail_delete(ctx: JobContext, job: Job, reason: str) -> None:
 
 
 def _restore_rows(s: Session, inst_uuid: str | None, p: dict[str, Any]) -> tuple[Any, ...]:
-    from engine.jobs.handlers import _host_access, _locked_instance
-
-    inst = _locked_instance(s, inst_uuid)
+    inst = locked_instance(s, inst_uuid)
     old = s.get(Volume, p["old_root_uuid"])
     if inst is None or old is None:
         return None, None, None, None, []
-    access = _host_access(s, inst.host_uuid or inst.last_host_uuid)
+    access = host_access_of(s, inst.host_uuid or inst.last_host_uuid)
     data = [v for v in s.scalars(select(Volume).where(
         Volume.instance_uuid == inst.uuid, Volume.removed_at.is_(None),
         Volume.kind != VolumeKind.ROOT))]
@@ -303,9 +302,8 @@ def run_restore(ctx: JobContext, job: Job) -> dict[str, Any]:
 
 def _swap_root(s: Session, job: Job, p: dict[str, Any]) -> None:
     """Old root removed (capacity released), new root attached, new template."""
-    from engine.jobs.handlers import _locked_instance
 
-    inst = _locked_instance(s, job.resource_uuid)
+    inst = locked_instance(s, job.resource_uuid)
     old = locked_row(s, Volume, p["old_root_uuid"])
     if inst is None or old is None or old.removed_at is not None:
         return
@@ -328,25 +326,23 @@ def _swap_root(s: Session, job: Job, p: dict[str, Any]) -> None:
 
 def _restart(ctx: JobContext, job: Job) -> None:
     """Define and start the instance on its host; Stopping -> Running."""
-    from engine.jobs.handlers import _domain_spec, _host_access, _locked_instance
-
     with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STOPPING:
             return
-        access = _host_access(s, inst.host_uuid)
-        spec = _domain_spec(s, inst)
+        access = host_access_of(s, inst.host_uuid)
+        spec = domain_spec(s, inst)
     if access is None:
         raise IncorrectState(ResourceKind.INSTANCE, job.resource_uuid, "no host")
     driver = ctx.drivers.get(access)
     ref = driver.define(spec)
     with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is not None:
             inst.domain_ref = ref.ref
     driver.start(ref)
     with ctx.tx() as s:
-        inst = _locked_instance(s, job.resource_uuid)
+        inst = locked_instance(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STOPPING:
             return
         set_vm_state(inst, VmState.RUNNING)

@@ -33,7 +33,7 @@ import enum
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.allocators.addresses import PublicIpAllocator
@@ -41,6 +41,7 @@ from engine.errors import InsufficientCapacity, ResourceKind
 from engine.models import Event, Instance, Network, Nic, PublicIp, VpcTier
 from engine.principal import Principal
 from engine.services.events import record_event
+from engine.statements import Prepared
 from engine.states import VmState
 
 log = logging.getLogger("nimbostack.public_ip_launch")
@@ -49,6 +50,8 @@ EVENT_MAP = "IP.ASSIGN"
 EVENT_RELEASE = "IP.RELEASE"
 # States in which an instance launched wanting an address holds one.
 _ON = frozenset({VmState.RUNNING, VmState.STARTING, VmState.MIGRATING})
+_HELD = Prepared(select(PublicIp.uuid).where(PublicIp.instance_uuid == bindparam("p_instance"))
+                 .limit(1))
 
 
 class PublicIpChoice(enum.Enum):
@@ -122,7 +125,7 @@ def map_again(session: Session, principal: Principal | None,
     inst = session.get(Instance, instance_uuid)
     if inst is None or not inst.public_ip_mapped or inst.state not in _ON:
         return None
-    if session.scalar(select(PublicIp.uuid).where(PublicIp.instance_uuid == inst.uuid)):
+    if _HELD.execute(session, {"p_instance": inst.uuid}).first() is not None:
         return None
     nic = session.scalar(select(Nic).where(Nic.instance_uuid == inst.uuid,
                                            Nic.is_default.is_(True)))
