@@ -9,6 +9,7 @@ from awsapi import ids, views
 from awsapi.actions import Params, RequestContext, Result, action
 from awsapi.errors_wire import Ec2Error
 from awsapi.ids import Kind
+from awsapi.permissions import Dialect, permission_edit
 from engine.querying import Criterion
 from engine.services.catalog import TemplateFilter
 from engine.services.template_permissions import (
@@ -63,43 +64,24 @@ def describe_image_attribute(ctx: RequestContext, p: Params) -> Result:
     return out
 
 
+_LAUNCH_PERMISSION = Dialect(
+    member="LaunchPermission", groups="UserGroups",
+    bad_user=lambda user: Ec2Error("InvalidAMIAttributeItemValue",
+                                   f'Invalid attribute item value "{user}" for userId '
+                                   f'item type.'),
+    nothing=lambda: Ec2Error("InvalidParameterCombination", "No attributes specified."))
+
+
 def _launch_change(p: Params) -> PermissionChange:
-    """The launch-permission change of ModifyImageAttribute, in either form
-    (LaunchPermission.Add/Remove, or OperationType + UserIds/UserGroups)."""
-    lp = p.get("LaunchPermission") or {}
-    adds, removes = list(lp.get("Add") or []), list(lp.get("Remove") or [])
-    op = (p.get("OperationType") or "").lower()
-    legacy = [{"UserId": u} for u in p.get("UserIds") or []] + \
-        [{"Group": g} for g in p.get("UserGroups") or []]
-    if legacy:
-        if op not in ("add", "remove"):
-            raise Ec2Error("InvalidParameterValue",
-                           "OperationType must be add or remove with UserIds or UserGroups")
-        (adds if op == "add" else removes).extend(legacy)
-    if adds and removes:
-        raise Ec2Error("InvalidParameterCombination",
-                       "Add and Remove launch permissions cannot be combined in one request")
-    entries = adds or removes
-    if not entries:
-        raise Ec2Error("MissingParameter", "The request must contain launch permissions")
-    public: bool | None = None
-    users: list[str] = []
-    for e in entries:
-        if e.get("Group") is not None:
-            if e["Group"] != "all":
-                raise Ec2Error("InvalidParameterValue", f"Invalid group: {e['Group']}")
-            public = bool(adds)
-        elif e.get("UserId"):
-            if not (e["UserId"].isdigit() and len(e["UserId"]) == 12):
-                raise Ec2Error("InvalidAMIAttributeItemValue",
-                               f"Invalid attribute item value \"{e['UserId']}\" for userId "
-                               f"item type.")
-            users.append(e["UserId"])
-        else:
-            raise Ec2Error("InvalidParameterValue",
-                           "Organization launch permissions are not supported")
-    return PermissionChange(PermissionOp.ADD if adds else PermissionOp.REMOVE if users else None,
-                            tuple(users), AccountKey.NUMBER, is_public=public)
+    """ModifyImageAttribute's launch-permission change, in either form
+    (awsapi.permissions)."""
+    if p.get("OrganizationArns") or p.get("OrganizationalUnitArns"):
+        raise Ec2Error("InvalidParameterValue",
+                       "Organization launch permissions are not supported")
+    edit = permission_edit(p, _LAUNCH_PERMISSION)
+    op = PermissionOp.ADD if edit.add else PermissionOp.REMOVE
+    return PermissionChange(op if edit.users or edit.add else None, edit.users,
+                            AccountKey.NUMBER, is_public=edit.public)
 
 
 @action("ModifyImageAttribute")

@@ -15,12 +15,12 @@ from awsapi.actions.volumes import paging, require_found, tag_specs
 from awsapi.errors_wire import Ec2Error
 from awsapi.filters import SNAPSHOT_FILTERS, criteria
 from awsapi.ids import Kind
+from awsapi.permissions import ACCOUNT_NUMBER, Dialect, permission_edit
 from engine.errors import PermissionDenied
 from engine.querying import Criterion
 from engine.services.snapshot_permissions import SharingChange, SharingOp, SnapshotSharing
 
 T = TypeVar("T")
-_ACCOUNT_NUMBER = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]")
 # Owner aliases of snapshots this cloud never has.
 _ALIASES = frozenset({"amazon", "aws-marketplace", "aws-backup"})
@@ -35,7 +35,7 @@ def _owners(ctx: RequestContext, p: Params) -> Criterion | None:
     for owner in owners:
         if owner == "self":
             numbers.append(ctx.principal.account_number)
-        elif _ACCOUNT_NUMBER.fullmatch(owner):
+        elif ACCOUNT_NUMBER.fullmatch(owner):
             numbers.append(owner)
         elif owner in _ALIASES:
             numbers.append("\x00" + owner)
@@ -175,42 +175,18 @@ def describe_snapshot_attribute(ctx: RequestContext, p: Params) -> Result:
     return {"SnapshotId": snapshot_id, "CreateVolumePermissions": _permissions(sharing)}
 
 
+_VOLUME_PERMISSION = Dialect(
+    member="CreateVolumePermission", groups="GroupNames",
+    bad_user=lambda user: Ec2Error("InvalidUserID.Malformed", f'Invalid user id: "{user}"'),
+    nothing=lambda: Ec2Error("MissingParameter",
+                             "The request must contain the parameter createVolumePermission"))
+
+
 def _volume_permission_change(p: Params) -> SharingChange:
-    """ModifySnapshotAttribute's change, in either form
-    (CreateVolumePermission.Add/Remove, or OperationType + UserIds/GroupNames)."""
-    cvp = p.get("CreateVolumePermission") or {}
-    adds, removes = list(cvp.get("Add") or []), list(cvp.get("Remove") or [])
-    legacy = [{"UserId": u} for u in p.get("UserIds") or []] + \
-        [{"Group": g} for g in p.get("GroupNames") or []]
-    if legacy:
-        op = p.get("OperationType")
-        if op not in ("add", "remove"):
-            raise Ec2Error("MissingParameter",
-                           "The request must contain the parameter operationType")
-        (adds if op == "add" else removes).extend(legacy)
-    if adds and removes:
-        raise Ec2Error("InvalidParameterCombination",
-                       "Add and Remove create volume permissions cannot be combined "
-                       "in one request")
-    entries = adds or removes
-    if not entries:
-        raise Ec2Error("MissingParameter",
-                       "The request must contain the parameter createVolumePermission")
-    public: bool | None = None
-    users: list[str] = []
-    for e in entries:
-        if e.get("Group") is not None:
-            if e["Group"] != "all":
-                raise Ec2Error("InvalidParameterValue",
-                               f"Value ({e['Group']}) for parameter group is invalid. "
-                               f"Only 'all' is supported.")
-            public = bool(adds)
-        elif e.get("UserId") is not None:
-            if not _ACCOUNT_NUMBER.fullmatch(e["UserId"]):
-                raise Ec2Error("InvalidUserID.Malformed", f'Invalid user id: "{e["UserId"]}"')
-            users.append(e["UserId"])
-    return SharingChange(SharingOp.ADD if adds else SharingOp.REMOVE, tuple(users),
-                         is_public=public)
+    """ModifySnapshotAttribute's change, in either form (awsapi.permissions)."""
+    edit = permission_edit(p, _VOLUME_PERMISSION)
+    return SharingChange(SharingOp.ADD if edit.add else SharingOp.REMOVE, edit.users,
+                         is_public=edit.public)
 
 
 @action("ModifySnapshotAttribute")

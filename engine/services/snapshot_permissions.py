@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidParameter, NotFound, PermissionDenied, ResourceKind
 from engine.models import Account, Snapshot, SnapshotPermission
 from engine.principal import Principal
 from engine.services.access import may_act
+from engine.services.sharing import PermissionRows, ShareOp
 from engine.services.template_access import permission_match
 from engine.services.volume_queries import by_ident
 
-
-class SharingOp(str, Enum):
-    ADD = "add"
-    REMOVE = "remove"
-    RESET = "reset"  # shared with nobody, not public
+# add, remove, reset (shared with nobody, not public).
+SharingOp = ShareOp
 
 
 @dataclass(frozen=True)
@@ -89,6 +86,8 @@ def usable_snapshot(session: Session, principal: Principal, ident: str) -> Snaps
 class SnapshotPermissionService:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._rows = PermissionRows(session, SnapshotPermission,
+                                    SnapshotPermission.snapshot_uuid, Account.number)
 
     def get(self, principal: Principal, ident: str) -> SnapshotSharing:
         """Who may use the snapshot. Raises NotFound, PermissionDenied (a
@@ -104,18 +103,7 @@ class SnapshotPermissionService:
             snap.is_public = False
             self.drop_all(snap.uuid)
         elif change.account_numbers:
-            accounts = self._resolve(snap, change.account_numbers)
-            if change.op is SharingOp.ADD:
-                have = {a.uuid for a in self._accounts(snap.uuid)}
-                for a in accounts:
-                    if a.uuid not in have:
-                        self._s.add(SnapshotPermission(snapshot_uuid=snap.uuid,
-                                                       account_uuid=a.uuid))
-                        have.add(a.uuid)
-            else:
-                self._s.execute(delete(SnapshotPermission).where(
-                    SnapshotPermission.snapshot_uuid == snap.uuid,
-                    SnapshotPermission.account_uuid.in_([a.uuid for a in accounts])))
+            self._rows.apply(change.op, snap.uuid, self._resolve(snap, change.account_numbers))
         if change.is_public is not None and change.op is not SharingOp.RESET:
             snap.is_public = change.is_public
         self._s.flush()
@@ -123,8 +111,7 @@ class SnapshotPermissionService:
 
     def drop_all(self, snapshot_uuid: str) -> None:
         """Share the snapshot with nobody (it stays public if it is)."""
-        self._s.execute(delete(SnapshotPermission).where(
-            SnapshotPermission.snapshot_uuid == snapshot_uuid))
+        self._rows.drop_all(snapshot_uuid)
 
     def _owned(self, principal: Principal, ident: str, action: str) -> Snapshot:
         snap = usable_snapshot(self._s, principal, ident)
@@ -133,11 +120,7 @@ class SnapshotPermissionService:
         return snap
 
     def _accounts(self, snapshot_uuid: str) -> list[Account]:
-        return list(self._s.scalars(
-            select(Account).join(SnapshotPermission,
-                                 SnapshotPermission.account_uuid == Account.uuid)
-            .where(SnapshotPermission.snapshot_uuid == snapshot_uuid)
-            .order_by(Account.number)))
+        return self._rows.accounts(snapshot_uuid)
 
     def _resolve(self, snap: Snapshot, numbers: tuple[str, ...]) -> list[Account]:
         out = []

@@ -7,19 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidParameter, PermissionDenied, ResourceKind
 from engine.models import Account, Template, TemplatePermission
 from engine.principal import Principal
+from engine.services.sharing import PermissionRows, ShareOp
 from engine.services.template_access import owned_template
 
-
-class PermissionOp(str, Enum):
-    ADD = "add"
-    REMOVE = "remove"
-    RESET = "reset"  # no shared accounts; not public, not featured
+# add, remove, reset (no shared accounts; not public, not featured).
+PermissionOp = ShareOp
 
 
 class AccountKey(str, Enum):
@@ -50,6 +48,8 @@ class TemplateSharing:
 class TemplatePermissionService:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._rows = PermissionRows(session, TemplatePermission,
+                                    TemplatePermission.template_uuid, Account.name)
 
     def get(self, principal: Principal, ident: str) -> TemplateSharing:
         """Who may launch the template. Raises NotFound and PermissionDenied
@@ -72,18 +72,8 @@ class TemplatePermissionService:
         if change.op is PermissionOp.RESET:
             t.is_public = t.is_featured = False
             self.drop_all(t.uuid)
-        elif change.accounts:
-            accounts = self._resolve(t, change.accounts, change.key)
-            if change.op is PermissionOp.ADD:
-                have = {a.uuid for a in self._accounts(t.uuid)}
-                for a in accounts:
-                    if a.uuid not in have:
-                        self._s.add(TemplatePermission(template_uuid=t.uuid, account_uuid=a.uuid))
-                        have.add(a.uuid)
-            else:
-                self._s.execute(delete(TemplatePermission).where(
-                    TemplatePermission.template_uuid == t.uuid,
-                    TemplatePermission.account_uuid.in_([a.uuid for a in accounts])))
+        elif change.accounts and change.op is not None:
+            self._rows.apply(change.op, t.uuid, self._resolve(t, change.accounts, change.key))
         if change.is_public is not None:
             t.is_public = change.is_public
         if change.is_featured is not None:
@@ -94,15 +84,10 @@ class TemplatePermissionService:
         return TemplateSharing(t, self._accounts(t.uuid))
 
     def drop_all(self, template_uuid: str) -> None:
-        self._s.execute(delete(TemplatePermission).where(
-            TemplatePermission.template_uuid == template_uuid))
+        self._rows.drop_all(template_uuid)
 
     def _accounts(self, template_uuid: str) -> list[Account]:
-        return list(self._s.scalars(
-            select(Account).join(TemplatePermission,
-                                 TemplatePermission.account_uuid == Account.uuid)
-            .where(TemplatePermission.template_uuid == template_uuid)
-            .order_by(Account.name)))
+        return self._rows.accounts(template_uuid)
 
     def _resolve(self, t: Template, names: tuple[str, ...], key: AccountKey) -> list[Account]:
         owner = self._s.get(Account, t.account_uuid)

@@ -46,6 +46,7 @@ from engine.services.access import may_act, owner_account
 from engine.services.events import record_event
 from engine.services.resource_limits import Resource, enforce
 from engine.services.settings import Settings
+from engine.services.snapshot_permissions import usable_snapshot
 from engine.services.snapshots import SNAPSHOTTABLE, SnapshotService
 from engine.services.tags import apply_tags
 from engine.services.template_access import owned_template, visible_template
@@ -171,17 +172,15 @@ class TemplateService:
                              req: TemplateRequest, *, command: str = "",
                              size_bytes: int | None = None,
                              root_device_name: str | None = None) -> tuple[Template, Job]:
-        """A template with the content of a BackedUp snapshot, in its zone, of
+        """A template of the caller's with the content of a BackedUp snapshot it
+        owns or that is shared with it (``usable_snapshot``), in its zone, of
         ``size_bytes`` (its root disk's size; default and minimum the
         snapshot's) and with ``root_device_name`` (if given).
 
         Raises NotFound (snapshot, OS type), IncorrectState (snapshot not
         BackedUp), InvalidParameter (``root_size``: smaller than the snapshot)."""
-        snap = self._s.scalar(select(Snapshot).where(
-            (Snapshot.uuid == snapshot_ident) | (Snapshot.sid == snapshot_ident)))
-        if snap is None or snap.removed_at is not None or not may_act(
-                self._s, principal, snap.account_uuid):
-            raise NotFound(ResourceKind.SNAPSHOT, snapshot_ident)
+        # Its own, or one shared with its account (as for a volume).
+        snap = usable_snapshot(self._s, principal, snapshot_ident)
         if snap.state != SnapshotState.BACKED_UP:
             raise IncorrectState(ResourceKind.SNAPSHOT, snapshot_ident, snap.state,
                                  (SnapshotState.BACKED_UP,))

@@ -15,16 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.allocators.storage import StorageAllocator
-from engine.errors import InvalidParameter, NotFound, ResourceKind
+from engine.errors import InvalidParameter, ResourceKind
 from engine.ids import new_uuid
 from engine.models import Instance, Snapshot, Volume
 from engine.principal import Principal
-from engine.services.access import may_act
-from engine.services.volume_queries import by_ident
+from engine.services.snapshot_permissions import usable_snapshot
 from engine.states import SnapshotState, VolumeKind, VolumeState, require
 
 GIB = 1024**3
@@ -65,8 +63,10 @@ def plan_data_volumes(session: Session, principal: Principal, zone_uuid: str,
     Raises InvalidParameter (name ``block_device.device`` for a slot that is
     0 or given twice, ``block_device.size`` for a missing or out-of-range size
     or one smaller than its snapshot, ``block_device.snapshot`` for a snapshot
-    of another zone), NotFound (SNAPSHOT) for a snapshot the caller may not
-    use, IncorrectState for one not BackedUp.
+    of another zone), NotFound (SNAPSHOT) for a snapshot the caller neither
+    owns nor has been given (``snapshot_permissions.usable_snapshot``),
+    IncorrectState for one not BackedUp. The volumes belong to the instance's
+    account whoever owns the snapshot.
     """
     seen: set[int] = set()
     out = []
@@ -114,10 +114,8 @@ def add_data_volumes(storage: StorageAllocator, inst: Instance,
 def _snapshot(session: Session, principal: Principal, ident: str | None) -> Snapshot | None:
     if ident is None:
         return None
-    snap = session.scalar(select(Snapshot).where(by_ident(Snapshot.uuid, Snapshot.sid, ident)))
-    if snap is None or snap.removed_at is not None or not may_act(
-            session, principal, snap.account_uuid):
-        raise NotFound(ResourceKind.SNAPSHOT, ident)
+    # Its own, or one shared with its account, as for CreateVolume.
+    snap = usable_snapshot(session, principal, ident)
     require(snap.state, frozenset({SnapshotState.BACKED_UP}), ResourceKind.SNAPSHOT, snap.uuid)
     return snap
 
