@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from sqlalchemy import (
     DateTime,
@@ -31,6 +31,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeEngine
 
 from engine.ids import new_sid, new_uuid
+
+if TYPE_CHECKING:
+    from engine.sqlite_checkpoints import Checkpointer
 
 
 class _Timestamp(TypeDecorator[datetime]):
@@ -91,19 +94,23 @@ class Database:
     engine: Engine
     session: sessionmaker[Session]
     read_session: sessionmaker[Session]
+    checkpointer: Checkpointer | None = None  # SQLite on disk: engine.sqlite_checkpoints
 
     @property
     def is_mysql(self) -> bool:
         return self.engine.dialect.name in ("mysql", "mariadb")
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
 def connect(url: str, *, pool_size: int = 10) -> Database:
     """Open ``url`` (any SQLAlchemy URL; sqlite and mysql+pymysql are tested)."""
+    checkpointer = None
     if url.startswith("sqlite"):
-        engine = _sqlite_engine(url)
+        engine, checkpointer = _sqlite_engine(url)
     else:
         engine = create_engine(
             url,
@@ -118,15 +125,18 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
         engine=engine,
         session=sessionmaker(engine, expire_on_commit=False),
         read_session=sessionmaker(read_engine, expire_on_commit=False),
+        checkpointer=checkpointer,
     )
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str) -> tuple[Engine, Checkpointer | None]:
+    from engine.sqlite_checkpoints import SAFETY_NET_PAGES, Checkpointer
     from engine.sqlite_writers import QueuedConnection, WriterQueue
 
     path = make_url(url).database
     on_disk = bool(path) and path != ":memory:" and not path.startswith("file:")
     queue = WriterQueue(path) if on_disk else None
+    checkpointer = Checkpointer(path) if on_disk else None
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False,
                                               "factory": QueuedConnection})
 
@@ -139,6 +149,8 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
+        if checkpointer is not None:  # the checkpointer thread's job (engine.sqlite_checkpoints)
+            cur.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -147,6 +159,8 @@ def _sqlite_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
             return
         dbapi_conn = conn.connection.dbapi_connection
+        if checkpointer is not None:
+            checkpointer.ensure_running()
         queued = queue is not None and queue.acquire(dbapi_conn)
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -155,7 +169,7 @@ def _sqlite_engine(url: str) -> Engine:
                 queue.release(dbapi_conn)
             raise
 
-    return engine
+    return engine, checkpointer
 
 
 def enum_values(e: type[enum.Enum]) -> list[str]:
