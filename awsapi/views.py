@@ -80,12 +80,14 @@ def instance(d: InstanceDetail | InstanceSummary) -> dict[str, Any]:
     public_ip: str | None
     vpc: str | None
     subnet: str | None
+    dns = ""
     if nic:
         private_ip = nic.ip_address
         public_ip = nic.public_address
         network_sid = nic.network_sid
         vpc = _VPC + (nic.vpc_sid or network_sid)
         subnet = _SUBNET + network_sid
+        dns = private_dns(private_ip)  # the primary interface's too
     else:
         private_ip = public_ip = vpc = subnet = None
     groups = _group_list(s.security_groups)
@@ -94,14 +96,15 @@ def instance(d: InstanceDetail | InstanceSummary) -> dict[str, Any]:
         "InstanceId": _INSTANCE + s.sid,
         "ImageId": _IMAGE + s.template_sid,
         "State": _STATE_VIEW[vm_state],
-        "PrivateDnsName": private_dns(private_ip) if not gone else "",
+        "PrivateDnsName": dns if not gone else "",
         "PublicDnsName": "",
         "StateTransitionReason": _transition_reason(s) if vm_state in _REASONED else "",
         "AmiLaunchIndex": s.launch_index,
         "ProductCodes": _NONE,
         "InstanceType": s.offering_name,
         "LaunchTime": s.created_at,
-        "Placement": _placement(s),
+        "Placement": (_zone_placement(s.zone_name) if s.placement_group is None
+                      else _placement(s)),
         "Monitoring": _MONITORING,
         "Architecture": s.arch,
         "RootDeviceType": "ebs",
@@ -126,7 +129,8 @@ def instance(d: InstanceDetail | InstanceSummary) -> dict[str, Any]:
         out["VpcId"] = vpc
         out["SubnetId"] = subnet
         owner = s.account_number
-        out["NetworkInterfaces"] = [_interface(owner, n, groups) for n in s.nics]
+        out["NetworkInterfaces"] = [_interface(owner, n, groups, dns if n is nic else None)
+                                    for n in s.nics]
     if s.key_pair_name:
         out["KeyName"] = s.key_pair_name
     # As AWS, always shown (constants: the serializer writes a shared one once).
@@ -274,11 +278,14 @@ def _image_root(t: TemplateDetail) -> dict[str, Any]:
     return ebs
 
 
-def _interface(owner: str, nic: NicSummary, groups: list[dict[str, str]]) -> dict[str, Any]:
+def _interface(owner: str, nic: NicSummary, groups: list[dict[str, str]],
+               dns: str | None = None) -> dict[str, Any]:
     """One attached interface of an instance of account ``owner``, as
-    RunInstances/DescribeInstances list them."""
+    RunInstances/DescribeInstances list them (``dns``: its private DNS name,
+    if the caller has it)."""
     ip = nic.ip_address
-    dns = private_dns(ip)
+    if dns is None:
+        dns = private_dns(ip)
     network_sid = nic.network_sid
     out: dict[str, Any] = {
         "NetworkInterfaceId": _ENI + nic.sid,

@@ -206,10 +206,25 @@ def _run(conn: Connection, plan: _Plan, params: Any, *, many: bool) -> Rows:
         conn._handle_dbapi_exception(exc, sql, args, cursor, None)
     cursor.close()
     if plan.results is not None and rows:
-        conv = plan.results
-        rows = [tuple(v if f is None else f(v) for f, v in zip(conv, r, strict=True))
-                for r in rows]
+        rows = _converted(rows, plan.results)
     return Rows(rows, rowcount)
+
+
+def _converted(rows: list[tuple[Any, ...]], conv: tuple[_Convert, ...]) -> list[tuple[Any, ...]]:
+    """``rows`` with each column's conversion applied (None for no conversion):
+    only the converted columns are touched, per row (thousands of rows of a
+    listing have a few converted columns among many)."""
+    width = len(conv)
+    which = [(i, f) for i, f in enumerate(conv) if f is not None]
+    out = []
+    for r in rows:
+        if len(r) != width:
+            raise ValueError(f"a row of {len(r)} columns for {width} conversions")
+        values = list(r)
+        for i, f in which:
+            values[i] = f(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def _fallback(conn: Connection, statement: Executable, values: Mapping[str, Any]) -> Rows:

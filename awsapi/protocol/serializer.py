@@ -98,12 +98,15 @@ def to_tree(op: OperationModel, result: Mapping[str, Any], request_id: str) -> d
 # --- plans -------------------------------------------------------------------
 
 # Member kinds; a member is the tuple (kind, "<tag>", "</tag>", "<tag/>", text,
-# plan, element): ``text`` gives a scalar's text, ``element`` (scalars other
-# than strings) its whole element, e.g. ``<ebsOptimized>false</ebsOptimized>``.
-_STRING, _SCALAR, _STRUCT, _LIST, _FLAT_LIST, _MAP = range(6)
+# plan, element, extra): ``text`` gives a scalar's text, ``element`` (scalars
+# other than strings) its whole element, e.g. ``<ebsOptimized>false</ebsOptimized>``;
+# ``extra`` is a boolean's two elements (true, false). Kinds up to _SCALAR are
+# scalars (the writer handles strings, booleans, integers and timestamps
+# inline; _SCALAR are the other ones: floats, blobs).
+_STRING, _BOOL, _INT, _STAMP, _SCALAR, _STRUCT, _LIST, _FLAT_LIST, _MAP = range(9)
 
 _Member = tuple[int, str, str, str, "Callable[[Any], str]", "_Plan | None",
-                "Callable[[Any], str]"]
+                "Callable[[Any], str]", "tuple[str, str] | None"]
 
 
 @dataclass(slots=True)
@@ -148,6 +151,7 @@ def _operation_plan(op: OperationModel) -> _Struct | None:
 
 def _member(tag: str, shape: Shape, flattened_list: bool = False) -> _Member:
     plan = _plan(shape)
+    open_tag, close_tag, empty_tag = f"<{tag}>", f"</{tag}>", f"<{tag}/>"
     if isinstance(plan, _Struct):
         kind = _STRUCT
     elif isinstance(plan, _List):
@@ -156,10 +160,14 @@ def _member(tag: str, shape: Shape, flattened_list: bool = False) -> _Member:
         kind = _MAP
     else:
         if plan is _text_string:
-            return (_STRING, f"<{tag}>", f"</{tag}>", f"<{tag}/>", plan, None, plan)
-        return (_SCALAR, f"<{tag}>", f"</{tag}>", f"<{tag}/>", plan, None,
-                _element_writer(tag, plan))
-    return (kind, f"<{tag}>", f"</{tag}>", f"<{tag}/>", _text_string, plan, _text_string)
+            return (_STRING, open_tag, close_tag, empty_tag, plan, None, plan, None)
+        scalar = _SCALAR_KINDS.get(plan, _SCALAR)
+        extra = None
+        if scalar == _BOOL:
+            extra = (f"{open_tag}true{close_tag}", f"{open_tag}false{close_tag}")
+        return (scalar, open_tag, close_tag, empty_tag, plan, None,
+                _element_writer(tag, plan), extra)
+    return (kind, open_tag, close_tag, empty_tag, _text_string, plan, _text_string, None)
 
 
 def _plan(shape: Shape) -> _Plan | Callable[[Any], str]:
@@ -253,6 +261,10 @@ def _text_blob(value: Any) -> str:
         raise TypeError(f"expected bytes, got {type(value).__name__}")
     return base64.b64encode(value).decode("ascii")
 
+
+# The scalar text functions the writer inlines (by kind).
+_SCALAR_KINDS: Final[dict[Callable[[Any], str], int]] = {
+    _text_bool: _BOOL, _text_int: _INT, _text_timestamp: _STAMP}
 
 _TEXT: Final[dict[str, Callable[[Any], str]]] = {
     "string": _text_string,
@@ -358,7 +370,6 @@ def _write_struct(plan: _Struct, value: Mapping[str, Any], out: list[str], memo:
                   note: _Note) -> None:
     members = plan.members
     append = out.append
-    string, scalar = _STRING, _SCALAR
     for name, item in value.items():
         if item is None:
             continue
@@ -367,22 +378,58 @@ def _write_struct(plan: _Struct, value: Mapping[str, Any], out: list[str], memo:
         except KeyError:
             raise _unknown_member(plan, name) from None
         kind = member[0]
-        if kind == string:
-            text = item if type(item) is str else _text_string(item)
-            if text:
+        if kind == _STRING:
+            if item.__class__ is not str:
+                item = _text_string(item)
+            if item:
                 if note is not None:
-                    note(text)
-                elif "&" in text or "<" in text or ">" in text:
-                    text = _escape(text)
-                append(member[1] + text + member[2])
+                    note(item)
+                elif "&" in item or "<" in item or ">" in item:
+                    item = _escape(item)
+                append(member[1])
+                append(item)
+                append(member[2])
             else:
                 append(member[3])
-        elif kind == scalar:  # numbers, booleans, timestamps, base64: nothing to escape
+        elif kind == _BOOL:
+            if item is True:
+                append(member[7][0])  # type: ignore[index]
+            elif item is False:
+                append(member[7][1])  # type: ignore[index]
+            else:
+                _text_bool(item)  # raises TypeError
+        elif kind == _INT and type(item) is int:
+            append(member[1])
+            append(str(item))
+            append(member[2])
+        elif kind == _STAMP:
+            append(member[1])
+            append(_STAMPS.get(item) or _stamp(item))
+            append(member[2])
+        elif kind <= _SCALAR:  # other numbers, base64: nothing to escape
             append(member[6](item))
         else:
             seen = memo.get(id(item))
-            if seen is not None and seen[0] is member:  # a shared value's text
-                append(seen[1])
+            if seen is None and kind == _STRUCT:  # the common case, inline
+                memo[id(item)] = member
+                mark = len(out)
+                append(member[1])
+                _write_struct(member[5], item, out, memo, note)  # type: ignore[arg-type]
+                if len(out) == mark + 1:
+                    out[mark] = member[3]
+                else:
+                    append(member[2])
+            elif seen is not None and seen[0] is member:  # a shared value's text
+                append(seen[1])  # type: ignore[arg-type]
+            elif seen is None and kind == _LIST:  # inline too
+                memo[id(item)] = member
+                mark = len(out)
+                append(member[1])
+                _write_items(member[5], item, out, False, memo, note)  # type: ignore[arg-type]
+                if len(out) == mark + 1:
+                    out[mark] = member[3]
+                else:
+                    append(member[2])
             else:
                 _write_container(member, item, out, memo, note, seen)
 
@@ -398,27 +445,24 @@ def _write_container(member: _Member, value: Any, out: list[str], memo: _Memo,
     elif seen is member:
         keep = True  # the second time: keep the text for the next ones
     elif seen[0] is member:  # (member, text): the third time on
-        out.append(seen[1])
+        out.append(seen[1])  # type: ignore[arg-type]
         return
     mark = len(out)
-    kind, open_tag, close_tag, empty_tag, _, plan, _ = member
+    kind, open_tag, close_tag, empty_tag, _, plan, _, _ = member
     if kind == _STRUCT:
-        assert isinstance(plan, _Struct)
         out.append(open_tag)
-        _write_struct(plan, value, out, memo, note)
+        _write_struct(plan, value, out, memo, note)  # type: ignore[arg-type]
         if len(out) == mark + 1:
             out[mark] = empty_tag
         else:
             out.append(close_tag)
     elif kind == _MAP:
-        assert isinstance(plan, _Map)
-        _write_map(member, plan, value, out)
+        _write_map(member, plan, value, out)  # type: ignore[arg-type]
     else:
-        assert isinstance(plan, _List)
         flat = kind == _FLAT_LIST
         if not flat:
             out.append(open_tag)
-        _write_items(plan, value, out, flat, memo, note)
+        _write_items(plan, value, out, flat, memo, note)  # type: ignore[arg-type]
         if not flat:
             if len(out) == mark + 1:
                 out[mark] = empty_tag
@@ -436,7 +480,7 @@ def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool, memo:
     assert item is not None
     append = out.append
     if item[0] <= _SCALAR:
-        kind, open_tag, close_tag, empty_tag, text_of, _, _ = item
+        kind, open_tag, close_tag, empty_tag, text_of, _, _, _ = item
         is_string = kind == _STRING
         for element in value:
             if element is None:
@@ -454,16 +498,26 @@ def _write_items(plan: _List, value: Any, out: list[str], skip_none: bool, memo:
             else:
                 append(empty_tag)
         return
+    struct = item[5] if item[0] == _STRUCT else None
     for element in value:
         if element is None:
             if not skip_none:
                 append(item[3])
-        else:
-            seen = memo.get(id(element))
-            if seen is not None and seen[0] is item:
-                append(seen[1])
+            continue
+        seen = memo.get(id(element))
+        if seen is None and struct is not None:  # the common case, inline
+            memo[id(element)] = item
+            mark = len(out)
+            append(item[1])
+            _write_struct(struct, element, out, memo, note)  # type: ignore[arg-type]
+            if len(out) == mark + 1:
+                out[mark] = item[3]
             else:
-                _write_container(item, element, out, memo, note, seen)
+                append(item[2])
+        elif seen is not None and seen[0] is item:
+            append(seen[1])  # type: ignore[arg-type]
+        else:
+            _write_container(item, element, out, memo, note, seen)
 
 
 def _write_one(member: _Member, value: Any, out: list[str]) -> None:

@@ -11,15 +11,22 @@ narrow statement per kind, for the page's instances (see
 :class:`~engine.services.instance_details.Scope`). The few rows instances
 share (zone, offering, template, account, network) are read by uuid, one
 statement per kind. A page costs a fixed number of statements.
+
+On SQLite, a big page's related rows are read with the page's uuids bound
+(:class:`_ByInstance`: statements prepared once per size, run on the DBAPI
+cursor) rather than through the page's conditions as a subquery: SQLite runs
+that subquery again in each statement, reading every instance row of the page
+each time. Other databases keep the subquery.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import ResourceKind
@@ -48,6 +55,7 @@ from engine.services.instance_details import InstanceQuery, InstanceReader, Scop
 from engine.services.instance_metadata import AccessOptions
 from engine.services.instance_summary import InstanceSummary, NicSummary, VolumeSummary
 from engine.services.settings import Settings
+from engine.statements import Prepared
 
 _INSTANCES = Instance.__table__
 _ACCESS = MetadataAccess.__table__
@@ -76,24 +84,24 @@ _NETWORKS, _TIERS, _VPCS = Network.__table__, VpcTier.__table__, Vpc.__table__
 # which instances): the first column names the instance. NICs and volumes
 # are put in device order here, per instance, not by an ORDER BY (a sort of
 # the whole page's rows in the database).
-_NIC_ROWS = select(
+_NIC_SELECT = select(
     _NICS.c.instance_uuid, _NICS.c.sid, _NICS.c.network_uuid, _NICS.c.ip_address,
     _NICS.c.mac_address, _NICS.c.device_id, _NICS.c.is_default, _NICS.c.attachment_sid,
     _NICS.c.description, _NICS.c.delete_on_termination, _NICS.c.source_dest_check,
     func.coalesce(_NICS.c.attached_at, _NICS.c.created_at))
-_PUBLIC_ROWS = select(_PUBLIC.c.instance_uuid, _PUBLIC.c.address, _PUBLIC.c.association_sid)
-_VOLUME_ROWS = select(
+_PUBLIC_SELECT = select(_PUBLIC.c.instance_uuid, _PUBLIC.c.address, _PUBLIC.c.association_sid)
+_VOLUME_SELECT = select(
     _VOLUMES.c.instance_uuid, _VOLUMES.c.sid, _VOLUMES.c.kind, _VOLUMES.c.device_id,
     _VOLUMES.c.delete_on_termination,
     func.coalesce(_VOLUMES.c.attached_at, _VOLUMES.c.created_at))
-_GROUP_LINK_ROWS = select(_GROUP_LINKS.c.instance_uuid, _GROUP_LINKS.c.group_uuid)
-_AFFINITY_ROWS = (
+_GROUP_LINK_SELECT = select(_GROUP_LINKS.c.instance_uuid, _GROUP_LINKS.c.group_uuid)
+_AFFINITY_SELECT = (
     select(_AFFINITY_LINKS.c.instance_uuid, _AFFINITY.c.name, _AFFINITY.c.sid)
     .select_from(_AFFINITY_LINKS.join(_AFFINITY,
                                       _AFFINITY.c.uuid == _AFFINITY_LINKS.c.group_uuid))
     .order_by(_AFFINITY.c.name))
 # Sorted by key here, not by the query (see InstanceReader.details).
-_TAG_ROWS = select(_TAGS.c.resource_uuid, _TAGS.c.key, _TAGS.c.value).where(
+_TAG_SELECT = select(_TAGS.c.resource_uuid, _TAGS.c.key, _TAGS.c.value).where(
     _TAGS.c.resource_kind == ResourceKind.INSTANCE)
 
 
@@ -120,55 +128,53 @@ class InstanceLister:
         if not rows:
             return []
         s = self._session
-        scope = Scope([r.uuid for r in rows], among)
-        zones = _names(s, _column(Zone, "name"), {r.zone_uuid for r in rows})
-        offerings = _names(s, _column(ServiceOffering, "name"),
-                           {r.service_offering_uuid for r in rows})
-        numbers = _names(s, _column(Account, "number"), {r.account_uuid for r in rows})
-        templates = _templates(s, {r.template_uuid for r in rows})
-        nics = self._nics(scope)
+        uuids = [r[_UUID] for r in rows]
+        related = _Related(s, uuids, among)
+        zones = _names(s, _column(Zone, "name"), {r[_ZONE] for r in rows})
+        offerings = _names(s, _column(ServiceOffering, "name"), {r[_OFFERING] for r in rows})
+        numbers = _names(s, _column(Account, "number"), {r[_ACCOUNT] for r in rows})
+        templates = _templates(s, {r[_TEMPLATE] for r in rows})
+        nics = self._nics(related)
         volumes: dict[str, list[VolumeSummary]] = defaultdict(list)
-        for v in _rows(s, scope.of(_VOLUMES.c.instance_uuid)(_VOLUME_ROWS)):
+        for v in related.rows(_VOLUME_ROWS):
             volumes[v[0]].append(_volume(v[1:]))
         _in_device_order(volumes)
-        groups = self._security_groups(scope)
+        groups = self._security_groups(related)
         placement: dict[str, tuple[str, str]] = {}
-        for uuid, name, sid in _rows(s, scope.of(_AFFINITY_LINKS.c.instance_uuid)(
-                _AFFINITY_ROWS)):
+        for uuid, name, sid in related.rows(_AFFINITY_ROWS):
             placement.setdefault(uuid, (name, sid))
         tags: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for uuid, key, value in _rows(s, scope.of(_TAGS.c.resource_uuid)(_TAG_ROWS)):
+        for uuid, key, value in related.rows(_TAG_ROWS):
             tags[uuid].append((key, value))
         for listed in tags.values():
             if len(listed) > 1:
                 listed.sort()  # by key: a resource's keys are unique
         options: dict[tuple[Any, ...], AccessOptions] = {}  # equal options: one object
         no_groups: tuple[tuple[str, str], ...] = ()
-        out = []
+        out: list[InstanceSummary] = []
+        append = out.append
+        make = InstanceSummary._make
+        own = _OWN
         for r in rows:
-            u = r.uuid
-            template = templates[r.template_uuid]
+            u = r[_UUID]
             access = r[_ACCESS_AT:]
             wanted = None
             if access[0] is not None:  # a stored row
                 wanted = options.get(access)
                 if wanted is None:
                     wanted = options[access] = AccessOptions(*access)
-            out.append(InstanceSummary(
-                u, r.sid, r.state, r.launch_index, r.created_at, r.state_changed_at,
-                r.client_token, r.key_pair_name, r.cpus, r.reservation_sid,
-                numbers[r.account_uuid], zones[r.zone_uuid],
-                offerings[r.service_offering_uuid], template[0], template[1], template[2],
-                nics.get(u, []), volumes.get(u, []), groups.get(u, no_groups),
-                tags.get(u, []), placement.get(u), wanted,
-                hibernation_enabled=r.hibernation_enabled))
+            append(make((
+                *own(r), numbers[r[_ACCOUNT]], zones[r[_ZONE]], offerings[r[_OFFERING]],
+                *templates[r[_TEMPLATE]], nics.get(u) or [], volumes.get(u) or [],
+                groups.get(u, no_groups), tags.get(u) or [], placement.get(u), wanted,
+                r[_HIBERNATION])))
         return out
 
-    def _nics(self, scope: Scope) -> dict[str, list[NicSummary]]:
+    def _nics(self, related: _Related) -> dict[str, list[NicSummary]]:
         s = self._session
-        rows = _rows(s, scope.of(_NICS.c.instance_uuid)(_NIC_ROWS))
-        public = {uuid: (address, association) for uuid, address, association in _rows(
-            s, scope.of(_PUBLIC.c.instance_uuid)(_PUBLIC_ROWS))}
+        rows = related.rows(_NIC_ROWS)
+        public = {uuid: (address, association)
+                  for uuid, address, association in related.rows(_PUBLIC_ROWS)}
         networks = _networks(s, {r[2] for r in rows})
         out: dict[str, list[NicSummary]] = defaultdict(list)
         for r in rows:
@@ -179,12 +185,12 @@ class InstanceLister:
         _in_device_order(out)
         return out
 
-    def _security_groups(self, scope: Scope) -> dict[str, tuple[tuple[str, str], ...]]:
+    def _security_groups(self, related: _Related) -> dict[str, tuple[tuple[str, str], ...]]:
         """Per instance, its groups' (name, sid), in the order
         :meth:`InstanceReader.details` lists them; equal lists are one tuple."""
         s = self._session
         links: dict[str, list[str]] = defaultdict(list)
-        for uuid, group in _rows(s, scope.of(_GROUP_LINKS.c.instance_uuid)(_GROUP_LINK_ROWS)):
+        for uuid, group in related.rows(_GROUP_LINK_ROWS):
             links[uuid].append(group)
         wanted = {g for groups in links.values() for g in groups}
         if not wanted:
@@ -200,6 +206,67 @@ class InstanceLister:
                 found = shared[key] = tuple(named[g] for g in groups if g in named)
             out[uuid] = found
         return out
+
+
+# Positions in _PAGE_RECORD, and the instance's own values a summary starts
+# with (InstanceSummary's first fields, in its order).
+_UUID, _ACCOUNT, _ZONE, _OFFERING, _TEMPLATE, _HIBERNATION = (
+    _PAGE_RECORD._fields.index(n) for n in (
+        "uuid", "account_uuid", "zone_uuid", "service_offering_uuid", "template_uuid",
+        "hibernation_enabled"))
+_OWN = itemgetter(*(_PAGE_RECORD._fields.index(n) for n in InstanceSummary._fields[
+    :InstanceSummary._fields.index("account_number")]))
+# Padded sizes of the uuid lists bound into a big page's related-row statements
+# (each statement is prepared once per size it is used with).
+_BOUND_SIZES = (64, 128, 256, 512, 1024)
+_UUID_NAMES = tuple(f"p_u{i}" for i in range(_BOUND_SIZES[-1]))
+
+
+class _ByInstance:
+    """A related-row select (its first column names the instance) for the
+    instances of a page with their uuids bound: prepared once per padded size
+    (the last uuid repeated), run on the DBAPI cursor."""
+
+    def __init__(self, stmt: Select[Any], column: Any) -> None:
+        self.stmt = stmt
+        self.column = column
+        self._prepared: dict[int, Prepared] = {}
+
+    def rows(self, session: Session, uuids: list[str]) -> Sequence[Any]:
+        n = len(uuids)
+        size = next(size for size in _BOUND_SIZES if size >= n)
+        prepared = self._prepared.get(size)
+        if prepared is None:
+            prepared = self._prepared.setdefault(size, Prepared(self.stmt.where(
+                self.column.in_([bindparam(name) for name in _UUID_NAMES[:size]]))))
+        padded = uuids + [uuids[-1]] * (size - n)
+        return prepared.execute(session, dict(zip(_UUID_NAMES, padded))).rows
+
+
+_NIC_ROWS = _ByInstance(_NIC_SELECT, _NICS.c.instance_uuid)
+_PUBLIC_ROWS = _ByInstance(_PUBLIC_SELECT, _PUBLIC.c.instance_uuid)
+_VOLUME_ROWS = _ByInstance(_VOLUME_SELECT, _VOLUMES.c.instance_uuid)
+_GROUP_LINK_ROWS = _ByInstance(_GROUP_LINK_SELECT, _GROUP_LINKS.c.instance_uuid)
+_AFFINITY_ROWS = _ByInstance(_AFFINITY_SELECT, _AFFINITY_LINKS.c.instance_uuid)
+_TAG_ROWS = _ByInstance(_TAG_SELECT, _TAGS.c.resource_uuid)
+
+
+class _Related:
+    """How a page's related rows are read: the page's uuids bound (a big page
+    on SQLite, see the module docstring), else through a :class:`Scope`."""
+
+    def __init__(self, session: Session, uuids: list[str],
+                 among: ColumnElement[bool] | None) -> None:
+        self._session = session
+        self._uuids = uuids
+        self._bound = (among is not None and len(uuids) <= _BOUND_SIZES[-1]
+                       and session.connection().dialect.name == "sqlite")
+        self._scope = Scope(uuids, among)
+
+    def rows(self, select_of: _ByInstance) -> Sequence[Any]:
+        if self._bound:
+            return select_of.rows(self._session, self._uuids)
+        return _rows(self._session, self._scope.of(select_of.column)(select_of.stmt))
 
 
 _NO_ADDRESS: tuple[None, None] = (None, None)
