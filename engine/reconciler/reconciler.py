@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,9 @@ from engine.states import HostState
 from engine.uow import unit_of_work
 
 log = logging.getLogger("nimbostack.reconciler")
+
+# The part of the interval the thread's passes spread their host checks over.
+PASS_SPREAD = 0.5
 
 
 @dataclass
@@ -129,11 +133,13 @@ class Reconciler:
                 if self._stopping.wait(interval):
                     return
                 continue
+            began = time.monotonic()
             try:
-                interval = self.run_once().interval
+                interval = self.run_once(spread=PASS_SPREAD).interval
             except Exception:
                 log.exception("reconciler pass failed")
-            if self._stopping.wait(interval):
+            # A pass begins every interval (its checks take part of it).
+            if self._stopping.wait(max(interval - (time.monotonic() - began), 0.0)):
                 return
 
     # ------------------------------------------------------------------- pass
@@ -146,13 +152,20 @@ class Reconciler:
                           settings.str("reconcile.destroy.strays").lower() == "true",
                           settings.float("reconcile.host.timeout"))
 
-    def run_once(self) -> PassReport:
-        """One pass over every host this server holds (claiming lapsed ones first)."""
+    def run_once(self, *, spread: float = 0.0) -> PassReport:
+        """One pass over every host this server holds (claiming lapsed ones first).
+
+        With ``spread`` (a fraction of the interval) the host checks are paced
+        evenly over that part of the interval instead of made back to back: a
+        check costs a few milliseconds per hundred instances, and a burst over
+        a whole fleet would stall the requests this process serves meanwhile."""
         self._active = True
         knobs = self._knobs()
         report = PassReport(interval=knobs.interval)
-        for host_uuid in self.leases.claim(knobs.lease):
-            if self._stopping.is_set():
+        hosts = self.leases.claim(knobs.lease)
+        pause = knobs.interval * spread / len(hosts) if hosts else 0.0
+        for n, host_uuid in enumerate(hosts):
+            if self._stopping.is_set() or (n and pause and self._stopping.wait(pause)):
                 break
             try:
                 self._check_host(host_uuid, knobs, report)

@@ -390,3 +390,33 @@ def test_starting_a_vm_whose_last_host_is_down_places_it_elsewhere(
     with cloud.runtime.unit() as sv:
         sv.instances.start(cloud.admin, vm)
     assert cloud.instance(vm).host_uuid != first
+
+
+def test_a_spread_pass_paces_its_host_checks_over_the_interval(cloud: Cloud) -> None:
+    r = Reconciler(cloud.runtime.db, cloud.runtime.drivers, str(uuid.uuid4()), interval=0.6)
+    try:
+        n = len(hosts(cloud))
+        assert n >= 2
+        began = time.monotonic()
+        report = r.run_once(spread=0.5)  # checks 0.3 s / n apart
+        elapsed = time.monotonic() - began
+        assert len(report.hosts) == n
+        assert elapsed >= 0.3 * (n - 1) / n - 0.02
+        began = time.monotonic()
+        assert len(r.run_once().hosts) == n  # no spread: back to back
+        assert time.monotonic() - began < 0.3 * (n - 1) / n
+    finally:
+        r.stop()
+
+
+def test_stopping_ends_a_spread_pass_between_hosts(cloud: Cloud) -> None:
+    r = Reconciler(cloud.runtime.db, cloud.runtime.drivers, str(uuid.uuid4()), interval=30.0)
+    reports = []
+    worker = threading.Thread(target=lambda: reports.append(r.run_once(spread=0.5)))
+    worker.start()
+    time.sleep(0.3)
+    began = time.monotonic()
+    r.stop()
+    worker.join(5)
+    assert not worker.is_alive() and time.monotonic() - began < 5
+    assert len(reports[0].hosts) < len(hosts(cloud))  # it stopped before the last host
