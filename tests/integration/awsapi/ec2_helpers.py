@@ -53,6 +53,30 @@ def settled_image(ec2: Any, image_id: str) -> dict[str, Any]:
     raise AssertionError(f"{image_id} stayed pending")
 
 
+def account_id(client: Any) -> str:
+    """The account number of a client's user (the owner of its default group)."""
+    return str(client.describe_security_groups()["SecurityGroups"][0]["OwnerId"])
+
+
+def new_people(server: Any, *names: str) -> dict[str, Any]:
+    """A client of a new account per name (``out[name]``) and its account
+    number (``out[name + "_id"]``)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        out[name] = server.ec2(*server.new_user(f"{name}-{uuid.uuid4().hex[:8]}"))
+        out[f"{name}_id"] = account_id(out[name])
+    return out
+
+
+def completed_snapshot(client: Any, size_gib: int = 1, description: str = "",
+                       zone: str = "us-east-1a") -> tuple[str, str]:
+    """(volume id, snapshot id) of a new volume and a completed snapshot of it."""
+    vid = client.create_volume(AvailabilityZone=zone, Size=size_gib)["VolumeId"]
+    sid = client.create_snapshot(VolumeId=vid, Description=description)["SnapshotId"]
+    client.get_waiter("snapshot_completed").wait(SnapshotIds=[sid], WaiterConfig=WAIT)
+    return vid, sid
+
+
 def fresh_account_client(server: Any, prefix: str) -> Iterator[Any]:
     """Yield a boto3 client of a new account; afterwards delete the internet
     gateways it made (detached first), leaving the default VPC's alone. For

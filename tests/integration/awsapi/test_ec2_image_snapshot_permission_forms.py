@@ -14,31 +14,21 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.awsapi.ec2_helpers import WAIT, error_code
+from tests.integration.awsapi.ec2_helpers import WAIT, completed_snapshot, error_code, new_people
 
 ZONE = "us-east-1a"
 
 
-def _account(client: Any) -> str:
-    return str(client.describe_security_groups()["SecurityGroups"][0]["OwnerId"])
-
-
 @pytest.fixture(scope="module")
 def people(server: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in ("owner", "friend"):
-        out[name] = server.ec2(*server.new_user(f"{name}-{uuid.uuid4().hex[:8]}"))
-        out[f"{name}_id"] = _account(out[name])
-    return out
+    return new_people(server, "owner", "friend")
 
 
 @pytest.fixture(scope="module")
 def resources(people: dict[str, Any]) -> Iterator[dict[str, str]]:
     """A completed snapshot of the owner's and an image registered from it."""
     owner = people["owner"]
-    vid = owner.create_volume(AvailabilityZone=ZONE, Size=1)["VolumeId"]
-    sid = owner.create_snapshot(VolumeId=vid)["SnapshotId"]
-    owner.get_waiter("snapshot_completed").wait(SnapshotIds=[sid], WaiterConfig=WAIT)
+    vid, sid = completed_snapshot(owner)
     image = owner.register_image(
         Name=f"forms-{uuid.uuid4().hex[:8]}", RootDeviceName="/dev/xvda",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": sid}}],

@@ -6,40 +6,31 @@ CreateVolume / CopySnapshot from a snapshot shared with the caller."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.awsapi.ec2_helpers import WAIT, error_code
+from tests.integration.awsapi.ec2_helpers import (
+    WAIT,
+    completed_snapshot,
+    error_code,
+    new_people,
+)
 
 ZONE = "us-east-1a"
 
 
-def _account(client: Any) -> str:
-    return str(client.describe_security_groups()["SecurityGroups"][0]["OwnerId"])
-
-
-def _client(server: Any, prefix: str) -> Any:
-    return server.ec2(*server.new_user(f"{prefix}-{uuid.uuid4().hex[:8]}"))
-
-
 @pytest.fixture(scope="module")
 def people(server: Any) -> dict[str, Any]:
-    out = {name: _client(server, name) for name in ("alice", "bob", "carol")}
-    for name in list(out):
-        out[f"{name}_id"] = _account(out[name])
-    return out
+    return new_people(server, "alice", "bob", "carol")
 
 
 @pytest.fixture
 def snapshot(people: dict[str, Any]) -> Iterator[str]:
     alice = people["alice"]
-    vid = alice.create_volume(AvailabilityZone=ZONE, Size=1)["VolumeId"]
-    sid = alice.create_snapshot(VolumeId=vid, Description="shared")["SnapshotId"]
-    alice.get_waiter("snapshot_completed").wait(SnapshotIds=[sid], WaiterConfig=WAIT)
+    vid, sid = completed_snapshot(alice, 1, "shared")
     yield sid
     alice.delete_snapshot(SnapshotId=sid)
     alice.delete_volume(VolumeId=vid)

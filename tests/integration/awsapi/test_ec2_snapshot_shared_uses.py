@@ -13,31 +13,27 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.awsapi.ec2_helpers import WAIT, error_code, public_image
+from tests.integration.awsapi.ec2_helpers import (
+    WAIT,
+    completed_snapshot,
+    error_code,
+    new_people,
+    public_image,
+)
 
 ZONE = "us-east-1a"
 
 
-def _account(client: Any) -> str:
-    return str(client.describe_security_groups()["SecurityGroups"][0]["OwnerId"])
-
-
 @pytest.fixture(scope="module")
 def people(server: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in ("alice", "bob", "carol"):
-        out[name] = server.ec2(*server.new_user(f"{name}-{uuid.uuid4().hex[:8]}"))
-        out[f"{name}_id"] = _account(out[name])
-    return out
+    return new_people(server, "alice", "bob", "carol")
 
 
 @pytest.fixture
 def snapshot(people: dict[str, Any]) -> Iterator[str]:
     """A completed 2 GiB snapshot of Alice's, shared with nobody."""
     alice = people["alice"]
-    vid = alice.create_volume(AvailabilityZone=ZONE, Size=2)["VolumeId"]
-    sid = alice.create_snapshot(VolumeId=vid, Description="alice's")["SnapshotId"]
-    alice.get_waiter("snapshot_completed").wait(SnapshotIds=[sid], WaiterConfig=WAIT)
+    vid, sid = completed_snapshot(alice, 2, "alice's")
     yield sid
     alice.delete_snapshot(SnapshotId=sid)
     alice.delete_volume(VolumeId=vid)

@@ -20,19 +20,9 @@ from engine.querying import Criterion, Paging, Record, record_type
 from engine.services.instance_details import _SCOPED_PAGE, InstanceDetail, InstanceQuery
 from engine.services.instance_metadata import AccessChange, AccessOptions, for_unit
 from engine.services.instance_summary import InstanceSummary, summarize
-from engine.services.instances import LaunchRequest
 from tests.integration.engine.worlds import World
 
 FLEET = _SCOPED_PAGE + 8  # enough for one scoped page and a remainder
-
-
-def _launch(world: World, count: int, tags: tuple[tuple[str, str], ...]) -> list[str]:
-    with world.runtime.unit() as sv:
-        launch = sv.instances.launch(world.alice, LaunchRequest(
-            template_uuid=world.template_uuid, offering_uuid=world.offering_uuid,
-            zone_uuid=world.zone_uuid,
-            min_count=count, max_count=count, tags=tags, start=False))
-        return [d.instance.uuid for d in launch.instances]
 
 
 def _flat(d: InstanceDetail) -> dict[str, Any]:
@@ -70,7 +60,7 @@ def _one_by_one(world: World, uuids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def test_records_read_like_the_orm_rows(world: World) -> None:
-    [uuid] = _launch(world, 1, (("k", "v"),))
+    [uuid] = world.launch_stopped(1, (("k", "v"),))
     with world.runtime.unit(readonly=True) as sv:
         d = sv.instances.get(world.alice, uuid=uuid)
         orm = sv.session.get(Instance, uuid)
@@ -86,7 +76,7 @@ def test_records_read_like_the_orm_rows(world: World) -> None:
 
 
 def test_a_big_page_carries_what_each_instance_carries(world: World) -> None:
-    uuids = _launch(world, FLEET, (("fleet", "a"), ("b", "x")))
+    uuids = world.launch_stopped(FLEET, (("fleet", "a"), ("b", "x")))
     expected = _one_by_one(world, uuids)
     with world.runtime.unit(readonly=True) as sv:
         page = sv.instances.list(world.alice, InstanceQuery(paging=Paging(limit=FLEET)))
@@ -98,9 +88,9 @@ def test_a_big_page_carries_what_each_instance_carries(world: World) -> None:
 
 def test_scoped_pages_follow_filters_and_tokens(world: World) -> None:
     # A second tag the filter does not name: it must still be listed.
-    tagged = _launch(world, FLEET, (("role", "web"), ("tier", "1")))
-    _launch(world, 5, (("role", "db"),))  # interleaved rows the filter must drop
-    more = _launch(world, 3, (("role", "web"), ("tier", "2")))
+    tagged = world.launch_stopped(FLEET, (("role", "web"), ("tier", "1")))
+    world.launch_stopped(5, (("role", "db"),))  # interleaved rows the filter must drop
+    more = world.launch_stopped(3, (("role", "web"), ("tier", "2")))
     expected = _one_by_one(world, tagged + more)
     query = InstanceQuery(criteria=(Criterion("tag:role", ("web",)),),
                           paging=Paging(limit=_SCOPED_PAGE + 1))
@@ -121,7 +111,7 @@ def test_scoped_pages_follow_filters_and_tokens(world: World) -> None:
 
 
 def test_details_of_orm_rows_still_work(world: World) -> None:
-    uuids = _launch(world, 2, ())
+    uuids = world.launch_stopped(2, ())
     with world.runtime.unit(readonly=True) as sv:
         rows = [sv.session.get(Instance, u) for u in uuids]
         details = sv.instances.reader.details([r for r in rows if r is not None])
@@ -142,8 +132,8 @@ def _summaries(world: World, query: InstanceQuery) -> list[InstanceSummary]:
 
 
 def test_summaries_equal_the_summaries_of_the_details(world: World) -> None:
-    uuids = _launch(world, FLEET, (("fleet", "s"), ("b", "x")))
-    _launch(world, 3, (("fleet", "other"),))  # rows the filter must drop
+    uuids = world.launch_stopped(FLEET, (("fleet", "s"), ("b", "x")))
+    world.launch_stopped(3, (("fleet", "other"),))  # rows the filter must drop
     with world.runtime.unit() as sv:
         sid = sv.instances.get(world.alice, uuid=uuids[5]).instance.sid
         for_unit(sv).change_access(world.alice, sid, AccessChange(
@@ -169,7 +159,7 @@ def test_summaries_equal_the_summaries_of_the_details(world: World) -> None:
 def test_a_summary_page_takes_a_fixed_number_of_statements(world: World) -> None:
     from sqlalchemy import event
 
-    _launch(world, FLEET, (("fleet", "n"),))
+    world.launch_stopped(FLEET, (("fleet", "n"),))
     seen: list[str] = []
 
     def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:

@@ -15,24 +15,14 @@ from engine.querying import Criterion, Paging
 from engine.services.instance_details import SCOPED_PAGE, InstanceQuery
 from engine.services.instance_listing import _BOUND_SIZES
 from engine.services.instance_summary import summarize
-from engine.services.instances import LaunchRequest
 from tests.integration.engine.worlds import World
-
-
-def _launch(world: World, count: int, tags: tuple[tuple[str, str], ...]) -> list[str]:
-    with world.runtime.unit() as sv:
-        launch = sv.instances.launch(world.alice, LaunchRequest(
-            template_uuid=world.template_uuid, offering_uuid=world.offering_uuid,
-            zone_uuid=world.zone_uuid,
-            min_count=count, max_count=count, tags=tags, start=False))
-        return [d.instance.uuid for d in launch.instances]
 
 
 def test_big_pages_at_each_padded_size_equal_the_details(world: World) -> None:
     assert SCOPED_PAGE < _BOUND_SIZES[0]
-    first = _launch(world, 40, (("fleet", "pad"), ("z", "1")))
-    _launch(world, 4, (("fleet", "other"),))  # between the pages' bounds, filtered out
-    second = _launch(world, 30, (("fleet", "pad"),))
+    first = world.launch_stopped(40, (("fleet", "pad"), ("z", "1")))
+    world.launch_stopped(4, (("fleet", "other"),))  # between the pages' bounds, filtered out
+    second = world.launch_stopped(30, (("fleet", "pad"),))
     uuids = first + second
     with world.runtime.unit(readonly=True) as sv:
         details = {u: summarize(sv.instances.get(world.alice, uuid=u)) for u in uuids}
@@ -57,7 +47,7 @@ def test_big_pages_at_each_padded_size_equal_the_details(world: World) -> None:
 
 
 def test_on_sqlite_a_big_page_binds_its_uuids(world: World) -> None:
-    _launch(world, SCOPED_PAGE + 2, (("fleet", "bind"),))
+    world.launch_stopped(SCOPED_PAGE + 2, (("fleet", "bind"),))
     seen: list[str] = []
 
     def record(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:

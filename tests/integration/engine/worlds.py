@@ -63,6 +63,15 @@ class World:
     template_uuid: str
     offering_uuid: str
 
+    def launch_stopped(self, count: int, tags: tuple[tuple[str, str], ...] = ()) -> list[str]:
+        """Alice launches ``count`` instances with ``tags``, not started; their uuids."""
+        with self.runtime.unit() as sv:
+            launch = sv.instances.launch(self.alice, LaunchRequest(
+                template_uuid=self.template_uuid, offering_uuid=self.offering_uuid,
+                zone_uuid=self.zone_uuid,
+                min_count=count, max_count=count, tags=tags, start=False))
+            return [d.instance.uuid for d in launch.instances]
+
 
 @dataclass
 class Cloud:
