@@ -77,7 +77,7 @@ class Checkpointer:
         conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=0,
                                isolation_level=None)
         try:
-            busy, log_pages, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _busy, log_pages, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         finally:
             conn.close()
         self.checkpoints += 1

@@ -67,7 +67,8 @@ Failure = Callable[[JobContext, Job, str], None]
 _jobs: Table = Job.__table__  # type: ignore[assignment]
 # The usual end of a job: a status and a result, nothing else changed.
 _JOB_END = Prepared(update(_jobs)
-                    .where(_jobs.c.uuid == bindparam("p_uuid"), _jobs.c.owner == bindparam("p_owner"))
+                    .where(_jobs.c.uuid == bindparam("p_uuid"),
+                           _jobs.c.owner == bindparam("p_owner"))
                     .values(status=bindparam("p_status"), completed_at=bindparam("p_at"),
                             lease_expires_at=None, result=bindparam("p_result")))
 
