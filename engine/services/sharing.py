@@ -19,6 +19,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engine.models import Account
+from engine.principal import Principal
+from engine.services.access import may_act
 
 
 class ShareOp(str, Enum):
@@ -68,3 +70,17 @@ class PermissionRows:
     def drop_all(self, subject_uuid: str) -> None:
         """Share the resource with nobody."""
         self._s.execute(delete(self._model).where(self._subject == subject_uuid))
+
+
+def may_use_shared(session: Session, principal: Principal, resource: Any, model: Any,
+                   subject: InstrumentedAttribute[str]) -> bool:
+    """Whether ``principal`` may use the shared ``resource`` (a row with
+    ``uuid``, ``account_uuid``, ``is_public`` and ``removed_at``): it is live,
+    and public, or the principal may act for its owner, or a ``model`` row
+    (``subject`` naming the resource) shares it with the principal's account."""
+    if resource.removed_at is not None:
+        return False
+    if resource.is_public or may_act(session, principal, resource.account_uuid):
+        return True
+    return session.scalar(select(model.uuid).where(
+        subject == resource.uuid, model.account_uuid == principal.account_uuid)) is not None

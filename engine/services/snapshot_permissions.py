@@ -18,7 +18,7 @@ from engine.errors import InvalidParameter, NotFound, PermissionDenied, Resource
 from engine.models import Account, Snapshot, SnapshotPermission
 from engine.principal import Principal
 from engine.services.access import may_act
-from engine.services.sharing import PermissionRows, ShareOp
+from engine.services.sharing import PermissionRows, ShareOp, may_use_shared
 from engine.services.template_access import permission_match
 from engine.services.volume_queries import by_ident
 
@@ -65,13 +65,8 @@ def restore_permission(values: Sequence[str]) -> ColumnElement[bool]:
 
 def may_use(session: Session, principal: Principal, snap: Snapshot) -> bool:
     """Whether ``principal`` may make volumes from (or copy) the live ``snap``."""
-    if snap.removed_at is not None:
-        return False
-    if snap.is_public or may_act(session, principal, snap.account_uuid):
-        return True
-    return session.scalar(select(SnapshotPermission.uuid).where(
-        SnapshotPermission.snapshot_uuid == snap.uuid,
-        SnapshotPermission.account_uuid == principal.account_uuid)) is not None
+    return may_use_shared(session, principal, snap, SnapshotPermission,
+                          SnapshotPermission.snapshot_uuid)
 
 
 def usable_snapshot(session: Session, principal: Principal, ident: str) -> Snapshot:

@@ -14,6 +14,7 @@ from engine.errors import NotFound, PermissionDenied, ResourceKind
 from engine.models import Account, Template, TemplatePermission
 from engine.principal import Principal
 from engine.services.access import may_act
+from engine.services.sharing import may_use_shared
 from engine.services.volume_queries import by_ident
 
 
@@ -62,13 +63,8 @@ def launch_permission(values: Sequence[str]) -> ColumnElement[bool]:
 
 def may_launch(session: Session, principal: Principal, t: Template) -> bool:
     """Whether ``principal`` may see and launch the live template ``t``."""
-    if t.removed_at is not None:
-        return False
-    if t.is_public or may_act(session, principal, t.account_uuid):
-        return True
-    return session.scalar(select(TemplatePermission.uuid).where(
-        TemplatePermission.template_uuid == t.uuid,
-        TemplatePermission.account_uuid == principal.account_uuid)) is not None
+    return may_use_shared(session, principal, t, TemplatePermission,
+                          TemplatePermission.template_uuid)
 
 
 def visible_template(session: Session, principal: Principal, ident: str, *,
