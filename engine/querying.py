@@ -32,7 +32,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engine.errors import InvalidParameter, ResourceKind
-from engine.models import Account, Domain, Tag
+from engine.models import Account, Domain
 from engine.principal import Principal
 
 T = TypeVar("T")
@@ -101,6 +101,8 @@ def tag_condition(
     uuid_column: ColumnLike, kind: ResourceKind, crit: Criterion
 ) -> ColumnElement[bool] | None:
     """SQL for ``tag:<k>``, ``tag-key`` and ``tag-value`` criteria, else None."""
+    from engine.models import Tag  # not needed by a server's first call
+
     if crit.field.startswith("tag:"):
         key = crit.field[4:]
         cond = and_(Tag.key == key, match_values(Tag.value, crit.values, crit.wildcards))

@@ -166,7 +166,11 @@ class Runtime:
     def _start_now(self) -> None:
         if self.runner is None:
             from engine.jobs.runner import JobRunner
+            from engine.models import load_all
 
+            # Jobs write rows in foreign-key order over the whole schema
+            # (engine.services.launch_rows); the rest of the models load now.
+            load_all()
             self.runner = JobRunner(self.db, self.drivers, self.owner,
                                     workers=self.config.job_workers,
                                     poll_seconds=self.config.job_poll_seconds,

@@ -142,8 +142,10 @@ def _is_empty(conn: Connection) -> bool:
 
 
 def _create_from_models(conn: Connection) -> None:
-    import engine.models  # noqa: F401 - registers every table on the metadata
     from engine.db import Base
+    from engine.models import load_all
+
+    load_all()  # every table on the metadata
 
     Base.metadata.create_all(conn, checkfirst=False)  # the caller saw no table at all
     head = quick_head()

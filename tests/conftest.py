@@ -8,12 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from engine.models import load_all
 from tests.support import (
     LiveServer,
     bootstrapped_database_url,
     new_database_url,
     start_live_server,
 )
+
+# Tests create and compare the whole schema from Base.metadata (a server loads
+# model modules on demand; tests of that run in fresh interpreters).
+load_all()
 
 
 @pytest.fixture

@@ -8,10 +8,13 @@ the others.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from engine.errors import DriverError, Unsupported
-from engine.hypervisors.base import HostConnection, HypervisorDriver
+
+if TYPE_CHECKING:  # imported where used: a server's first requests need no driver
+    from engine.hypervisors.base import HostConnection, HypervisorDriver
 
 _DRIVERS: dict[str, str] = {
     "simulator": "engine.hypervisors.simulator:SimulatorDriver",
@@ -72,6 +75,8 @@ def driver_class(hypervisor: str) -> type[HypervisorDriver]:
     cls = _loaded.get(key)
     if cls is not None:
         return cls
+    from engine.hypervisors.base import HypervisorDriver
+
     module_name, _, class_name = _DRIVERS[key].partition(":")
     try:
         module = importlib.import_module(module_name)

@@ -6,15 +6,18 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from engine.hypervisors.base import HostConnection, HypervisorDriver
 from engine.hypervisors.registry import load_driver
 from engine.models import Host, StoragePool
 from engine.statements import Prepared
 from engine.states import StorageScope
+
+if TYPE_CHECKING:  # imported where used: a server loads it once a job needs a driver
+    from engine.hypervisors.base import HostConnection, HypervisorDriver
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class DriverPool:
         return self._simulator_dir
 
     def connection(self, host: HostAccess) -> HostConnection:
+        from engine.hypervisors.base import HostConnection
+
         return HostConnection(
             url=host.url,
             username=host.username,

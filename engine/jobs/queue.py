@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from engine.errors import ResourceKind
-from engine.models import Job
 from engine.principal import Principal
 from engine.states import JobStatus
+
+if TYPE_CHECKING:  # imported where used: the runtime imports this module, a server's first call needs no job
+    from engine.models import Job
 
 
 class JobKind(str, Enum):
@@ -70,6 +72,8 @@ def enqueue(
 
     The job runs after every earlier unfinished job of its queue: the jobs of
     ``queue_key`` when given, else those of ``resource_uuid``."""
+    from engine.models import Job
+
     session.info[ENQUEUED] = True
     job = Job(
         kind=kind.value,
@@ -97,6 +101,7 @@ def completed(
 ) -> Job:
     """Record a job that finished within the request (async API, synchronous work)."""
     from engine.db import utcnow
+    from engine.models import Job
 
     now = utcnow()
     job = Job(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-import engine.models  # noqa: F401  (registers every table on Base.metadata)
 from engine.db import Base
+from engine.models import load_all
+
+load_all()  # every table on Base.metadata
 
 target_metadata = Base.metadata
 connection = context.config.attributes.get("connection")

@@ -79,8 +79,11 @@ class Services:
 
     @cached_property
     def instances(self) -> InstanceService:
+        from engine.models import load_all
         from engine.services.instances import InstanceService
 
+        # A launch orders its inserts over the whole schema (launch_rows).
+        load_all()
         drivers = self.runtime.drivers if self.runtime is not None else None
         return InstanceService(self.session, self.settings, drivers)
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, ResourceKind
-from engine.models import Account, Domain, Instance, Project, ProjectMember
+from engine.models import Account, Domain
 from engine.principal import Principal
 from engine.states import Role, VmState
+
+if TYPE_CHECKING:  # the instance and project models load where used (not on a server's first call)
+    from engine.models import Instance
 
 T = TypeVar("T")
 
@@ -50,6 +53,8 @@ def _as_user(principal: Principal) -> Principal:
 def _project_member(session: Session, principal: Principal, account_uuid: str) -> bool:
     """Whether ``account_uuid`` is a project's account and the principal's account
     one of its members (members act on the project's resources)."""
+    from engine.models import Project, ProjectMember
+
     return session.scalar(select(ProjectMember.uuid).join(
         Project, Project.uuid == ProjectMember.project_uuid).where(
         Project.account_uuid == account_uuid, Project.removed_at.is_(None),
@@ -89,6 +94,8 @@ def the_one(found: Sequence[T], kind: ResourceKind, ident: str) -> T:
 def owned_instance(session: Session, principal: Principal, uuid: str) -> Instance:
     """The instance row by uuid, locked for update, unless it is expunged or the
     principal may not act on it (NotFound(INSTANCE, uuid) then)."""
+    from engine.models import Instance
+
     inst = session.scalar(select(Instance).where(Instance.uuid == uuid).with_for_update())
     if inst is None or inst.state == VmState.EXPUNGED or not may_act(
             session, principal, inst.account_uuid):

@@ -24,18 +24,7 @@ from engine.errors import (
     PermissionDenied,
     ResourceKind,
 )
-from engine.models import (
-    Account,
-    Domain,
-    Instance,
-    Network,
-    Project,
-    PublicIp,
-    Snapshot,
-    Template,
-    User,
-    Volume,
-)
+from engine.models import Account, Domain, User  # the others where used: not on a first call
 from engine.principal import Principal
 from engine.querying import like_pattern
 from engine.services.sessions import (
@@ -246,6 +235,8 @@ class AccountService(UserManagement):
         """Accounts the principal may see. Users see their own account only; admins
         see ``query.domain_uuid`` (default their own domain), and below it with
         ``query.recursive``."""
+        from engine.models import Project
+
         stmt = (select(Account, Domain).join(Domain, Domain.uuid == Account.domain_uuid)
                 .where(Account.removed_at.is_(None),
                        Account.uuid.not_in(select(Project.account_uuid)))  # projects' own
@@ -267,6 +258,8 @@ class AccountService(UserManagement):
         return self._account_details(rows)
 
     def _account_details(self, rows: list[tuple[Account, Domain]]) -> list[AccountDetail]:
+        from engine.models import Instance, PublicIp
+
         uuids = [a.uuid for a, _ in rows]
         users: dict[str, list[User]] = {}
         for u in self._s.scalars(select(User).where(User.account_uuid.in_(uuids),
@@ -328,6 +321,8 @@ class AccountService(UserManagement):
         account.name = f"{account.name}~{account.sid}"[:255]
 
     def _owned_resources(self, account_uuid: str) -> list[str]:
+        from engine.models import Instance, Network, PublicIp, Snapshot, Template, Volume
+
         checks = (
             ("virtual machines", select(func.count()).select_from(Instance).where(
                 Instance.account_uuid == account_uuid, Instance.state != VmState.EXPUNGED)),

@@ -6,49 +6,40 @@ import functools
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, bindparam, exists, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Duplicate, InvalidParameter, NotFound, ResourceKind
 from engine.hypervisors.registry import hypervisor_names
-from engine.models import (
-    Account,
-    Cluster,
-    DiskOffering,
-    Domain,
-    Network,
-    OsType,
-    Region,
-    ServiceOffering,
-    Snapshot,
-    Tag,
-    Template,
-    TemplateZone,
-    Volume,
-    Zone,
-)
+from engine.models import Account, Cluster, Domain, Region, Zone
 from engine.principal import Principal
-from engine.querying import (
-    Criterion,
-    FieldMap,
-    ListResult,
-    Paging,
-    apply_criteria,
-    match_values,
-    paginate,
-    query_key,
-)
+from engine.querying import Criterion, ListResult, Paging, match_values
 from engine.services import region_cache
-from engine.services.default_vpcs import default_vpc
-from engine.services.template_access import shared_with
-from engine.services.template_fields import TEMPLATE_MORE_FIELDS
-from engine.services.template_user_data import LinkedUserData, TemplateUserDataService
 from engine.settings import Settings
 from engine.statements import Prepared, loaded, select_rows
-from engine.states import AllocationState, TemplateState
+from engine.states import AllocationState
+
+if TYPE_CHECKING:
+    from engine.models import (
+        DiskOffering,
+        Network,
+        OsType,
+        ServiceOffering,
+        Tag,
+        Template,
+        TemplateZone,
+    )
+    from engine.services.catalog_templates import TemplateCatalog
+    from engine.services.template_user_data import LinkedUserData
+
+# Only the region, zone, cluster and account models are imported up here: a
+# server's first call (DescribeRegions) needs no other. The offering, OS type
+# and network models are imported in the methods that use them, templates are
+# listed by engine.services.catalog_templates, and default containers are
+# found by engine.services.default_vpcs, each loaded on first use.
 
 
 class TemplateFilter(str, Enum):
@@ -84,32 +75,6 @@ class AccountOverview:
     public_ip_limit: int
     default_network: Network | None  # the region's default guest network, if any
     default_vpc_sid: str | None = None  # the region's default container, if any
-
-
-def _template_zone(values: object) -> object:
-    return exists().where(TemplateZone.template_uuid == Template.uuid,
-                          TemplateZone.zone_uuid.in_(values))  # type: ignore[arg-type]
-
-
-def _template_owner_number(values: object) -> object:
-    return Template.account_uuid.in_(select(Account.uuid).where(
-        match_values(Account.number, values, True)))  # type: ignore[arg-type]
-
-
-TEMPLATE_FIELDS: FieldMap = {
-    "uuid": Template.uuid,
-    "sid": Template.sid,
-    "name": Template.name,
-    "description": Template.display_text,
-    "is_public": Template.is_public,
-    "hypervisor": Template.hypervisor,
-    "arch": Template.arch,
-    "format": Template.format,
-    "template_type": Template.template_type,
-    "owner_number": _template_owner_number,
-    "zone_uuid": _template_zone,
-    **TEMPLATE_MORE_FIELDS,
-}
 
 
 @dataclass(frozen=True)
@@ -150,40 +115,26 @@ class OfferingChanges:
     active: bool | None = None
 
 
-class _BoundCaller:
-    """Stands for a principal in :meth:`CatalogService._visible` with its
-    account as the bound parameter ``p_account`` (a statement built once)."""
-
-    def __init__(self, is_root_admin: bool) -> None:
-        self.is_root_admin = is_root_admin
-        self.account_uuid: Any = bindparam("p_account")
-
-
 @functools.cache
-def _template_row_stmt(root_admin: bool, by_uuid: bool) -> Select[Any]:
-    """:meth:`CatalogService.template_row`'s query; the template is ``p_ident``."""
-    which = TemplateFilter.ALL if root_admin else TemplateFilter.EXECUTABLE
-    stmt = CatalogService._visible(_BoundCaller(root_admin), which, False)  # type: ignore[arg-type]
-    column = Template.uuid if by_uuid else Template.sid
-    return stmt.where(column == bindparam("p_ident")).limit(1)
+def _offering_by(by_uuid: bool) -> Prepared:
+    """CatalogService.service_offering's query, by uuid (True) or name (False): ``p_ident``."""
+    from engine.models import ServiceOffering
 
-
-@functools.lru_cache(maxsize=4)
-def _template_row(root_admin: bool, by_uuid: bool) -> Prepared:
-    """:func:`_template_row_stmt`, prepared (see :mod:`engine.statements`)."""
-    return Prepared(select_rows(Template, _template_row_stmt(root_admin, by_uuid)))
-
-
-# CatalogService.service_offering's query, by uuid (True) or name (False): ``p_ident``.
-_OFFERING_BY = {by_uuid: Prepared(select_rows(ServiceOffering).where(
-    ServiceOffering.active.is_(True),
-    (ServiceOffering.uuid if by_uuid else ServiceOffering.name) == bindparam("p_ident")).limit(1))
-    for by_uuid in (True, False)}
+    return Prepared(select_rows(ServiceOffering).where(
+        ServiceOffering.active.is_(True),
+        (ServiceOffering.uuid if by_uuid else ServiceOffering.name) == bindparam("p_ident"))
+        .limit(1))
 
 
 class CatalogService:
     def __init__(self, session: Session) -> None:
         self._s = session
+
+    @functools.cached_property
+    def _templates(self) -> TemplateCatalog:
+        from engine.services.catalog_templates import TemplateCatalog
+
+        return TemplateCatalog(self._s)
 
     # ---------------------------------------------------------- regions/zones
     def regions(self, names: tuple[str, ...] = ()) -> list[Region]:
@@ -220,6 +171,9 @@ class CatalogService:
     def account_overview(self, principal: Principal, region_name: str) -> AccountOverview:
         """Limits that apply to ``principal``'s account and the default guest network
         of ``region_name`` (that of its oldest zone that has one)."""
+        from engine.models import Network
+        from engine.services.default_vpcs import default_vpc
+
         settings = Settings(self._s)
         network = self._s.scalar(
             select(Network).join(Zone, Zone.uuid == Network.zone_uuid)
@@ -236,6 +190,8 @@ class CatalogService:
     # -------------------------------------------------------------- offerings
     def service_offerings(self, *, names: tuple[str, ...] = (), uuids: tuple[str, ...] = (),
                           keyword: str | None = None) -> list[ServiceOffering]:
+        from engine.models import ServiceOffering
+
         stmt = select(ServiceOffering).where(ServiceOffering.active.is_(True),
                                              ServiceOffering.is_system.is_(False))
         if names:
@@ -250,16 +206,22 @@ class CatalogService:
 
     def service_offering(self, *, uuid: str | None = None, name: str | None = None) -> ServiceOffering:
         """The active offering with this uuid (else this name), or NotFound."""
-        row = _OFFERING_BY[bool(uuid)].execute(self._s, {"p_ident": uuid or name}).first()
+        from engine.models import ServiceOffering
+
+        row = _offering_by(bool(uuid)).execute(self._s, {"p_ident": uuid or name}).first()
         if row is None:
             raise NotFound(ResourceKind.SERVICE_OFFERING, uuid or name)
         return loaded(self._s, ServiceOffering, row)
 
     def disk_offerings(self) -> list[DiskOffering]:
+        from engine.models import DiskOffering
+
         return list(self._s.scalars(select(DiskOffering).where(DiskOffering.active.is_(True))
                                     .order_by(DiskOffering.size_gib)))
 
     def os_types(self) -> list[OsType]:
+        from engine.models import OsType
+
         return list(self._s.scalars(select(OsType).order_by(OsType.name)))
 
     # ----------------------------------------------------- offering administration
@@ -283,6 +245,8 @@ class CatalogService:
                              ("memory", spec.memory_mib)):
             if value < 1:
                 raise InvalidParameter(field, value, "must be a positive number")
+        from engine.models import ServiceOffering
+
         offering = ServiceOffering(
             name=spec.name, display_text=spec.display_text, cpus=spec.cpus,
             cpu_mhz=spec.cpu_mhz, memory_mib=spec.memory_mib, root_disk_gib=spec.root_disk_gib,
@@ -296,6 +260,8 @@ class CatalogService:
         if not spec.customized and spec.size_gib < 1:
             raise InvalidParameter("disksize", spec.size_gib,
                                    "a disk size > 0 is required unless customized")
+        from engine.models import DiskOffering
+
         offering = DiskOffering(name=spec.name, display_text=spec.display_text,
                                 size_gib=0 if spec.customized else spec.size_gib,
                                 customized=spec.customized, storage_tags=spec.storage_tags)
@@ -304,6 +270,8 @@ class CatalogService:
 
     def update_service_offering(self, uuid: str, changes: OfferingChanges) -> ServiceOffering:
         """Rename, retag or (de)activate a service offering (active or inactive)."""
+        from engine.models import ServiceOffering
+
         offering = self._s.get(ServiceOffering, uuid)
         if offering is None:
             raise NotFound(ResourceKind.SERVICE_OFFERING, uuid)
@@ -314,6 +282,8 @@ class CatalogService:
 
     def update_disk_offering(self, uuid: str, changes: OfferingChanges) -> DiskOffering:
         """Rename, retag or (de)activate a disk offering."""
+        from engine.models import DiskOffering
+
         offering = self._s.get(DiskOffering, uuid)
         if offering is None:
             raise NotFound(ResourceKind.DISK_OFFERING, uuid)
@@ -346,6 +316,8 @@ class CatalogService:
 
     def delete_disk_offering(self, uuid: str) -> None:
         """Retire an active disk offering (it becomes inactive, volumes keep it)."""
+        from engine.models import DiskOffering
+
         offering = self._s.get(DiskOffering, uuid)
         if offering is None or not offering.active:
             raise NotFound(ResourceKind.DISK_OFFERING, uuid)
@@ -364,6 +336,8 @@ class CatalogService:
 
     def os_categories(self) -> list[str]:
         """Distinct OS-type categories, sorted."""
+        from engine.models import OsType
+
         return sorted(set(self._s.scalars(select(OsType.category).distinct())))
 
     # -------------------------------------------------------------- templates
@@ -372,39 +346,7 @@ class CatalogService:
                   count: bool = False, *, isos: bool = False) -> ListResult:
         """Templates visible to ``principal`` under ``which``, as TemplateDetail
         (ISO images instead with ``isos``; the two never mix)."""
-        stmt = apply_criteria(self._visible(principal, which, isos), TEMPLATE_FIELDS, criteria,
-                              uuid_column=Template.uuid, kind=ResourceKind.TEMPLATE)
-        page = paginate(self._s, stmt, created_column=Template.created_at,
-                        uuid_column=Template.uuid, paging=paging,
-                        query_key=query_key("isos" if isos else "templates", which, criteria),
-                        count=count)
-        page.items = self.template_details(page.items)
-        return page
-
-    @staticmethod
-    def _visible(principal: Principal, which: TemplateFilter, isos: bool) -> Select[Any]:
-        """The live templates (or ISOs) ``principal`` sees under ``which``."""
-        stmt = select(Template).where(Template.removed_at.is_(None))
-        stmt = stmt.where(Template.format == "ISO" if isos else Template.format != "ISO")
-        mine = Template.account_uuid == principal.account_uuid
-        ready = exists().where(TemplateZone.template_uuid == Template.uuid,
-                               TemplateZone.state == TemplateState.READY)
-        if which is TemplateFilter.FEATURED:
-            stmt = stmt.where(Template.is_public.is_(True), Template.is_featured.is_(True))
-        elif which is TemplateFilter.SELF:
-            stmt = stmt.where(mine)
-        elif which is TemplateFilter.SELF_EXECUTABLE:
-            stmt = stmt.where(mine, ready)
-        elif which is TemplateFilter.SHARED_EXECUTABLE:
-            stmt = stmt.where(shared_with(principal), ready)
-        elif which is TemplateFilter.EXECUTABLE:
-            stmt = stmt.where(or_(mine, Template.is_public.is_(True), shared_with(principal)),
-                              ready)
-        elif which is TemplateFilter.COMMUNITY:
-            stmt = stmt.where(Template.is_public.is_(True), Template.is_featured.is_(False))
-        elif which is TemplateFilter.ALL and not principal.is_root_admin:
-            stmt = stmt.where(or_(mine, Template.is_public.is_(True), shared_with(principal)))
-        return stmt
+        return self._templates.templates(principal, which, criteria, paging, count, isos)
 
     def template(self, principal: Principal, *, uuid: str | None = None,
                  sid: str | None = None) -> TemplateDetail:
@@ -415,47 +357,11 @@ class CatalogService:
     def template_row(self, principal: Principal, *, uuid: str | None = None,
                      sid: str | None = None) -> Template:
         """:meth:`template` without the related rows: one keyed query."""
-        row = _template_row(principal.is_root_admin, bool(uuid)).execute(
-            self._s, {"p_account": principal.account_uuid, "p_ident": uuid or sid or ""}).first()
-        if row is None:
-            raise NotFound(ResourceKind.TEMPLATE, uuid or sid)
-        return loaded(self._s, Template, row)
+        return self._templates.template_row(principal, uuid, sid)
 
     def template_details(self, templates: list[Template]) -> list[TemplateDetail]:
-        if not templates:
-            return []
-        uuids = [t.uuid for t in templates]
-        owners = {a.uuid: a for a in self._s.scalars(
-            select(Account).where(Account.uuid.in_({t.account_uuid for t in templates})))}
-        os_types = {o.uuid: o for o in self._s.scalars(
-            select(OsType).where(OsType.uuid.in_({t.os_type_uuid for t in templates})))}
-        zones: dict[str, list[tuple[Zone, TemplateZone]]] = {}
-        for tz, z in self._s.execute(
-            select(TemplateZone, Zone).join(Zone, Zone.uuid == TemplateZone.zone_uuid)
-            .where(TemplateZone.template_uuid.in_(uuids)).order_by(Zone.name)
-        ).all():
-            zones.setdefault(tz.template_uuid, []).append((z, tz))
-        tags: dict[str, list[Tag]] = {}
-        for tag in self._s.scalars(select(Tag).where(Tag.resource_uuid.in_(uuids))
-                                   .order_by(Tag.key)):
-            tags.setdefault(tag.resource_uuid, []).append(tag)
-        links = TemplateUserDataService(self._s).linked(uuids)
-        backing = self._source_snapshots(templates)
-        return [TemplateDetail(t, owners[t.account_uuid], os_types[t.os_type_uuid],
-                               zones.get(t.uuid, []), tags.get(t.uuid, []), links.get(t.uuid),
-                               backing.get(t.source_snapshot_uuid or ""))
-                for t in templates]
-
-    def _source_snapshots(self, templates: list[Template]) -> dict[str, tuple[str, str]]:
-        """(sid, volume type) of the live source snapshots of ``templates``, by uuid."""
-        wanted = {t.source_snapshot_uuid for t in templates if t.source_snapshot_uuid}
-        if not wanted:
-            return {}
-        rows = self._s.execute(
-            select(Snapshot.uuid, Snapshot.sid, Volume.volume_type)
-            .outerjoin(Volume, Volume.uuid == Snapshot.volume_uuid)
-            .where(Snapshot.uuid.in_(wanted), Snapshot.removed_at.is_(None))).all()
-        return {u: (sid, volume_type or "") for u, sid, volume_type in rows}
+        """Each template with its owner, OS type, zones, tags, user data and source snapshot."""
+        return self._templates.template_details(templates)
 
     def account_domain(self, account_uuid: str) -> tuple[Account, Domain]:
         row = self._s.execute(select(Account, Domain).join(Domain, Domain.uuid == Account.domain_uuid)
