@@ -70,7 +70,7 @@ def private_dns(ip: str | None) -> str:
 def instance(d: InstanceDetail | InstanceSummary) -> dict[str, Any]:
     """An ``Instance`` (of a summary, or of a detail through its summary).
     Views of many instances share their constant parts (state, monitoring,
-    CPU options ... are the same dict objects): read-only. Its times are the
+    CPU options, equal tag lists ... are the same objects): read-only. Its times are the
     engine's (naive UTC) datetimes, which the serializer writes as UTC:
     converting thousands of them per listing is not free."""
     s = d if type(d) is InstanceSummary else summarize(d)  # type: ignore[arg-type]
@@ -112,7 +112,7 @@ def instance(d: InstanceDetail | InstanceSummary) -> dict[str, Any]:
         "BlockDeviceMappings": _block_devices(s) if not gone else _NONE,
         "VirtualizationType": "hvm",
         "ClientToken": s.client_token or "",
-        "Tags": [{"Key": k, "Value": v} for k, v in s.tags] or None,
+        "Tags": _tag_list(tuple(s.tags)) if s.tags else None,
         "SecurityGroups": groups,
         "SourceDestCheck": nic.source_dest_check is not False if nic else True,
         "Hypervisor": "xen",
@@ -155,6 +155,13 @@ _STATE_VIEW: Final = {s: {"Code": code, "Name": name} for s, (code, name) in STA
 def _cpu_options(cpus: int) -> dict[str, int]:
     return {"CoreCount": max(1, cpus // 2) if cpus > 1 else 1,
             "ThreadsPerCore": 2 if cpus > 1 else 1}
+
+
+@functools.lru_cache(maxsize=256)
+def _tag_list(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    """The ``Tags`` of (key, value) pairs; instances with the same tags (a
+    batch launched together) share one list, which the serializer writes once."""
+    return [{"Key": k, "Value": v} for k, v in pairs]
 
 
 @functools.lru_cache(maxsize=1024)

@@ -13,8 +13,8 @@ The XML is the document ``xmltodict.unparse`` produces for :func:`to_tree`'s
 tree (``short_empty_elements=True``). For speed, :func:`success` writes that
 document directly from per-shape plans built once (each non-string scalar
 member gets its own element writer: booleans are two constant elements,
-timestamps reuse the text of recently written equal instants, from a bounded
-per-process table); the unit tests prove the bytes are identical to
+timestamps reuse the text of recently written equal instants and seconds,
+from bounded per-process tables); the unit tests prove the bytes are identical to
 ``xmltodict.unparse``'s. A structure or list object
 that a result holds in several places under the same member (views share
 constant parts, such as one ``State`` dict per state, across the instances of
@@ -27,7 +27,7 @@ import base64
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import xmltodict
@@ -305,18 +305,34 @@ def _element_writer(tag: str, text_of: Callable[[Any], str]) -> Callable[[Any], 
     return element
 
 
-# Text of recently written timestamps: many elements of a listing carry the
-# same moment (attachment times of a batch launch ...). Bounded: emptied when full.
+# Text of recent timestamps (a listing has many equal moments, and more equal
+# seconds: a second's "YYYY-MM-DDThh:mm:ss" is formatted once, its instants
+# add their milliseconds). Bounded: each table is emptied when full.
 _STAMPS: dict[datetime, str] = {}
+_SECONDS: dict[datetime, str] = {}
 _STAMPS_MAX: Final = 4096
+_MILLIS: Final = tuple(f".{ms:03d}Z" for ms in range(1000))
+_ONE_MICRO: Final = timedelta(microseconds=1)
 
 
 def _stamp(value: Any) -> str:
-    if type(value) is datetime:
-        text = _STAMPS.get(value)
-        if text is not None:
-            return text
-    text = _text_timestamp(value)  # checks the type
+    if type(value) is not datetime:
+        return _text_timestamp(value)  # raises TypeError (or formats a subclass)
+    text = _STAMPS.get(value)
+    if text is not None:
+        return text
+    zone = value.tzinfo
+    if zone is None or zone is UTC:  # (other zones' offsets may hold microseconds)
+        micro = value.microsecond
+        second = value - _ONE_MICRO * micro if micro else value
+        head = _SECONDS.get(second)
+        if head is None:
+            if len(_SECONDS) >= _STAMPS_MAX:
+                _SECONDS.clear()
+            head = _SECONDS[second] = _text_timestamp(second)[:19]
+        text = head + _MILLIS[micro // 1000]
+    else:
+        text = _text_timestamp(value)
     if len(_STAMPS) >= _STAMPS_MAX:
         _STAMPS.clear()
     _STAMPS[value] = text

@@ -9,11 +9,12 @@ one :meth:`InstanceReader.page` selects (same scope, filters, order and
 tokens as :meth:`InstanceReader.list`); its related rows are read with one
 narrow statement per kind, for the page's instances (see
 :class:`~engine.services.instance_details.Scope`). The few rows instances
-share (zone, offering, template, account, network) are read by uuid, one
-statement per kind. A page costs a fixed number of statements.
+share (zone, offering, template, account, network, security group) are read
+by uuid, one statement per kind, the uuids bound (prepared once per padded
+size, on every database). A page costs a fixed number of statements.
 
 On SQLite, a big page's related rows are read with the page's uuids bound
-(:class:`_ByInstance`: statements prepared once per size, run on the DBAPI
+(:class:`_ByKeys`: statements prepared once per size, run on the DBAPI
 cursor) rather than through the page's conditions as a subquery: SQLite runs
 that subquery again in each statement, reading every instance row of the page
 each time. Other databases keep the subquery.
@@ -130,10 +131,10 @@ class InstanceLister:
         s = self._session
         uuids = [r[_UUID] for r in rows]
         related = _Related(s, uuids, among)
-        zones = _names(s, _column(Zone, "name"), {r[_ZONE] for r in rows})
-        offerings = _names(s, _column(ServiceOffering, "name"), {r[_OFFERING] for r in rows})
-        numbers = _names(s, _column(Account, "number"), {r[_ACCOUNT] for r in rows})
-        templates = _templates(s, {r[_TEMPLATE] for r in rows})
+        zones = _by_uuid(s, _ZONE_NAMES, {r[_ZONE] for r in rows})
+        offerings = _by_uuid(s, _OFFERING_NAMES, {r[_OFFERING] for r in rows})
+        numbers = _by_uuid(s, _ACCOUNT_NUMBERS, {r[_ACCOUNT] for r in rows})
+        templates = _by_uuid(s, _TEMPLATE_SHOWN, {r[_TEMPLATE] for r in rows})
         nics = self._nics(related)
         volumes: dict[str, list[VolumeSummary]] = defaultdict(list)
         for v in related.rows(_VOLUME_ROWS):
@@ -175,7 +176,7 @@ class InstanceLister:
         rows = related.rows(_NIC_ROWS)
         public = {uuid: (address, association)
                   for uuid, address, association in related.rows(_PUBLIC_ROWS)}
-        networks = _networks(s, {r[2] for r in rows})
+        networks = _by_uuid(s, _NETWORK_SIDS, {r[2] for r in rows})
         out: dict[str, list[NicSummary]] = defaultdict(list)
         for r in rows:
             uuid = r[0]
@@ -195,8 +196,7 @@ class InstanceLister:
         wanted = {g for groups in links.values() for g in groups}
         if not wanted:
             return {}
-        named = {uuid: (name, sid) for uuid, name, sid in _rows(s, select(
-            _GROUPS.c.uuid, _GROUPS.c.name, _GROUPS.c.sid).where(_GROUPS.c.uuid.in_(wanted)))}
+        named = _by_uuid(s, _GROUP_NAMES, wanted)
         shared: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
         out = {}
         for uuid, groups in links.items():
@@ -222,33 +222,41 @@ _BOUND_SIZES = (64, 128, 256, 512, 1024)
 _UUID_NAMES = tuple(f"p_u{i}" for i in range(_BOUND_SIZES[-1]))
 
 
-class _ByInstance:
-    """A related-row select (its first column names the instance) for the
-    instances of a page with their uuids bound: prepared once per padded size
-    (the last uuid repeated), run on the DBAPI cursor."""
+class _ByKeys:
+    """A select (its first column names the row it is about: the instance of a
+    related row, the shared row itself) for rows of the given keys with the
+    keys bound: prepared once per padded size (the last key repeated), run on
+    the DBAPI cursor. More keys than the largest size: an expanding IN,
+    through SQLAlchemy."""
 
-    def __init__(self, stmt: Select[Any], column: Any) -> None:
+    def __init__(self, stmt: Select[Any], column: Any,
+                 sizes: tuple[int, ...] = _BOUND_SIZES) -> None:
         self.stmt = stmt
         self.column = column
+        self._sizes = sizes
         self._prepared: dict[int, Prepared] = {}
 
     def rows(self, session: Session, uuids: list[str]) -> Sequence[Any]:
         n = len(uuids)
-        size = next(size for size in _BOUND_SIZES if size >= n)
+        if not n:
+            return []
+        if n > self._sizes[-1]:
+            return _rows(session, self.stmt.where(self.column.in_(uuids)))
+        size = next(size for size in self._sizes if size >= n)
         prepared = self._prepared.get(size)
         if prepared is None:
             prepared = self._prepared.setdefault(size, Prepared(self.stmt.where(
                 self.column.in_([bindparam(name) for name in _UUID_NAMES[:size]]))))
-        padded = uuids + [uuids[-1]] * (size - n)
+        padded = uuids + [uuids[-1]] * (size - n) if size > n else uuids
         return prepared.execute(session, dict(zip(_UUID_NAMES, padded))).rows
 
 
-_NIC_ROWS = _ByInstance(_NIC_SELECT, _NICS.c.instance_uuid)
-_PUBLIC_ROWS = _ByInstance(_PUBLIC_SELECT, _PUBLIC.c.instance_uuid)
-_VOLUME_ROWS = _ByInstance(_VOLUME_SELECT, _VOLUMES.c.instance_uuid)
-_GROUP_LINK_ROWS = _ByInstance(_GROUP_LINK_SELECT, _GROUP_LINKS.c.instance_uuid)
-_AFFINITY_ROWS = _ByInstance(_AFFINITY_SELECT, _AFFINITY_LINKS.c.instance_uuid)
-_TAG_ROWS = _ByInstance(_TAG_SELECT, _TAGS.c.resource_uuid)
+_NIC_ROWS = _ByKeys(_NIC_SELECT, _NICS.c.instance_uuid)
+_PUBLIC_ROWS = _ByKeys(_PUBLIC_SELECT, _PUBLIC.c.instance_uuid)
+_VOLUME_ROWS = _ByKeys(_VOLUME_SELECT, _VOLUMES.c.instance_uuid)
+_GROUP_LINK_ROWS = _ByKeys(_GROUP_LINK_SELECT, _GROUP_LINKS.c.instance_uuid)
+_AFFINITY_ROWS = _ByKeys(_AFFINITY_SELECT, _AFFINITY_LINKS.c.instance_uuid)
+_TAG_ROWS = _ByKeys(_TAG_SELECT, _TAGS.c.resource_uuid)
 
 
 class _Related:
@@ -261,11 +269,15 @@ class _Related:
         self._uuids = uuids
         self._bound = (among is not None and len(uuids) <= _BOUND_SIZES[-1]
                        and session.connection().dialect.name == "sqlite")
+        # Bound sorted: SQLite reads an IN list in key order whatever order it
+        # was given in (so the rows come back the same), and builds it faster
+        # from sorted keys.
+        self._sorted = sorted(uuids) if self._bound else uuids
         self._scope = Scope(uuids, among)
 
-    def rows(self, select_of: _ByInstance) -> Sequence[Any]:
+    def rows(self, select_of: _ByKeys) -> Sequence[Any]:
         if self._bound:
-            return select_of.rows(self._session, self._uuids)
+            return select_of.rows(self._session, self._sorted)
         return _rows(self._session, self._scope.of(select_of.column)(select_of.stmt))
 
 
@@ -288,33 +300,39 @@ _volume = VolumeSummary._make
 _nic = NicSummary._make
 
 
-def _column(model: type, name: str) -> Any:
-    return model.__table__.c[name]  # type: ignore[attr-defined]
-
-
 def _rows(session: Session, stmt: Any) -> Sequence[Any]:
     """The rows of a Core select, on the session's connection."""
     return session.connection().execute(stmt).all()
 
 
-def _names(session: Session, column: Any, uuids: set[str]) -> dict[str, Any]:
-    """``column`` of the rows of its table with these uuids, by uuid: one statement."""
+# Padded sizes of the uuid lists of the few shared rows a page names.
+_SHARED_SIZES = (4, 16, 64, 256, _BOUND_SIZES[-1])
+
+
+def _shared(column: Any, *columns: Any) -> _ByKeys:
+    """The select of ``columns`` of the rows of ``column``'s table by uuid."""
     table = column.table
-    return dict(_rows(session, select(table.c.uuid, column).where(table.c.uuid.in_(uuids))))
+    return _ByKeys(select(table.c.uuid, column, *columns), table.c.uuid, _SHARED_SIZES)
 
 
-def _templates(session: Session, uuids: set[str]) -> dict[str, tuple[str, str, str]]:
-    t = Template.__table__
-    return {u: (sid, arch, root) for u, sid, arch, root in _rows(session, select(
-        t.c.uuid, t.c.sid, t.c.arch, t.c.root_device_name).where(t.c.uuid.in_(uuids)))}
+_ZONE_NAMES = _shared(Zone.__table__.c.name)
+_OFFERING_NAMES = _shared(ServiceOffering.__table__.c.name)
+_ACCOUNT_NUMBERS = _shared(Account.__table__.c.number)
+_TEMPLATE_SHOWN = _shared(*(Template.__table__.c[n] for n in ("sid", "arch",
+                                                                "root_device_name")))
+_GROUP_NAMES = _shared(_GROUPS.c.name, _GROUPS.c.sid)
+# (uuid, sid, container sid or None) of networks.
+_NETWORK_SIDS = _ByKeys(
+    select(_NETWORKS.c.uuid, _NETWORKS.c.sid, _VPCS.c.sid).select_from(
+        _NETWORKS.outerjoin(_TIERS, _TIERS.c.network_uuid == _NETWORKS.c.uuid)
+        .outerjoin(_VPCS, _VPCS.c.uuid == _TIERS.c.vpc_uuid)),
+    _NETWORKS.c.uuid, _SHARED_SIZES)
 
 
-def _networks(session: Session, uuids: set[str]) -> dict[str, tuple[str, str | None]]:
-    """(sid, container sid or None) of networks ``uuids``: one statement."""
-    if not uuids:
-        return {}
-    stmt = (select(_NETWORKS.c.uuid, _NETWORKS.c.sid, _VPCS.c.sid)
-            .select_from(_NETWORKS.outerjoin(_TIERS, _TIERS.c.network_uuid == _NETWORKS.c.uuid)
-                         .outerjoin(_VPCS, _VPCS.c.uuid == _TIERS.c.vpc_uuid))
-            .where(_NETWORKS.c.uuid.in_(uuids)))
-    return {uuid: (sid, vpc_sid) for uuid, sid, vpc_sid in _rows(session, stmt)}
+def _by_uuid(session: Session, select_of: _ByKeys, uuids: set[str]) -> dict[str, Any]:
+    """The rows of these uuids as {uuid: second column} (two columns) or
+    {uuid: (the other columns)}: one statement (none for no uuids)."""
+    rows = select_of.rows(session, sorted(uuids))
+    if len(select_of.stmt.selected_columns) == 2:
+        return dict(rows)  # type: ignore[arg-type]
+    return {r[0]: tuple(r[1:]) for r in rows}

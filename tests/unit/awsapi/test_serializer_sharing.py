@@ -111,3 +111,34 @@ def test_one_serializer_call_does_not_leak_into_the_next() -> None:
     second = serializer.success(_op(), _fleet(3, shared=shared), "r")
     assert first.count(b"<name>running</name>") == 3
     assert second.count(b"<name>stopped</name>") == 3
+
+
+def test_timestamps_of_one_second_keep_their_own_milliseconds() -> None:
+    # The text of a second is formatted once and reused for its other instants.
+    base = datetime(2026, 11, 22, 10, 20, 30)
+    moments = [base.replace(microsecond=us) for us in (0, 999, 1000, 192000, 999999)]
+    moments += [m.replace(tzinfo=UTC) for m in moments]
+    moments += [base.replace(tzinfo=timezone(timedelta(hours=2)), microsecond=5000)]
+    serializer._STAMPS.clear()
+    serializer._SECONDS.clear()
+    texts = [serializer._stamp(m) for m in moments]
+    assert texts == [serializer._text_timestamp(m) for m in moments]
+    assert texts[:5] == [f"2026-11-22T10:20:30.{ms}Z" for ms in ("000", "000", "001", "192",
+                                                                  "999")]
+    assert texts[-1] == "2026-11-22T08:20:30.005Z"
+    fleet = _fleet(3, shared=_shared())
+    for k, inst in enumerate(fleet["Reservations"][0]["Instances"]):
+        inst["LaunchTime"] = base.replace(microsecond=1000 * k, tzinfo=UTC)
+    body = _check(fleet)
+    assert b"<launchTime>2026-11-22T10:20:30.002Z</launchTime>" in body
+
+
+def test_a_tag_list_shared_by_instances_is_written_for_each() -> None:
+    shared = _shared()
+    tags = [{"Key": "batch", "Value": "b1"}, shared["tag"]]
+    fleet = _fleet(4, shared=shared)
+    for inst in fleet["Reservations"][0]["Instances"]:
+        inst["Tags"] = tags  # as views share equal tag lists
+    body = _check(fleet)
+    assert body.count(b"<tagSet><item><key>batch</key><value>b1</value></item>"
+                      b"<item><key>fleet</key><value>bench</value></item></tagSet>") == 4
