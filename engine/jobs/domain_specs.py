@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -72,8 +73,9 @@ def host_access_of(session: Session, host_uuid: str | None) -> HostAccess | None
                       pools_reachable(session, zone, cluster, hypervisor))
 
 
-def domain_spec(session: Session, inst: Instance) -> DomainSpec:
-    """The domain a driver defines for ``inst`` (see the module docstring)."""
+def domain_spec(session: Session, inst: Instance | Any) -> DomainSpec:
+    """The domain a driver defines for ``inst`` (its row or its record: only
+    its columns are read; see the module docstring)."""
     template = _TEMPLATE.execute(session, {"p_template": inst.template_uuid,
                                            "p_zone": inst.zone_uuid}).first()
     assert template is not None

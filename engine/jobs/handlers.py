@@ -25,9 +25,16 @@ from engine.errors import ResourceKind
 from engine.hypervisors.base import DomainRef
 from engine.jobs.domain_specs import domain_spec, host_access_of
 from engine.jobs.drivers import DriverPool
-from engine.jobs.job_rows import locked_instance, set_vm_state, still_owned
+from engine.jobs.job_rows import (
+    instance_record,
+    locked_instance,
+    mark_running,
+    set_vm_state,
+    still_owned,
+)
 from engine.jobs.queue import JobKind
 from engine.models import (
+    Event,
     Instance,
     InstanceSecurityGroup,
     Job,
@@ -35,8 +42,9 @@ from engine.models import (
     PublicIp,
     Volume,
 )
-from engine.services.events import record_event
-from engine.services.public_ip_launch import map_again, release_mapped
+from engine.services.events import event_values, record_event
+from engine.services.launch_rows import insert_rows
+from engine.services.public_ip_launch import map_again_for, release_mapped
 from engine.services.rules import revoke_instance_rules
 from engine.settings import Settings
 from engine.statements import Prepared
@@ -191,7 +199,7 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
     running domain outlives a failed spawn (a job whose runner died runs
     again: define returns the same domain)."""
     with ctx.read_tx() as s:  # each later step re-checks the state under its lock
-        inst = locked_instance(s, job.resource_uuid)
+        inst = instance_record(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             return {"skipped": True}
         access = host_access_of(s, inst.host_uuid)
@@ -218,18 +226,17 @@ def run_start(ctx: JobContext, job: Job) -> dict[str, Any]:
     with ctx.tx() as s:
         if not still_owned(s, job):
             return {"skipped": True}
-        inst = locked_instance(s, job.resource_uuid)
+        inst = instance_record(s, job.resource_uuid)
         if inst is None or inst.state != VmState.STARTING:
             # Destroyed while we were starting it: do not leave the domain behind.
             driver.destroy(ref)
             return {"skipped": True}
-        inst.domain_ref = ref.ref
-        set_vm_state(inst, VmState.RUNNING)
-        inst.power_state = "PowerOn"
-        map_again(s, None, inst.uuid)  # a mapped public address is the running instance's
+        inst = mark_running(s, inst, ref.ref)
+        map_again_for(s, None, inst)  # a mapped public address is the running instance's
         _DISKS_READY.execute(s, {"p_instance": inst.uuid})
-        record_event(s, None, "VM.START", f"Started {inst.name}", ResourceKind.INSTANCE,
-                     inst.uuid, account_uuid=inst.account_uuid)
+        insert_rows(s, [(Event, event_values(None, "VM.START", f"Started {inst.name}",
+                                             ResourceKind.INSTANCE, inst.uuid,
+                                             account_uuid=inst.account_uuid))])
         return settle(s, job, {"instance_uuid": job.resource_uuid})
 
 

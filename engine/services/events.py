@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
@@ -47,17 +48,34 @@ def record_event(
     account_uuid: str | None = None,
 ) -> Event:
     """Add an event row to the caller's transaction."""
-    event = Event(
-        event_type=event_type,
-        level=level,
-        description=description[:255],
-        account_uuid=account_uuid or (principal.account_uuid if principal else None) or None,
-        user_uuid=(principal.user_uuid if principal else None) or None,
-        resource_kind=resource_kind,
-        resource_uuid=resource_uuid,
-    )
+    event = Event(**event_values(principal, event_type, description, resource_kind,
+                                 resource_uuid, level=level, account_uuid=account_uuid))
     session.add(event)
     return event
+
+
+def event_values(
+    principal: Principal | None,
+    event_type: str,
+    description: str,
+    resource_kind: ResourceKind | None = None,
+    resource_uuid: str | None = None,
+    *,
+    level: str = "INFO",
+    account_uuid: str | None = None,
+) -> dict[str, Any]:
+    """The given columns of the event row :func:`record_event` adds (by
+    attribute name; the others take their defaults), for a caller that writes
+    its rows itself (``engine.services.launch_rows``)."""
+    return {
+        "event_type": event_type,
+        "level": level,
+        "description": description[:255],
+        "account_uuid": account_uuid or (principal.account_uuid if principal else None) or None,
+        "user_uuid": (principal.user_uuid if principal else None) or None,
+        "resource_kind": resource_kind,
+        "resource_uuid": resource_uuid,
+    }
 
 
 def _instant(value: str) -> datetime:

@@ -37,6 +37,7 @@ from engine.errors import (
 from engine.ids import new_sid, new_uuid
 from engine.jobs.queue import JobKind, enqueue
 from engine.models import (
+    Event,
     Instance,
     InstanceAffinityGroup,
     InstanceSecurityGroup,
@@ -45,6 +46,7 @@ from engine.models import (
     Nic,
     SecurityGroup,
     ServiceOffering,
+    Tag,
     Template,
     Volume,
     Zone,
@@ -52,15 +54,15 @@ from engine.models import (
 from engine.principal import Principal
 from engine.sequences import take
 from engine.services.affinity import AffinityService, placement_rules
-from engine.services.events import record_event
+from engine.services.events import event_values
 from engine.services.instance_details import InstanceDetail, InstanceReader
 from engine.services.instance_launch_checks import LaunchChecks, check_user_data, one_host
 from engine.services.launch_details import Placed, Tier, launched_details
-from engine.services.launch_rows import NewRows
+from engine.services.launch_rows import NewRows, new_row
 from engine.services.public_ip_launch import PublicIpChoice, map_at_launch
 from engine.services.resource_limits import Resource, admit
 from engine.services.settings import Settings
-from engine.services.tags import apply_tags
+from engine.services.tags import new_tag_values
 from engine.services.template_user_data import launch_user_data
 from engine.services.volumes_launch import (
     DataVolumeSpec,
@@ -264,74 +266,83 @@ class Launcher(LaunchChecks):
         address = PrivateIpAllocator(self._s).allocate(ctx.network, req.private_ip,
                                                        taken=addresses)
         now = utcnow()
-        inst = Instance(
-            uuid=new_uuid(),
-            number=number,
-            account_uuid=principal.account_uuid,
-            user_uuid=principal.user_uuid or None,
-            zone_uuid=zone.uuid,
-            host_uuid=host_uuid,
-            last_host_uuid=host_uuid,
-            service_offering_uuid=offering.uuid,
-            template_uuid=template.uuid,
-            hypervisor=template.hypervisor,
-            state=VmState.STARTING if req.start else VmState.STOPPED,
-            cpus=offering.cpus, cpu_mhz=offering.cpu_mhz, memory_mib=offering.memory_mib,
-            key_pair_name=req.key_name,
-            user_data=ctx.user_data,
-            reservation_sid=ctx.reservation_sid,
-            launch_index=index,
-            client_token=req.client_token if index == 0 else None,
-            launch_fingerprint=ctx.fingerprint if index == 0 else None,
-            disable_api_termination=req.disable_api_termination,
-            group_name=req.group,
-            public_ip_mapped=ctx.public_ip is not PublicIpChoice.NO,
-            created_at=now,
-            state_changed_at=now,
-        )
-        inst.instance_name = f"i-{principal.account_number[-4:]}-{number}-VM"
+        uuid = new_uuid()
         base_name = req.name if req.name else None
-        inst.name = (base_name if base_name and req.max_count == 1
-                     else f"{base_name}-{index + 1}" if base_name else f"VM-{inst.uuid}")
-        inst.display_name = req.display_name or inst.name
-        data = add_data_volumes(self._storage, inst, ctx.data, storage_tags="", now=now)
-        new: builtins.list[Any] = [inst]
+        name = (base_name if base_name and req.max_count == 1
+                else f"{base_name}-{index + 1}" if base_name else f"VM-{uuid}")
+        new: builtins.list[tuple[type, dict[str, Any]]] = []
+
+        def row(model: type, values: dict[str, Any]) -> Any:
+            new.append((model, values))
+            return new_row(model, values)
+
+        inst = row(Instance, {
+            "uuid": uuid,
+            "number": number,
+            "name": name,
+            "display_name": req.display_name or name,
+            "instance_name": f"i-{principal.account_number[-4:]}-{number}-VM",
+            "account_uuid": principal.account_uuid,
+            "user_uuid": principal.user_uuid or None,
+            "zone_uuid": zone.uuid,
+            "host_uuid": host_uuid,
+            "last_host_uuid": host_uuid,
+            "service_offering_uuid": offering.uuid,
+            "template_uuid": template.uuid,
+            "hypervisor": template.hypervisor,
+            "state": VmState.STARTING if req.start else VmState.STOPPED,
+            "cpus": offering.cpus, "cpu_mhz": offering.cpu_mhz, "memory_mib": offering.memory_mib,
+            "key_pair_name": req.key_name,
+            "user_data": ctx.user_data,
+            "reservation_sid": ctx.reservation_sid,
+            "launch_index": index,
+            "client_token": req.client_token if index == 0 else None,
+            "launch_fingerprint": ctx.fingerprint if index == 0 else None,
+            "disable_api_termination": req.disable_api_termination,
+            "group_name": req.group,
+            "public_ip_mapped": ctx.public_ip is not PublicIpChoice.NO,
+            "created_at": now,
+            "state_changed_at": now,
+        })
+        data = [row(Volume, v) for v in add_data_volumes(self._storage, inst, ctx.data,
+                                                           storage_tags="", now=now)]
         # NETWORK survives in ctx only where the network maps addresses (tier read once).
-        mapped = map_at_launch(self._s, principal, inst, ctx.network, ctx.public_ip,
-                               network_maps=True, add=new.append)
+        mapped = map_at_launch(self._s, principal, inst, ctx.network.uuid, ctx.public_ip,
+                               network_maps=True, add=lambda e: row(Event, e))
         addresses.add(address)
-        nic = Nic(uuid=new_uuid(), instance_uuid=inst.uuid, network_uuid=ctx.network.uuid,
-                  ip_address=address, mac_address=mac_for(ctx.network.sid, address), device_id=0,
-                  is_default=True, account_uuid=inst.account_uuid)
-        root = Volume(
-            uuid=new_uuid(),  # the volume tags below name it before any write
-            name=f"ROOT-{number}", account_uuid=principal.account_uuid, zone_uuid=zone.uuid,
-            pool_uuid=pool_uuid, instance_uuid=inst.uuid, kind=VolumeKind.ROOT, device_id=0,
-            size_bytes=ctx.root_bytes, state=VolumeState.ALLOCATED, template_uuid=template.uuid,
-            snapshot_uuid=template.source_snapshot_uuid,  # the root is cloned from it if set
-            delete_on_termination=req.root_delete_on_termination, attached_at=now,
-            created_at=now,
-        )
+        nic = row(Nic, {
+            "uuid": new_uuid(), "instance_uuid": uuid, "network_uuid": ctx.network.uuid,
+            "ip_address": address, "mac_address": mac_for(ctx.network.sid, address), "device_id": 0,
+            "is_default": True, "account_uuid": principal.account_uuid})
+        root_values = {
+            "uuid": new_uuid(),  # the volume tags below name it before any write
+            "name": f"ROOT-{number}", "account_uuid": principal.account_uuid, "zone_uuid": zone.uuid,
+            "pool_uuid": pool_uuid, "instance_uuid": uuid, "kind": VolumeKind.ROOT, "device_id": 0,
+            "size_bytes": ctx.root_bytes, "state": VolumeState.ALLOCATED, "template_uuid": template.uuid,
+            "snapshot_uuid": template.source_snapshot_uuid,  # the root is cloned from it if set
+            "delete_on_termination": req.root_delete_on_termination, "attached_at": now,
+            "created_at": now,
+        }
         if req.root_volume_type:
-            root.volume_type = req.root_volume_type
+            root_values["volume_type"] = req.root_volume_type
+        root = row(Volume, root_values)
         volumes = [root, *data]
-        new += [nic, *volumes, record_event(self._s, principal, "VM.CREATE",
-                                            f"Launched {inst.name}", ResourceKind.INSTANCE,
-                                            inst.uuid)]
-        new += [InstanceSecurityGroup(instance_uuid=inst.uuid, group_uuid=g.uuid)
-                for g in ctx.groups]
-        new += [InstanceAffinityGroup(instance_uuid=inst.uuid, group_uuid=u)
-                for u in ctx.affinity]
-        tags = apply_tags(self._s, principal, ResourceKind.INSTANCE, [inst.uuid], req.tags,
-                          new_resources=True) if req.tags else []
-        new += tags
+        row(Event, event_values(principal, "VM.CREATE", f"Launched {name}",
+                                ResourceKind.INSTANCE, uuid))
+        for g in ctx.groups:
+            row(InstanceSecurityGroup, {"instance_uuid": uuid, "group_uuid": g.uuid})
+        for u in ctx.affinity:
+            row(InstanceAffinityGroup, {"instance_uuid": uuid, "group_uuid": u})
+        tags = [row(Tag, t) for t in new_tag_values(principal, ResourceKind.INSTANCE, [uuid],
+                                                    req.tags)] if req.tags else []
         if req.volume_tags:
-            new += apply_tags(self._s, principal, ResourceKind.VOLUME, [v.uuid for v in volumes],
-                              req.volume_tags, new_resources=True)
+            for t in new_tag_values(principal, ResourceKind.VOLUME, [v.uuid for v in volumes],
+                                    req.volume_tags):
+                row(Tag, t)
         if req.nic_tags:
-            new += apply_tags(self._s, principal, ResourceKind.NIC, [nic.uuid], req.nic_tags,
-                              new_resources=True)
-        rows.add_all(new)  # before a savepoint's end would flush them
+            for t in new_tag_values(principal, ResourceKind.NIC, [nic.uuid], req.nic_tags):
+                row(Tag, t)
+        rows.add_values(new)  # only once nothing more can fail
         return Placed(inst, nic, ctx.network, root, mapped, tags, data)
 
     def _by_client_token(self, principal: Principal, token: str,

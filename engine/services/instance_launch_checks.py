@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select
@@ -30,20 +31,25 @@ from engine.models import (
     Zone,
 )
 from engine.principal import Principal
+from engine.querying import Record, record_columns, record_type
 from engine.services.launch_details import Tier
 from engine.services.security_groups import DEFAULT_GROUP, SecurityGroupService
 from engine.services.template_access import may_launch
-from engine.statements import Prepared, loaded, loaded_side_by_side, row_columns
+from engine.statements import Prepared, loaded, row_columns
 from engine.states import TemplateState
 
 GIB = 1024**3
 MAX_USER_DATA = 16 * 1024
 
 
+# Rows only read (never changed) are read as records (engine.querying.Record):
+# cheaper than the ORM's objects, and a view reads them alike.
+_ZONE, _NETWORK_ROW, _DOMAIN, _GROUP = (record_type(m) for m in (Zone, Network, Domain,
+                                                                   SecurityGroup))
 # The launch's lookups, built once with bound parameters (named p_*).
 # The template's zones, each with whether the template has linked user data
 # (rows: state, link, the zone's columns; see engine.statements).
-_ZONES = (select(TemplateZone.state, TemplateUserData.user_data_uuid, *row_columns(Zone))
+_ZONES = (select(TemplateZone.state, TemplateUserData.user_data_uuid, *record_columns(_ZONE))
           .select_from(Zone)
           .join(TemplateZone, TemplateZone.zone_uuid == Zone.uuid)
           .outerjoin(TemplateUserData,
@@ -57,8 +63,8 @@ _TEMPLATE_ZONES = {False: _ZONES.order_by(Zone.created_at),
 # (Rows: state, link, tier maps, container sid, the zone's, the network's columns.)
 _TEMPLATE_ZONES_NETWORKS = {
     given: (stmt.with_only_columns(TemplateZone.state, TemplateUserData.user_data_uuid,
-                                   VpcTier.map_public_ip, Vpc.sid, *row_columns(Zone),
-                                   *row_columns(Network))
+                                   VpcTier.map_public_ip, Vpc.sid, *record_columns(_ZONE),
+                                   *record_columns(_NETWORK_ROW))
             .outerjoin(Network, and_(Network.zone_uuid == Zone.uuid, Network.is_default.is_(True),
                                      Network.removed_at.is_(None)))
             .outerjoin(VpcTier, VpcTier.network_uuid == Network.uuid)
@@ -71,9 +77,10 @@ _PREPARED_ZONES = {(networks, given): Prepared(stmt) for networks, stmts in
 # A network with its tier facts: (network or None, maps public addresses, container sid).
 NetworkRow = tuple[Network | None, bool | None, str | None]
 # The account, its domain and its default security group of no container (if made).
-# (Rows: the columns of each in turn; see engine.statements.)
+# (Rows: the columns of each in turn. The account is loaded as the session's
+# object: the limits check reads it from the session again.)
 _OWNER = Prepared(
-    select(*row_columns(Account), *row_columns(Domain), *row_columns(SecurityGroup))
+    select(*row_columns(Account), *record_columns(_DOMAIN), *record_columns(_GROUP))
     .select_from(Account)
     .join(Domain, Domain.uuid == Account.domain_uuid)
     .outerjoin(SecurityGroup, and_(SecurityGroup.account_uuid == Account.uuid,
@@ -129,8 +136,9 @@ class LaunchChecks:
             raise InvalidParameter("templateid", template.uuid, "the template is not ready yet")
         first = ready[0]
         if not default_network:
-            return loaded(self._s, Zone, first[2:]), rows[0][1] is not None, None
-        zone, network = loaded_side_by_side(self._s, first, Zone, Network)
+            zone: Any = _ZONE(first[2:])  # its record: read only
+            return zone, rows[0][1] is not None, None
+        zone, network = _records(first, _ZONE, _NETWORK_ROW)
         return zone, rows[0][1] is not None, (network, first[2], first[3])
 
     def _owner(self, account_uuid: str) -> tuple[Account, Domain, SecurityGroup | None]:
@@ -139,9 +147,9 @@ class LaunchChecks:
         row = _OWNER.execute(self._s, {"p_account": account_uuid}).first()
         if row is None:
             raise NotFound(ResourceKind.ACCOUNT, account_uuid)
-        account, domain, group = loaded_side_by_side(self._s, row, Account, Domain,
-                                                     SecurityGroup)
-        return account, domain, group
+        width = len(row_columns(Account))
+        domain, group = _records(row[width:], _DOMAIN, _GROUP)
+        return loaded(self._s, Account, row[:width]), domain, group
 
     def _key_pair(self, principal: Principal, name: str) -> KeyPair:
         kp = self._s.execute(_KEY_PAIR, {"p_account": principal.account_uuid,
@@ -214,6 +222,19 @@ class LaunchChecks:
                                        "smaller than the image's size")
             return requested_gib * GIB
         return max(minimum, GIB)
+
+
+def _records(row: Sequence[Any], *types: type[Record]) -> list[Any]:
+    """The records of ``types`` side by side at the end of ``row`` (after any
+    leading plain columns); None for one whose columns are all NULL (an outer
+    join found no row)."""
+    at = len(row) - sum(len(t._fields) for t in types)
+    out = []
+    for record in types:
+        part = row[at:at + len(record._fields)]
+        at += len(record._fields)
+        out.append(None if all(v is None for v in part) else record(part))
+    return out
 
 
 def check_user_data(value: str | None) -> str | None:

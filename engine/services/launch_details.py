@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -35,8 +36,9 @@ from engine.models import (
     Volume,
     Zone,
 )
+from engine.querying import record_columns, record_type
 from engine.services.instance_details import InstanceDetail, NicDetail
-from engine.statements import Prepared, loaded, select_rows
+from engine.statements import Prepared
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class Tier:
 
 @dataclass
 class Placed:
-    """One instance a launch created, with the rows it created for it."""
+    """One instance a launch created, with the rows it created for it (the
+    new rows as their read-only records: ``engine.services.launch_rows``)."""
 
     instance: Instance
     nic: Nic
@@ -61,7 +64,9 @@ class Placed:
     data: list[Volume] = field(default_factory=list)  # data volumes, in slot order
 
 
-_HOST = Prepared(select_rows(Host).where(Host.__table__.c.uuid == bindparam("p_host")))
+_HOST_RECORD = record_type(Host)
+_HOST = Prepared(select(*record_columns(_HOST_RECORD)).where(
+    Host.__table__.c.uuid == bindparam("p_host")))
 _HOSTS = select(Host).where(Host.uuid.in_(bindparam("p_hosts", expanding=True)))
 
 
@@ -75,10 +80,11 @@ def launched_details(session: Session, placed: Sequence[Placed], *,
     the container ``vpc_sid``, if any: see :class:`Tier`)."""
     account, domain = owner
     host_uuids = {p.instance.host_uuid for p in placed if p.instance.host_uuid}
-    hosts: dict[str, Host] = {}
+    hosts: dict[str, Any] = {}  # Host rows or records
     if len(host_uuids) == 1:  # the common case, without an expanding IN
-        hosts = {h.uuid: h for h in (loaded(session, Host, row) for row in _HOST.execute(
-            session, {"p_host": next(iter(host_uuids))}).all())}
+        found: list[Any] = [_HOST_RECORD(row) for row in _HOST.execute(
+            session, {"p_host": next(iter(host_uuids))}).all()]
+        hosts = {h.uuid: h for h in found}
     elif host_uuids:
         hosts = {h.uuid: h for h in session.execute(
             _HOSTS, {"p_hosts": list(host_uuids)}).scalars()}

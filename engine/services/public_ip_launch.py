@@ -32,15 +32,16 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.allocators.addresses import PublicIpAllocator
 from engine.errors import InsufficientCapacity, ResourceKind
-from engine.models import Event, Instance, Network, Nic, PublicIp, VpcTier
+from engine.models import Instance, Nic, PublicIp, VpcTier
 from engine.principal import Principal
-from engine.services.events import record_event
+from engine.services.events import event_values, record_event
 from engine.statements import Prepared
 from engine.states import VmState
 
@@ -68,35 +69,53 @@ def network_maps_public_ip(session: Session, network_uuid: str) -> bool:
         VpcTier.network_uuid == network_uuid)))
 
 
-def map_at_launch(session: Session, principal: Principal | None, inst: Instance,
-                  network: Network, choice: PublicIpChoice, *,
+def map_at_launch(session: Session, principal: Principal | None, inst: LaunchedInstance,
+                  network_uuid: str, choice: PublicIpChoice, *,
                   network_maps: bool | None = None,
-                  add: Callable[[Event], None] | None = None) -> PublicIp | None:
+                  add: Callable[[dict[str, Any]], None] | None = None) -> PublicIp | None:
     """Give the just-placed ``inst`` a public address of its zone when
     ``choice`` asks for one. With ``NETWORK`` an empty pool means no address
     (logged); with ``YES`` it raises InsufficientCapacity(PUBLIC_IP). An
-    instance made stopped only remembers the wish (mapped at its start).
+    instance made stopped gets none here (mapped at its start). ``inst`` is
+    only read (an ORM row or its record): the caller made it remembering the
+    wish (``public_ip_mapped``) when ``choice`` may map one.
 
-    ``network_maps`` is :func:`network_maps_public_ip` of ``network`` if the
-    caller read it already (a launch does); None reads it here. ``add`` takes
-    the event row instead of the session (a launch writes its rows itself: see
+    ``network_maps`` is :func:`network_maps_public_ip` of ``network_uuid`` if
+    the caller read it already (a launch does); None reads it here. ``add``
+    takes the event row's values (``events.event_values``) instead of the
+    session (a launch writes its rows itself: see
     ``engine.services.launch_rows``); without it the event is flushed here."""
     if choice is PublicIpChoice.NO:
         return None
     if choice is PublicIpChoice.NETWORK:
         if network_maps is None:
-            network_maps = network_maps_public_ip(session, network.uuid)
+            network_maps = network_maps_public_ip(session, network_uuid)
         if not network_maps:
             return None
-    inst.public_ip_mapped = True
     if inst.state not in _ON:
         return None
-    return _map(session, principal, inst, network.uuid, required=choice is PublicIpChoice.YES,
+    return _map(session, principal, inst, network_uuid, required=choice is PublicIpChoice.YES,
                 add=add)
 
 
-def _map(session: Session, principal: Principal | None, inst: Instance, network_uuid: str, *,
-         required: bool, add: Callable[[Event], None] | None = None) -> PublicIp | None:
+class LaunchedInstance(Protocol):
+    """What mapping an address reads of an instance (its ORM row or its record)."""
+
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def zone_uuid(self) -> str: ...
+    @property
+    def account_uuid(self) -> str: ...
+    @property
+    def state(self) -> VmState: ...
+    @property
+    def public_ip_mapped(self) -> bool: ...
+
+
+def _map(session: Session, principal: Principal | None, inst: LaunchedInstance,
+         network_uuid: str, *, required: bool,
+         add: Callable[[dict[str, Any]], None] | None = None) -> PublicIp | None:
     try:  # a failed allocation changes nothing
         # Allocated and attached in one UPDATE (no association: see is_mapped).
         ip = PublicIpAllocator(session).allocate(inst.zone_uuid, inst.account_uuid,
@@ -107,12 +126,12 @@ def _map(session: Session, principal: Principal | None, inst: Instance, network_
             raise
         log.warning("no public address left in zone %s for %s", inst.zone_uuid, inst.uuid)
         return None
-    event = record_event(session, principal, EVENT_MAP, f"Mapped public address {ip.address}",
-                         ResourceKind.PUBLIC_IP, ip.uuid, account_uuid=inst.account_uuid)
+    event = (EVENT_MAP, f"Mapped public address {ip.address}", ResourceKind.PUBLIC_IP, ip.uuid)
     if add is None:
+        record_event(session, principal, *event, account_uuid=inst.account_uuid)
         session.flush()
-    else:
-        add(event)  # the caller writes it (it leaves the session's pending rows)
+    else:  # the caller writes it
+        add(event_values(principal, *event, account_uuid=inst.account_uuid))
     return ip
 
 
@@ -123,7 +142,14 @@ def map_again(session: Session, principal: Principal | None,
     an account's address left it. Idempotent; an empty pool means none
     (logged)."""
     inst = session.get(Instance, instance_uuid)
-    if inst is None or not inst.public_ip_mapped or inst.state not in _ON:
+    return map_again_for(session, principal, inst) if inst is not None else None
+
+
+def map_again_for(session: Session, principal: Principal | None,
+                  inst: LaunchedInstance) -> PublicIp | None:
+    """:func:`map_again` for an instance the caller read (its row or its
+    record as it is now)."""
+    if not inst.public_ip_mapped or inst.state not in _ON:
         return None
     if _HELD.execute(session, {"p_instance": inst.uuid}).first() is not None:
         return None
@@ -164,5 +190,5 @@ def release_mapped(session: Session, principal: Principal | None, inst: Instance
 
 
 
-__all__ = ["PublicIpChoice", "is_mapped", "map_again", "map_at_launch",
+__all__ = ["PublicIpChoice", "is_mapped", "map_again", "map_again_for", "map_at_launch",
            "network_maps_public_ip", "release_mapped", "remap_after_disassociation"]

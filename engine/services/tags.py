@@ -77,18 +77,16 @@ def apply_tags(
     Raises InvalidParameter for an empty/reserved/too long key, LimitExceeded
     past 50 tags on one resource.
     """
-    pairs = list(tags)
-    for key, value in pairs:
-        if not key or len(key) > 128:
-            raise InvalidParameter("Tag.Key", key, "Tag keys must be 1 to 128 characters")
-        if key.lower().startswith(RESERVED_PREFIX):
-            raise InvalidParameter("Tag.Key", key, "Tag keys starting with 'aws:' are reserved")
-        if len(value) > 256:
-            raise InvalidParameter("Tag.Value", value, "Tag values may be 256 characters at most")
+    if new_resources:
+        out = [Tag(**values) for values in new_tag_values(
+            principal, kind, resource_uuids, tags, account_uuid=account_uuid)]
+        session.add_all(out)
+        return out
+    pairs = _checked(tags)
     owner = account_uuid or principal.account_uuid
-    out: list[Tag] = []
+    out = []
     for uuid in resource_uuids:
-        existing: dict[str, Tag] = {} if new_resources else {
+        existing: dict[str, Tag] = {
             t.key: t for t in session.scalars(select(Tag).where(Tag.resource_uuid == uuid))}
         touched: dict[str, Tag] = {}
         for key, value in pairs:
@@ -105,6 +103,35 @@ def apply_tags(
             raise LimitExceeded(ResourceKind.TAG, MAX_TAGS_PER_RESOURCE)
         out.extend(touched.values())
     return out
+
+
+def new_tag_values(principal: Principal, kind: ResourceKind, resource_uuids: Sequence[str],
+                   tags: Iterable[tuple[str, str]], *,
+                   account_uuid: str | None = None) -> list[dict[str, Any]]:
+    """The given columns (by attribute name) of the tag rows that
+    :func:`apply_tags` with ``new_resources`` adds: for a caller that writes
+    its rows itself (``engine.services.launch_rows``). Same checks and
+    errors; a key given twice keeps its place and takes the last value."""
+    pairs = _checked(tags)
+    owner = account_uuid or principal.account_uuid
+    latest = dict(pairs)
+    if len(latest) > MAX_TAGS_PER_RESOURCE and resource_uuids:
+        raise LimitExceeded(ResourceKind.TAG, MAX_TAGS_PER_RESOURCE)
+    return [{"resource_kind": kind, "resource_uuid": uuid, "account_uuid": owner, "key": key,
+             "value": value} for uuid in resource_uuids for key, value in latest.items()]
+
+
+def _checked(tags: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs, each key and value checked (InvalidParameter)."""
+    pairs = list(tags)
+    for key, value in pairs:
+        if not key or len(key) > 128:
+            raise InvalidParameter("Tag.Key", key, "Tag keys must be 1 to 128 characters")
+        if key.lower().startswith(RESERVED_PREFIX):
+            raise InvalidParameter("Tag.Key", key, "Tag keys starting with 'aws:' are reserved")
+        if len(value) > 256:
+            raise InvalidParameter("Tag.Value", value, "Tag values may be 256 characters at most")
+    return pairs
 
 
 def remove_tags(

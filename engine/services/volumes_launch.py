@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from engine.allocators.storage import StorageAllocator
 from engine.errors import InvalidParameter, ResourceKind
 from engine.ids import new_uuid
-from engine.models import Instance, Snapshot, Volume
+from engine.models import Snapshot
 from engine.principal import Principal
 from engine.services.snapshot_permissions import usable_snapshot
 from engine.states import SnapshotState, VolumeKind, VolumeState, require
@@ -83,12 +84,14 @@ def plan_data_volumes(session: Session, principal: Principal, zone_uuid: str,
     return out
 
 
-def add_data_volumes(storage: StorageAllocator, inst: Instance,
+def add_data_volumes(storage: StorageAllocator, inst: Any,
                      planned: Sequence[PlannedVolume], *, storage_tags: str,
-                     now: datetime) -> list[Volume]:
-    """Reserve pool capacity for and make the data volume rows of the new
-    ``inst`` (attached in their slots, Allocated until its spawn makes the
-    disks); the caller adds them to its transaction. Raises
+                     now: datetime) -> list[dict[str, Any]]:
+    """Reserve pool capacity for the data volumes of the new ``inst`` (its
+    row or record, read only) and give their rows' values by attribute name
+    (attached in their slots, Allocated until its spawn makes the disks;
+    columns not given take their defaults); the caller writes them in its
+    transaction (``engine.services.launch_rows``). Raises
     InsufficientCapacity if a pool has no room."""
     out = []
     for index, p in enumerate(planned):
@@ -96,17 +99,17 @@ def add_data_volumes(storage: StorageAllocator, inst: Instance,
         pool_uuid = storage.reserve(inst.zone_uuid, p.size_bytes, host_uuid=inst.host_uuid,
                                     tags=storage_tags, hypervisor=inst.hypervisor)
         suffix = f"-{index + 1}" if index else ""
-        v = Volume(
-            uuid=new_uuid(),  # tags name it before any flush
-            name=f"DATA-{inst.number}{suffix}", account_uuid=inst.account_uuid,
-            zone_uuid=inst.zone_uuid, pool_uuid=pool_uuid, instance_uuid=inst.uuid,
-            kind=VolumeKind.DATADISK, device_id=spec.device_id, size_bytes=p.size_bytes,
-            state=VolumeState.ALLOCATED, iops=spec.iops, throughput=spec.throughput,
-            snapshot_uuid=p.snapshot.uuid if p.snapshot is not None else None,
-            delete_on_termination=spec.delete_on_termination, attached_at=now,
-            created_at=now)
+        v: dict[str, Any] = {
+            "uuid": new_uuid(),  # tags name it before any write
+            "name": f"DATA-{inst.number}{suffix}", "account_uuid": inst.account_uuid,
+            "zone_uuid": inst.zone_uuid, "pool_uuid": pool_uuid, "instance_uuid": inst.uuid,
+            "kind": VolumeKind.DATADISK, "device_id": spec.device_id, "size_bytes": p.size_bytes,
+            "state": VolumeState.ALLOCATED, "iops": spec.iops, "throughput": spec.throughput,
+            "snapshot_uuid": p.snapshot.uuid if p.snapshot is not None else None,
+            "delete_on_termination": spec.delete_on_termination, "attached_at": now,
+            "created_at": now}
         if spec.volume_type:
-            v.volume_type = spec.volume_type
+            v["volume_type"] = spec.volume_type
         out.append(v)
     return out
 
