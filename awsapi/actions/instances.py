@@ -137,8 +137,8 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         # QUIRK(ec2): ImageId is optional in the model (launch templates); without one
         # AWS answers MissingParameter.
         raise Ec2Error("MissingParameter", "The request must contain the parameter ImageId")
-    template = svc.catalog.template_row(ctx.principal, sid=ids.parse(p["ImageId"], Kind.IMAGE))
-    offering = svc.catalog.service_offering(name=p.get("InstanceType") or DEFAULT_INSTANCE_TYPE)
+    template = svc.catalog.template_record(ctx.principal, sid=ids.parse(p["ImageId"], Kind.IMAGE))
+    offering = svc.catalog.offering_record(name=p.get("InstanceType") or DEFAULT_INSTANCE_TYPE)
     zone_name = (p.get("Placement") or {}).get("AvailabilityZone")
     zone_uuid = svc.catalog.zone(name=zone_name).uuid if zone_name else None
     groups = svc.security_groups.resolve(
@@ -173,7 +173,8 @@ def run_instances(ctx: RequestContext, p: Params) -> Result:
         public_ip=public_ip,
     )
     try:
-        launch = svc.instances.launch(ctx.principal, request)
+        launch = svc.instances.launch(ctx.principal, request, template=template,
+                                      offering=offering)
     except ConflictingParameters as exc:
         if exc.names == ("private_ip", "max_count"):
             raise Ec2Error("InvalidParameterCombination",

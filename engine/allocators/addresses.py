@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, case, delete, exists, or_, select, update
+from sqlalchemy import Select, Table, bindparam, case, delete, exists, inspect, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,6 +32,7 @@ from engine.models import (
     PublicIp,
     VlanRange,
 )
+from engine.querying import record_type
 from engine.statements import Prepared, loaded, row_keys, select_rows
 from engine.states import IpState
 
@@ -56,6 +57,13 @@ _public: Table = PublicIp.__table__  # type: ignore[assignment]
 
 
 _UUID_AT = row_keys(PublicIp).index("uuid")  # in a candidate's row
+_RECORD = record_type(PublicIp)
+assert _RECORD._fields == row_keys(PublicIp)  # a candidate's row is the record's values
+
+
+def _identity(uuid: str) -> Any:
+    """The session's identity key of the address ``uuid``."""
+    return inspect(PublicIp).identity_key_from_primary_key((uuid,))
 
 
 @functools.lru_cache(maxsize=16)
@@ -99,24 +107,51 @@ class PublicIpAllocator:
         """Take a free address of the zone (dedicated ranges of the account first).
 
         With ``instance_uuid`` (and ``network_uuid``) the same UPDATE also sets
-        the row's instance and network: the address comes mapped to it."""
+        the row's instance and network: the address comes mapped to it.
+        Returns the session's object for the address (one it held already is
+        refreshed), as loaded: what a read after the UPDATE would give."""
+        attach = ({} if instance_uuid is None else
+                  {"instance_uuid": instance_uuid, "network_uuid": network_uuid})
+        row, changed = self._allocate(zone_uuid, account_uuid, address, attach)
+        # The row read is the row written: the session's object gets the new
+        # values as loaded, instead of a second read.
+        ip = loaded(self._session, PublicIp, row, refresh=True)
+        for name, value in changed.items():
+            set_committed_value(ip, name, value)
+        return ip
+
+    def allocate_mapped(self, zone_uuid: str, account_uuid: str, *, instance_uuid: str,
+                        network_uuid: str) -> Any:
+        """:meth:`allocate` mapping the address to ``instance_uuid``, returned
+        as a read-only record (a ``PublicIp`` record, as a read after the
+        UPDATE would give) for a caller that only reads it; an object of the
+        address the session held is expired (read again when used)."""
+        row, changed = self._allocate(zone_uuid, account_uuid, None, {
+            "instance_uuid": instance_uuid, "network_uuid": network_uuid})
+        held = self._session.identity_map.get(_identity(row[_UUID_AT]))
+        if held is not None:
+            self._session.expire(held)
+        return _RECORD(changed.get(f, v) for f, v in zip(_RECORD._fields, row, strict=True))
+
+    def _allocate(self, zone_uuid: str, account_uuid: str, address: str | None,
+                  attach: dict[str, str | None]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The taken address's row as read and the values the UPDATE changed
+        (InvalidParameter / InsufficientCapacity when there is none)."""
         # SQLite: one query, sorted dedicated first (the database's write lock
         # is held, so there is no race to dodge). MySQL: dedicated ranges, then
         # the shared ones, without a sort (see _candidate_stmt).
         for dedicated in (True, False) if self._mysql else (None,):
-            row = self._take(_candidate_stmt(self._mysql, dedicated, address is not None),
-                             {"p_zone": zone_uuid, "p_account": account_uuid,
-                              "p_address": address}, account_uuid,
-                             {} if instance_uuid is None else
-                             {"instance_uuid": instance_uuid, "network_uuid": network_uuid})
-            if row is not None:
-                return row
+            taken = self._take(_candidate_stmt(self._mysql, dedicated, address is not None),
+                               {"p_zone": zone_uuid, "p_account": account_uuid,
+                                "p_address": address}, account_uuid, attach)
+            if taken is not None:
+                return taken
         if address is not None:
             raise InvalidParameter("address", address, "the address is not free in this zone")
         raise InsufficientCapacity(ResourceKind.PUBLIC_IP, "no free public address in the zone")
 
     def _take(self, stmt: Prepared, params: dict[str, str | None], account_uuid: str,
-              attach: dict[str, str | None]) -> PublicIp | None:
+              attach: dict[str, str | None]) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         for _attempt in range(20):
             row = stmt.execute(self._session, params).first()
             if row is None:
@@ -129,16 +164,12 @@ class PublicIpAllocator:
             result = (_ALLOCATE_TO if attach else _ALLOCATE).execute(self._session.connection(),
                                                                      values)
             if result.rowcount == 1:
-                # The row read is the row written: the session's object (one it
-                # held already is refreshed) gets the new values as loaded,
-                # instead of a second read.
-                candidate = loaded(self._session, PublicIp, row, refresh=True)
-                for name, value in (("state", IpState.ALLOCATED), ("account_uuid", account_uuid),
-                                    ("allocated_at", now), *attach.items()):
-                    set_committed_value(candidate, name, value)
-                return candidate
-            # Taken meanwhile: as the ORM would, hold the row but read it again when used.
-            self._session.expire(loaded(self._session, PublicIp, row, refresh=True))
+                return row, {"state": IpState.ALLOCATED, "account_uuid": account_uuid,
+                             "allocated_at": now, **attach}
+            # Taken meanwhile: an object the session holds of it is read again when used.
+            held = self._session.identity_map.get(_identity(row[_UUID_AT]))
+            if held is not None:
+                self._session.expire(held)
         return None
 
     def release(self, ip: PublicIp) -> None:

@@ -56,6 +56,31 @@ def enqueued(session: Session) -> bool:
     return bool(session.info.pop(ENQUEUED, False))
 
 
+def job_values(
+    kind: JobKind,
+    principal: Principal,
+    *,
+    resource_kind: ResourceKind | None,
+    resource_uuid: str | None,
+    payload: dict[str, Any] | None = None,
+    command: str = "",
+    queue_key: str | None = None,
+) -> dict[str, Any]:
+    """The values (by attribute name) of a new queued job's row; the columns
+    not named take their defaults."""
+    return {
+        "kind": kind.value,
+        "status": JobStatus.QUEUED,
+        "account_uuid": principal.account_uuid or None,
+        "user_uuid": principal.user_uuid or None,
+        "resource_kind": resource_kind,
+        "resource_uuid": resource_uuid,
+        "payload": json.dumps(payload or {}),
+        "command": command,
+        "queue_key": queue_key,
+    }
+
+
 def enqueue(
     session: Session,
     kind: JobKind,
@@ -75,19 +100,24 @@ def enqueue(
     from engine.models import Job
 
     session.info[ENQUEUED] = True
-    job = Job(
-        kind=kind.value,
-        status=JobStatus.QUEUED,
-        account_uuid=principal.account_uuid or None,
-        user_uuid=principal.user_uuid or None,
-        resource_kind=resource_kind,
-        resource_uuid=resource_uuid,
-        payload=json.dumps(payload or {}),
-        command=command,
-        queue_key=queue_key,
-    )
+    job = Job(**job_values(kind, principal, resource_kind=resource_kind,
+                           resource_uuid=resource_uuid, payload=payload, command=command,
+                           queue_key=queue_key))
     session.add(job)
     return job
+
+
+def enqueue_values(session: Session, values: dict[str, Any]) -> Any:
+    """:func:`enqueue` for a job given as :func:`job_values`, which the caller
+    writes itself in this transaction without the ORM (with
+    :class:`~engine.services.launch_rows.NewRows`; the values are completed
+    with their defaults, in place). Marks the session as :func:`enqueue` does
+    and returns the job's read-only record (a ``Job`` record)."""
+    from engine.models import Job
+    from engine.services.launch_rows import new_row
+
+    session.info[ENQUEUED] = True
+    return new_row(Job, values)
 
 
 def completed(

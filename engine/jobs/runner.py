@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import Table, and_, bindparam, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -50,7 +50,9 @@ def _next_runnable(mysql: bool) -> Prepared:
     blocked = exists().where(and_(
         func.coalesce(earlier.queue_key, earlier.resource_uuid)
         == func.coalesce(Job.queue_key, Job.resource_uuid),
-        earlier.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+        # Two comparisons, not IN (a literal IN list is expanded per call:
+        # the statement could not be prepared).
+        or_(earlier.status == JobStatus.QUEUED, earlier.status == JobStatus.RUNNING),
         earlier.created_at <= Job.created_at,
         earlier.uuid != Job.uuid,
         # An earlier-queued job, or one already running.

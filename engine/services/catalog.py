@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +16,7 @@ from engine.errors import Duplicate, InvalidParameter, NotFound, ResourceKind
 from engine.hypervisors.registry import hypervisor_names
 from engine.models import Account, Cluster, Domain, Region, Zone
 from engine.principal import Principal
-from engine.querying import Criterion, ListResult, Paging, match_values
+from engine.querying import Criterion, ListResult, Paging, match_values, record_type
 from engine.services import region_cache
 from engine.settings import Settings
 from engine.statements import Prepared, loaded, select_rows
@@ -208,10 +208,20 @@ class CatalogService:
         """The active offering with this uuid (else this name), or NotFound."""
         from engine.models import ServiceOffering
 
+        return loaded(self._s, ServiceOffering, self._offering_row(uuid, name))
+
+    def offering_record(self, *, uuid: str | None = None, name: str | None = None) -> Any:
+        """:meth:`service_offering` as a read-only record (a ``ServiceOffering``
+        record), for callers that only read it."""
+        from engine.models import ServiceOffering
+
+        return record_type(ServiceOffering)(self._offering_row(uuid, name))
+
+    def _offering_row(self, uuid: str | None, name: str | None) -> Any:
         row = _offering_by(bool(uuid)).execute(self._s, {"p_ident": uuid or name}).first()
         if row is None:
             raise NotFound(ResourceKind.SERVICE_OFFERING, uuid or name)
-        return loaded(self._s, ServiceOffering, row)
+        return row
 
     def disk_offerings(self) -> list[DiskOffering]:
         from engine.models import DiskOffering
@@ -358,6 +368,12 @@ class CatalogService:
                      sid: str | None = None) -> Template:
         """:meth:`template` without the related rows: one keyed query."""
         return self._templates.template_row(principal, uuid, sid)
+
+    def template_record(self, principal: Principal, *, uuid: str | None = None,
+                        sid: str | None = None) -> Any:
+        """:meth:`template_row` as a read-only record (a ``Template``
+        record), for callers that only read it."""
+        return self._templates.template_record(principal, uuid, sid)
 
     def template_details(self, templates: list[Template]) -> list[TemplateDetail]:
         """Each template with its owner, OS type, zones, tags, user data and source snapshot."""

@@ -25,10 +25,11 @@ from engine.querying import (
     match_values,
     paginate,
     query_key,
+    record_type,
 )
 from engine.services.catalog import TemplateDetail, TemplateFilter
 from engine.services.template_access import shared_with
-from engine.statements import Prepared, loaded, select_rows
+from engine.statements import Prepared, loaded, row_keys, select_rows
 from engine.states import TemplateState
 
 
@@ -112,6 +113,10 @@ def _template_row(root_admin: bool, by_uuid: bool) -> Prepared:
     return Prepared(select_rows(Template, _template_row_stmt(root_admin, by_uuid)))
 
 
+_TEMPLATE = record_type(Template)
+assert _TEMPLATE._fields == row_keys(Template)  # a select_rows row is the record's values
+
+
 class TemplateCatalog:
     """The template methods of :class:`~engine.services.catalog.CatalogService`
     (documented there)."""
@@ -132,11 +137,17 @@ class TemplateCatalog:
         return page
 
     def template_row(self, principal: Principal, uuid: str | None, sid: str | None) -> Template:
+        return loaded(self._s, Template, self._row(principal, uuid, sid))
+
+    def template_record(self, principal: Principal, uuid: str | None, sid: str | None) -> Any:
+        return _TEMPLATE(self._row(principal, uuid, sid))
+
+    def _row(self, principal: Principal, uuid: str | None, sid: str | None) -> Any:
         row = _template_row(principal.is_root_admin, bool(uuid)).execute(
             self._s, {"p_account": principal.account_uuid, "p_ident": uuid or sid or ""}).first()
         if row is None:
             raise NotFound(ResourceKind.TEMPLATE, uuid or sid)
-        return loaded(self._s, Template, row)
+        return row
 
     def template_details(self, templates: list[Template]) -> list[TemplateDetail]:
         if not templates:

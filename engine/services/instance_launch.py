@@ -35,7 +35,7 @@ from engine.errors import (
     ResourceKind,
 )
 from engine.ids import new_sid, new_uuid
-from engine.jobs.queue import JobKind, enqueue
+from engine.jobs.queue import JobKind, enqueue_values, job_values
 from engine.models import (
     Event,
     Instance,
@@ -117,7 +117,7 @@ class LaunchRequest:
 class Launch:
     reservation_sid: str
     instances: list[InstanceDetail]
-    jobs: list[Job] = field(default_factory=list)
+    jobs: list[Any] = field(default_factory=list)  # the spawn jobs' records (``Job`` records)
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,8 @@ class Launcher(LaunchChecks):
         self._planner = planner
         self._storage = storage
 
-    def launch(self, principal: Principal, req: LaunchRequest) -> Launch:
+    def launch(self, principal: Principal, req: LaunchRequest, *, template: Any = None,
+               offering: Any = None) -> Launch:
         """Create ``min_count``..``max_count`` instances and queue their spawn jobs.
 
         Fewer than ``min_count`` placeable raises InsufficientCapacity and
@@ -168,6 +169,11 @@ class Launcher(LaunchChecks):
         request differs from the one that used it. A private address with more
         than one instance raises ConflictingParameters (names
         ``("private_ip", "max_count")``).
+
+        ``template`` and ``offering`` are the rows of the request's template
+        and offering (objects or read-only records) if the caller read them
+        already; they are checked as if read here (the principal may launch
+        the template, the offering is active).
         """
         fingerprint = req.fingerprint() if req.client_token else None
         if req.client_token:
@@ -177,8 +183,8 @@ class Launcher(LaunchChecks):
                 return previous
         if req.min_count < 1 or req.max_count < req.min_count:
             raise InvalidParameter("MinCount", req.min_count, "must be >= 1 and <= MaxCount")
-        offering = self._offering(req.offering_uuid)
-        template = self._visible_template(principal, req.template_uuid)
+        offering = self._offering(req.offering_uuid, offering)
+        template = self._visible_template(principal, req.template_uuid, template)
         zone, linked, default_network = self._zone_for(
             template, req.zone_uuid or self._network_zone(req.network_uuid),
             default_network=not req.network_uuid)
@@ -196,7 +202,7 @@ class Launcher(LaunchChecks):
             Resource.INSTANCE: 1, Resource.CPU: offering.cpus, Resource.MEMORY: offering.memory_mib,
             Resource.VOLUME: 1 + len(data),
             Resource.PRIMARY_STORAGE: root_bytes + sum(d.size_bytes for d in data)},
-            req.min_count, req.max_count, self._settings)
+            req.min_count, req.max_count, self._settings, account=account)
         if req.key_name is not None:
             self._key_pair(principal, req.key_name)
         network, tier = self._network(principal, zone, req.network_uuid, default=default_network)
@@ -237,9 +243,11 @@ class Launcher(LaunchChecks):
                 addresses.clear()
         jobs = []
         if req.start:
-            jobs = [enqueue(self._s, JobKind.SPAWN, principal, resource_kind=ResourceKind.INSTANCE,
-                            resource_uuid=p.instance.uuid, command=req.command) for p in launched]
-            rows.add_all(jobs)
+            spawns = [(Job, job_values(JobKind.SPAWN, principal, resource_kind=ResourceKind.INSTANCE,
+                                       resource_uuid=p.instance.uuid, command=req.command))
+                      for p in launched]
+            jobs = [enqueue_values(self._s, values) for _m, values in spawns]
+            rows.add_values(spawns)
         rows.write()
         return Launch(ctx.reservation_sid, launched_details(
             self._s, launched, owner=(account, domain), zone=zone, offering=offering, template=template,

@@ -35,7 +35,7 @@ from engine.querying import Record, record_columns, record_type
 from engine.services.launch_details import Tier
 from engine.services.security_groups import DEFAULT_GROUP, SecurityGroupService
 from engine.services.template_access import may_launch
-from engine.statements import Prepared, loaded, row_columns
+from engine.statements import Prepared
 from engine.states import TemplateState
 
 GIB = 1024**3
@@ -44,8 +44,8 @@ MAX_USER_DATA = 16 * 1024
 
 # Rows only read (never changed) are read as records (engine.querying.Record):
 # cheaper than the ORM's objects, and a view reads them alike.
-_ZONE, _NETWORK_ROW, _DOMAIN, _GROUP = (record_type(m) for m in (Zone, Network, Domain,
-                                                                   SecurityGroup))
+_ZONE, _NETWORK_ROW, _ACCOUNT, _DOMAIN, _GROUP = (
+    record_type(m) for m in (Zone, Network, Account, Domain, SecurityGroup))
 # The launch's lookups, built once with bound parameters (named p_*).
 # The template's zones, each with whether the template has linked user data
 # (rows: state, link, the zone's columns; see engine.statements).
@@ -77,10 +77,9 @@ _PREPARED_ZONES = {(networks, given): Prepared(stmt) for networks, stmts in
 # A network with its tier facts: (network or None, maps public addresses, container sid).
 NetworkRow = tuple[Network | None, bool | None, str | None]
 # The account, its domain and its default security group of no container (if made).
-# (Rows: the columns of each in turn. The account is loaded as the session's
-# object: the limits check reads it from the session again.)
+# (Rows: the columns of each record in turn; the limits check takes the account's.)
 _OWNER = Prepared(
-    select(*row_columns(Account), *record_columns(_DOMAIN), *record_columns(_GROUP))
+    select(*record_columns(_ACCOUNT), *record_columns(_DOMAIN), *record_columns(_GROUP))
     .select_from(Account)
     .join(Domain, Domain.uuid == Account.domain_uuid)
     .outerjoin(SecurityGroup, and_(SecurityGroup.account_uuid == Account.uuid,
@@ -107,14 +106,19 @@ class LaunchChecks:
 
     _s: Session
 
-    def _offering(self, uuid: str) -> ServiceOffering:
-        offering = self._s.get(ServiceOffering, uuid)
+    def _offering(self, uuid: str, known: Any = None) -> ServiceOffering:
+        """The active offering ``uuid`` (NotFound); ``known``: its row if the
+        caller read it already (an object or a record)."""
+        offering = known if known is not None and known.uuid == uuid else self._s.get(
+            ServiceOffering, uuid)
         if offering is None or not offering.active:
             raise NotFound(ResourceKind.SERVICE_OFFERING, uuid)
         return offering
 
-    def _visible_template(self, principal: Principal, uuid: str) -> Template:
-        t = self._s.get(Template, uuid)
+    def _visible_template(self, principal: Principal, uuid: str, known: Any = None) -> Template:
+        """The template ``uuid`` the principal may launch (NotFound);
+        ``known``: its row if the caller read it already (an object or a record)."""
+        t = known if known is not None and known.uuid == uuid else self._s.get(Template, uuid)
         if t is None or not may_launch(self._s, principal, t):
             raise NotFound(ResourceKind.TEMPLATE, uuid)
         return t
@@ -143,13 +147,13 @@ class LaunchChecks:
 
     def _owner(self, account_uuid: str) -> tuple[Account, Domain, SecurityGroup | None]:
         """The launching account, its domain and its default group of no
-        container (None until made: see :meth:`_groups`), in one query."""
+        container (None until made: see :meth:`_groups`), in one query, as
+        read-only records."""
         row = _OWNER.execute(self._s, {"p_account": account_uuid}).first()
         if row is None:
             raise NotFound(ResourceKind.ACCOUNT, account_uuid)
-        width = len(row_columns(Account))
-        domain, group = _records(row[width:], _DOMAIN, _GROUP)
-        return loaded(self._s, Account, row[:width]), domain, group
+        account, domain, group = _records(row, _ACCOUNT, _DOMAIN, _GROUP)
+        return account, domain, group
 
     def _key_pair(self, principal: Principal, name: str) -> KeyPair:
         kp = self._s.execute(_KEY_PAIR, {"p_account": principal.account_uuid,

@@ -13,7 +13,7 @@ import builtins
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -122,11 +122,14 @@ class InstanceService(LaunchChecks):
         return self.reader.get(principal, uuid=uuid, sid=sid, include_expunged=include_expunged)
 
     # ----------------------------------------------------------------- launch
-    def launch(self, principal: Principal, req: LaunchRequest) -> Launch:
+    def launch(self, principal: Principal, req: LaunchRequest, *, template: Any = None,
+               offering: Any = None) -> Launch:
         """Create ``min_count``..``max_count`` instances and queue their spawn
-        jobs: see :meth:`engine.services.instance_launch.Launcher.launch`."""
+        jobs: see :meth:`engine.services.instance_launch.Launcher.launch`
+        (``template``/``offering``: their rows if the caller read them)."""
         return Launcher(self._s, self._settings, self.reader, self._planner,
-                        self._storage).launch(principal, req)
+                        self._storage).launch(principal, req, template=template,
+                                              offering=offering)
 
     # -------------------------------------------------------------- lifecycle
     def start(self, principal: Principal, uuid: str, *, command: str = "",

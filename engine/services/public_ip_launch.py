@@ -72,7 +72,7 @@ def network_maps_public_ip(session: Session, network_uuid: str) -> bool:
 def map_at_launch(session: Session, principal: Principal | None, inst: LaunchedInstance,
                   network_uuid: str, choice: PublicIpChoice, *,
                   network_maps: bool | None = None,
-                  add: Callable[[dict[str, Any]], None] | None = None) -> PublicIp | None:
+                  add: Callable[[dict[str, Any]], None] | None = None) -> Any:
     """Give the just-placed ``inst`` a public address of its zone when
     ``choice`` asks for one. With ``NETWORK`` an empty pool means no address
     (logged); with ``YES`` it raises InsufficientCapacity(PUBLIC_IP). An
@@ -84,7 +84,9 @@ def map_at_launch(session: Session, principal: Principal | None, inst: LaunchedI
     the caller read it already (a launch does); None reads it here. ``add``
     takes the event row's values (``events.event_values``) instead of the
     session (a launch writes its rows itself: see
-    ``engine.services.launch_rows``); without it the event is flushed here."""
+    ``engine.services.launch_rows``); without it the event is flushed here.
+    Returns the mapped address as a read-only record (a ``PublicIp``
+    record, see ``PublicIpAllocator.allocate_mapped``), or None."""
     if choice is PublicIpChoice.NO:
         return None
     if choice is PublicIpChoice.NETWORK:
@@ -115,12 +117,12 @@ class LaunchedInstance(Protocol):
 
 def _map(session: Session, principal: Principal | None, inst: LaunchedInstance,
          network_uuid: str, *, required: bool,
-         add: Callable[[dict[str, Any]], None] | None = None) -> PublicIp | None:
+         add: Callable[[dict[str, Any]], None] | None = None) -> Any:
     try:  # a failed allocation changes nothing
         # Allocated and attached in one UPDATE (no association: see is_mapped).
-        ip = PublicIpAllocator(session).allocate(inst.zone_uuid, inst.account_uuid,
-                                                 instance_uuid=inst.uuid,
-                                                 network_uuid=network_uuid)
+        ip = PublicIpAllocator(session).allocate_mapped(inst.zone_uuid, inst.account_uuid,
+                                                        instance_uuid=inst.uuid,
+                                                        network_uuid=network_uuid)
     except InsufficientCapacity:
         if required:
             raise
@@ -136,7 +138,7 @@ def _map(session: Session, principal: Principal | None, inst: LaunchedInstance,
 
 
 def map_again(session: Session, principal: Principal | None,
-              instance_uuid: str) -> PublicIp | None:
+              instance_uuid: str) -> Any:
     """Map a fresh address to an instance launched wanting one that runs (or
     is starting) and holds no public address now: after it started, or after
     an account's address left it. Idempotent; an empty pool means none
@@ -146,7 +148,7 @@ def map_again(session: Session, principal: Principal | None,
 
 
 def map_again_for(session: Session, principal: Principal | None,
-                  inst: LaunchedInstance) -> PublicIp | None:
+                  inst: LaunchedInstance) -> Any:
     """:func:`map_again` for an instance the caller read (its row or its
     record as it is now)."""
     if not inst.public_ip_mapped or inst.state not in _ON:

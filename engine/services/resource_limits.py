@@ -240,13 +240,16 @@ class ResourceLimitService:
 
     # ------------------------------------------------------------ enforcement
     def admit(self, account_uuid: str, per_unit: Mapping[Resource, int], min_count: int = 1,
-              max_count: int = 1) -> int:
+              max_count: int = 1, *, account: Any = None) -> int:
         """How many units (``min_count``..``max_count``) of ``per_unit`` the
         account may still take: QuotaExceeded if fewer than ``min_count``. Locks
         the account row, and the rows of limited domains above it, but only when
         a limit applies: unlimited accounts (the default) do not serialize their
-        creations on the account row."""
-        account = self._s.get(Account, account_uuid)
+        creations on the account row. ``account`` is the account's row (its
+        object or its read-only record) if the caller read it already; else it
+        is read here."""
+        if account is None:
+            account = self._s.get(Account, account_uuid)
         if account is None or account.role is Role.ADMIN:
             return max_count
         wanted = {r: n for r, n in per_unit.items() if n > 0}
@@ -342,10 +345,11 @@ class ResourceLimitService:
 
 
 def admit(session: Session, account_uuid: str, per_unit: Mapping[Resource, int],
-          min_count: int = 1, max_count: int = 1, settings: Settings | None = None) -> int:
+          min_count: int = 1, max_count: int = 1, settings: Settings | None = None, *,
+          account: Any = None) -> int:
     """:meth:`ResourceLimitService.admit` for services that create resources."""
     return ResourceLimitService(session, settings).admit(account_uuid, per_unit, min_count,
-                                                         max_count)
+                                                         max_count, account=account)
 
 
 def enforce(session: Session, account_uuid: str, per_unit: Mapping[Resource, int],

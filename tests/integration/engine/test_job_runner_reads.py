@@ -51,3 +51,16 @@ def test_a_spawn_takes_write_transactions_only_to_change_rows(cloud: Cloud) -> N
     # result (writes); the rest are reads.
     assert begins.count("BEGIN IMMEDIATE") == 3
     assert cloud.instance(uuid).state.value == "Running"
+
+
+@pytest.mark.parametrize("mysql", [False, True])
+def test_the_claim_query_is_prepared_once(mysql: bool) -> None:
+    """The next-runnable select compiles to fixed SQL text (no expanding IN
+    list), so a claim runs it without SQLAlchemy's per-call compilation."""
+    from sqlalchemy.dialects import mysql as mysql_dialect
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    from engine.jobs.runner import _next_runnable
+
+    dialect = mysql_dialect.dialect() if mysql else sqlite_dialect.dialect()
+    assert _next_runnable(mysql)._plan(dialect) is not None

@@ -8,15 +8,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.errors import IncorrectState, InvalidParameter, LimitExceeded, ResourceKind
+from engine.errors import IncorrectState, InvalidParameter, LimitExceeded, NotFound, ResourceKind
 from engine.jobs.job_rows import instance_record, mark_running
-from engine.models import Event, Instance, Tag
+from engine.jobs.queue import JobKind, enqueue, enqueued
+from engine.models import Account, Event, Instance, Job, ServiceOffering, Tag, Template
 from engine.querying import record_columns, record_type
 from engine.services.events import event_values, record_event
 from engine.services.instances import LaunchRequest
 from engine.services.launch_rows import NewRows, insert_rows, new_row
 from engine.services.tags import apply_tags, new_tag_values
-from engine.states import VmState
+from engine.states import JobStatus, VmState
 from tests.integration.engine.worlds import Cloud
 
 
@@ -87,6 +88,46 @@ def test_a_launch_leaves_its_new_rows_out_of_the_session(cloud: Cloud) -> None:
         assert _fresh(sv, Tag, d.tags[0].uuid) == d.tags[0]
         # Read through the ORM later in the same transaction: the row is there.
         assert sv.session.get(Instance, d.instance.uuid).name == d.instance.name
+
+
+def test_a_launch_queues_its_spawn_jobs_as_rows(cloud: Cloud) -> None:
+    with cloud.runtime.unit() as sv:
+        template = sv.catalog.template_record(cloud.alice, uuid=cloud.template_uuid)
+        offering = sv.catalog.offering_record(uuid=cloud.offering_uuid)
+        assert not isinstance(template, Template) and template.uuid == cloud.template_uuid
+        assert offering.uuid == cloud.offering_uuid and offering.active
+        launch = sv.instances.launch(cloud.alice, LaunchRequest(
+            template_uuid=cloud.template_uuid, offering_uuid=cloud.offering_uuid,
+            command="RunInstances"), template=template, offering=offering)
+        (job,) = launch.jobs
+        assert not [o for o in sv.session.identity_map.values()
+                    if isinstance(o, (Job, Account, Template, ServiceOffering))]
+        assert enqueued(sv.session)  # the committer wakes the runner
+        assert _fresh(sv, Job, job.uuid) == job
+        assert (job.kind, job.status, job.resource_uuid, job.command, job.payload) == (
+            JobKind.SPAWN.value, JobStatus.QUEUED, launch.instances[0].instance.uuid,
+            "RunInstances", "{}")
+        orm = enqueue(sv.session, JobKind.SPAWN, cloud.alice, resource_kind=ResourceKind.INSTANCE,
+                      resource_uuid=job.resource_uuid, command="RunInstances")
+        sv.session.flush()
+        same = _fresh(sv, Job, orm.uuid)
+        differ = {"uuid", "sid", "created_at"}
+        assert {f: v for f, v in zip(same._fields, same) if f not in differ} == {
+            f: v for f, v in zip(job._fields, job) if f not in differ}
+        sv.session.rollback()
+
+
+def test_a_launch_checks_the_rows_it_is_given(cloud: Cloud) -> None:
+    with cloud.runtime.unit() as sv:
+        template = sv.catalog.template_record(cloud.alice, uuid=cloud.template_uuid)
+        offering = sv.catalog.offering_record(uuid=cloud.offering_uuid)
+        inactive = type(offering)(False if f == "active" else v
+                                  for f, v in zip(offering._fields, offering))
+        with pytest.raises(NotFound):
+            sv.instances.launch(cloud.alice, LaunchRequest(
+                template_uuid=cloud.template_uuid, offering_uuid=cloud.offering_uuid),
+                template=template, offering=inactive)
+        sv.session.rollback()
 
 
 def test_mark_running(cloud: Cloud) -> None:

@@ -47,6 +47,33 @@ def test_an_address_allocated_for_an_instance_is_attached_by_the_same_update(
         IpState.ALLOCATED, cloud.account.uuid, "inst-1", cloud.network.uuid)
 
 
+def test_a_mapped_allocation_returns_the_written_row_as_a_record(cloud: Cloud) -> None:
+    allocator = PublicIpAllocator(cloud.session)
+    with _statements(cloud) as seen:
+        ip = allocator.allocate_mapped(cloud.zone.uuid, cloud.account.uuid,
+                                       instance_uuid="inst-2", network_uuid=cloud.network.uuid)
+    assert [s.split()[0] for s in seen] == ["SELECT", "UPDATE"]
+    assert not any(isinstance(o, PublicIp) for o in cloud.session)  # not in the session
+    row = cloud.session.scalar(select(PublicIp).where(PublicIp.uuid == ip.uuid))
+    assert row is not None
+    # The record equals a fresh read of the row, column by column.
+    assert tuple(ip) == tuple(getattr(row, f) for f in ip._fields)
+    assert (ip.state, ip.instance_uuid) == (IpState.ALLOCATED, "inst-2")
+    again = allocator.allocate_mapped(cloud.zone.uuid, cloud.account.uuid,
+                                      instance_uuid="inst-3", network_uuid=cloud.network.uuid)
+    assert again.address != ip.address
+
+
+def test_a_mapped_allocation_expires_an_object_the_session_holds(cloud: Cloud) -> None:
+    free = cloud.session.scalars(select(PublicIp).where(PublicIp.state == IpState.FREE)
+                                 .order_by(PublicIp.address)).all()
+    ip = PublicIpAllocator(cloud.session).allocate_mapped(
+        cloud.zone.uuid, cloud.account.uuid, instance_uuid="inst-4",
+        network_uuid=cloud.network.uuid)
+    held = next(o for o in free if o.uuid == ip.uuid)
+    assert (held.state, held.instance_uuid) == (IpState.ALLOCATED, "inst-4")  # read again
+
+
 def test_an_account_allocation_leaves_instance_and_network_alone(cloud: Cloud) -> None:
     ip = PublicIpAllocator(cloud.session).allocate(cloud.zone.uuid, cloud.account.uuid)
     cloud.session.flush()
