@@ -39,6 +39,8 @@ MALLOC_ARENAS = 2  # glibc malloc arenas per process unless MALLOC_ARENA_MAX say
 _M_ARENA_MAX = -8  # mallopt() parameter number (glibc malloc.h)
 LISTEN_BACKLOG = 2048  # gunicorn's default
 BIND_ATTEMPTS = 5  # tries, a second apart, while the port is in use (as gunicorn does)
+# A worker's collector thresholds (see tune_collector); CPython's are (700, 10, 10).
+GC_THRESHOLDS = (10_000, 10, 10)
 
 # The first call a client (or a health probe) makes; a worker can answer it
 # with what the master preloaded alone.
@@ -180,6 +182,20 @@ def limit_malloc_arenas() -> None:
         pass
 
 
+def tune_collector() -> None:
+    """Set the collector's thresholds to :data:`GC_THRESHOLDS` in this process.
+
+    A big response keeps tens of thousands of containers alive until it is
+    written (a 1,000-instance DescribeInstances page about 19,000): at
+    CPython's default a page triggers some 27 young collections, 2-3 of the
+    middle generation and, every five pages or so, a full one, about 8 ms of
+    the page's ~90 ms CPU; at 10,000 it triggers about one young collection
+    and no full one (about 3 ms). Unreachable cycles are still found within
+    10,000 net allocations of containers, so a worker's memory stays bounded
+    (measured at 10,000 instances: no higher than at the default)."""
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def listen(host: str, port: int, *, attempts: int = BIND_ATTEMPTS) -> socket.socket:
     """A TCP socket bound to ``host:port`` and listening (``SO_REUSEADDR``,
     IPv6 for an IPv6 literal), for :func:`run_gunicorn` to serve on.
@@ -286,6 +302,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
         worker.wsgi = app
         worker.app.wsgi = lambda: app
         gc.freeze()  # the app and runtime live as long as the worker
+        tune_collector()
         # Heartbeat, job runner and reconciler begin once the worker is serving,
         # and so does loading what the first EC2 call did not need.
         runtime.start(delay=BACKGROUND_DELAY)

@@ -50,6 +50,7 @@ from engine.models import Instance, User
 from engine.runtime import Runtime
 from engine.services.sessions import principal_of
 from engine.states import VmState
+from nimbostack.server import tune_collector
 
 NANOS_PER_HOST = 384
 
@@ -202,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             runtime = runtime_for(args.home, args.instances)
         listing(runtime, principal, args.page)  # warm plans, caches, statements
         gc.collect()
-        gc.freeze()  # as `nimbostack serve` does once its app is loaded
+        gc.freeze()  # as `nimbostack serve` does once its app is loaded,
+        tune_collector()  # and as its workers collect
         best: dict[str, float] | None = None
         for _ in range(args.rounds):
             parts, seen, stmts = listing(runtime, principal, args.page)

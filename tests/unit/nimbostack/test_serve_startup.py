@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -196,3 +197,41 @@ def test_malloc_arenas_are_limited_without_a_subprocess(monkeypatch: pytest.Monk
     monkeypatch.setattr(ctypes.util, "find_library", no_lookup)
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     server.limit_malloc_arenas()
+
+
+def test_a_worker_raises_the_collector_thresholds(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """After its app is built, a worker collects at GC_THRESHOLDS (a big page
+    then triggers about one young collection instead of dozens)."""
+    import engine.runtime
+    from nimbostack import wsgi
+
+    class FakeRuntime:
+        def __init__(self, cfg: Config) -> None:
+            self.started: list[float] = []
+
+        def attach_server(self, uuid: str) -> None:
+            pass
+
+        def start(self, *, delay: float = 0.0) -> None:
+            self.started.append(delay)
+
+    class FakeApp:
+        def __init__(self, runtime: FakeRuntime) -> None:
+            self.runtime = runtime
+
+        def warm_up_later(self, delay: float) -> None:
+            pass
+
+    monkeypatch.setattr(engine.runtime, "Runtime", FakeRuntime)
+    monkeypatch.setattr(wsgi, "Application", FakeApp)
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # not this test process's heap
+    before = gc.get_threshold()
+    application = server._Application(Config(db_url=f"sqlite:///{tmp_path / 'x.db'}"),
+                                      {"workers": 1}, "127.0.0.1:1", "server-uuid")
+    try:
+        application._post_worker_init(SimpleNamespace(wsgi=None, app=SimpleNamespace(wsgi=None)))
+        assert gc.get_threshold() == server.GC_THRESHOLDS
+        assert server.GC_THRESHOLDS[0] > before[0]
+    finally:
+        gc.set_threshold(*before)
