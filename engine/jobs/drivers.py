@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,12 +13,12 @@ from sqlalchemy import Select, Table, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from engine.hypervisors.registry import load_driver
-from engine.models import Host, StoragePool
 from engine.statements import Prepared
 from engine.states import StorageScope
 
 if TYPE_CHECKING:  # imported where used: a server loads it once a job needs a driver
     from engine.hypervisors.base import HostConnection, HypervisorDriver
+    from engine.models import Host, StoragePool
 
 
 @dataclass(frozen=True)
@@ -37,24 +38,29 @@ class HostAccess:
     storage_pools: Mapping[str, str] = field(default_factory=dict)
 
 
-_pools: Table = StoragePool.__table__  # type: ignore[assignment]
-# The live pools a host can use: its cluster's, and the zone-wide ones for its
-# hypervisor or for any.
-_POOLS = Prepared(select(_pools.c.uuid, _pools.c.url).where(
-    _pools.c.zone_uuid == bindparam("p_zone"),
-    _pools.c.removed_at.is_(None),
-    or_(_pools.c.cluster_uuid == bindparam("p_cluster"),
-        and_(_pools.c.scope == StorageScope.ZONE,
-             or_(_pools.c.hypervisor.is_(None), _pools.c.hypervisor == "",
-                 _pools.c.hypervisor == bindparam("p_hypervisor"))))))
+@functools.cache
+def _pools_statement() -> Prepared:
+    """The live pools a host can use: its cluster's, and the zone-wide ones for
+    its hypervisor or for any (built on first use: the host and storage models
+    are not on a server's first-call path)."""
+    from engine.models import StoragePool
+
+    pools: Table = StoragePool.__table__  # type: ignore[assignment]
+    return Prepared(select(pools.c.uuid, pools.c.url).where(
+        pools.c.zone_uuid == bindparam("p_zone"),
+        pools.c.removed_at.is_(None),
+        or_(pools.c.cluster_uuid == bindparam("p_cluster"),
+            and_(pools.c.scope == StorageScope.ZONE,
+                 or_(pools.c.hypervisor.is_(None), pools.c.hypervisor == "",
+                     pools.c.hypervisor == bindparam("p_hypervisor"))))))
 
 
 def pools_reachable(session: Session, zone_uuid: str, cluster_uuid: str,
                     hypervisor: str) -> dict[str, str]:
     """Pool uuid -> URL of the live pools a host of that zone, cluster and
     hypervisor can use."""
-    rows = _POOLS.execute(session, {"p_zone": zone_uuid, "p_cluster": cluster_uuid,
-                                    "p_hypervisor": hypervisor}).all()
+    params = {"p_zone": zone_uuid, "p_cluster": cluster_uuid, "p_hypervisor": hypervisor}
+    rows = _pools_statement().execute(session, params).all()
     return {uuid: url for uuid, url in rows}
 
 
@@ -65,6 +71,8 @@ def reachable_pools(session: Session, host: Host) -> dict[str, str]:
 
 def reachable_pool_uuids(session: Session, host_uuid: str) -> set[str]:
     """Uuids of the pools the host ``host_uuid`` can use (empty if no such host)."""
+    from engine.models import Host
+
     host = session.get(Host, host_uuid)
     return set(reachable_pools(session, host)) if host is not None else set()
 
@@ -72,6 +80,8 @@ def reachable_pool_uuids(session: Session, host_uuid: str) -> set[str]:
 def hosts_reaching(session: Session, pool: StoragePool) -> Select[tuple[Host]]:
     """Live hosts that can use ``pool``: its cluster's, or for a zone-wide pool
     those of its zone whose hypervisor it serves."""
+    from engine.models import Host
+
     stmt = select(Host).where(Host.zone_uuid == pool.zone_uuid, Host.removed_at.is_(None))
     if pool.cluster_uuid:
         return stmt.where(Host.cluster_uuid == pool.cluster_uuid)

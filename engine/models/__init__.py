@@ -4,7 +4,7 @@
 defines ``Instance`` (:data:`_MODULES`, through the module ``__getattr__`` of
 PEP 562): the models declare no ``relationship()``, so mapping one module
 needs no other, and a process that answers a few kinds of request loads a few
-of the 19 modules. A class looked up here comes with the modules of the
+of the 20 modules. A class looked up here comes with the modules of the
 tables its module's foreign keys refer to, loaded first (:data:`_REFERENCES`):
 SQLAlchemy resolves a foreign key by table name on first use, and the first
 flush of a mapper does (it sorts the mapper's tables), so the referred tables
@@ -44,21 +44,17 @@ if TYPE_CHECKING:
         TemplatePermission,
         TemplateZone,
     )
+    from engine.models.cloud import ManagementServer, Region, Sequence, Setting, Zone
     from engine.models.compute import Instance, Network, Nic
     from engine.models.identity import Account, Domain, User
     from engine.models.infrastructure import (
         Cluster,
         Host,
         ImageStore,
-        ManagementServer,
         Pod,
         PublicIp,
-        Region,
-        Sequence,
-        Setting,
         StoragePool,
         VlanRange,
-        Zone,
     )
     from engine.models.instance_metadata import MetadataAccess
     from engine.models.isos import IsoAttachment, IsoProperties, VolumeFile
@@ -85,10 +81,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "affinity": ("AffinityGroup", "InstanceAffinityGroup"),
     "catalog": ("DiskOffering", "OsType", "ServiceOffering", "Template", "TemplatePermission",
                 "TemplateZone"),
+    "cloud": ("ManagementServer", "Region", "Sequence", "Setting", "Zone"),
     "compute": ("Instance", "Network", "Nic"),
     "identity": ("Account", "Domain", "User"),
-    "infrastructure": ("Cluster", "Host", "ImageStore", "ManagementServer", "Pod", "PublicIp",
-                       "Region", "Sequence", "Setting", "StoragePool", "VlanRange", "Zone"),
+    "infrastructure": ("Cluster", "Host", "ImageStore", "Pod", "PublicIp", "StoragePool",
+                       "VlanRange"),
     "instance_metadata": ("MetadataAccess",),
     "isos": ("IsoAttachment", "IsoProperties", "VolumeFile"),
     "load_balancers": ("IpForwardingRule", "LoadBalancerMember", "LoadBalancerRule"),
@@ -109,24 +106,25 @@ _MODULES: dict[str, tuple[str, ...]] = {
 # No cycle: loading follows these edges (see _load).
 _REFERENCES: dict[str, tuple[str, ...]] = {
     "affinity": ("compute", "identity"),
-    "catalog": ("identity", "infrastructure"),
-    "compute": ("catalog", "identity", "infrastructure"),
+    "catalog": ("cloud", "identity", "infrastructure"),
+    "cloud": (),
+    "compute": ("catalog", "cloud", "identity", "infrastructure"),
     "identity": (),
-    "infrastructure": (),
+    "infrastructure": ("cloud",),
     "instance_metadata": ("compute",),
     "isos": ("catalog", "compute", "infrastructure", "storage"),
     "load_balancers": ("compute", "identity", "infrastructure"),
     "meta": ("identity",),
-    "networking": ("compute", "identity", "infrastructure"),
+    "networking": ("cloud", "compute", "identity"),
     "nic_extras": ("compute", "security"),
-    "physical_networks": ("infrastructure",),
+    "physical_networks": ("cloud",),
     "policies": ("compute", "identity", "storage"),
     "resource_limits": ("identity",),
     "rules": ("compute", "identity", "infrastructure"),
     "security": ("compute", "identity"),
-    "storage": ("compute", "identity", "infrastructure"),
+    "storage": ("cloud", "compute", "identity", "infrastructure"),
     "vm_extras": ("catalog", "compute", "identity"),
-    "vm_snapshots": ("compute", "identity", "infrastructure"),
+    "vm_snapshots": ("cloud", "compute", "identity"),
 }
 _MODULE_OF: dict[str, str] = {name: module for module, names in _MODULES.items() for name in names}
 

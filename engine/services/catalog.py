@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Duplicate, InvalidParameter, NotFound, ResourceKind
 from engine.hypervisors.registry import hypervisor_names
-from engine.models import Account, Cluster, Domain, Region, Zone
+from engine.models import Account, Domain, Region, Zone
 from engine.principal import Principal
 from engine.querying import Criterion, ListResult, Paging, match_values, record_type
 from engine.services import region_cache
@@ -337,6 +337,8 @@ class CatalogService:
     def cluster_hypervisors(self, zone_uuid: str | None = None) -> list[str]:
         """Distinct hypervisor types of the live clusters (of ``zone_uuid``), sorted.
         Without a zone and without clusters: every registered hypervisor type."""
+        from engine.models import Cluster
+
         stmt = select(Cluster.hypervisor).where(Cluster.removed_at.is_(None)).distinct()
         if zone_uuid:
             self.zone(uuid=zone_uuid)

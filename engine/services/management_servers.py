@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
-from engine.models import Host, ManagementServer
+from engine.models import ManagementServer
 from engine.states import JobStatus
 
 UP = "Up"
@@ -141,7 +141,7 @@ class ManagementServerService:
         """Cut short the leases of running jobs, and of hosts, held by Down
         servers (their runners are gone): the job runners' lease reaper and the
         host reconcilers then retake them at once. Returns the jobs affected."""
-        from engine.models import Job  # not needed by a server's first call
+        from engine.models import Host, Job  # not needed by a server's first call
 
         now = utcnow()
         down = set(self._s.scalars(select(ManagementServer.uuid)
@@ -184,7 +184,7 @@ class ManagementServerService:
         return dict(Counter(owner_server(o) for o in owners if o))
 
     def summary(self) -> StatusSummary:
-        from engine.models import Job  # not needed by a server's first call
+        from engine.models import Host, Job  # not needed by a server's first call
 
         jobs = {str(getattr(k, "value", k)): int(n) for k, n in self._s.execute(
             select(Job.status, func.count()).group_by(Job.status)).all()}

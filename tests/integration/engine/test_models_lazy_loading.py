@@ -88,7 +88,7 @@ def test_models_load_from_threads_while_others_query(db_url: str, tmp_path: Path
     out = subprocess.run([sys.executable, "-c", _CHILD, db_url, str(tmp_path)], cwd=REPO,
                          check=True, capture_output=True, text=True, timeout=120).stdout
     result = json.loads(out.splitlines()[-1])
-    assert result["early"] == ["identity", "infrastructure"]
+    assert result["early"] == ["cloud", "identity"]
     assert result["errors"] == []
     assert result["reads"] > 0
     assert result["late"] == sorted(models._MODULES)
