@@ -36,7 +36,9 @@ GRACEFUL_TIMEOUT = 30  # seconds gunicorn gives a stopping worker before SIGKILL
 JOB_GRACE = 15.0  # of which running jobs may use this much after requests drained
 BACKGROUND_DELAY = 0.5  # seconds after a worker is ready before its background work starts
 MALLOC_ARENAS = 2  # glibc malloc arenas per process unless MALLOC_ARENA_MAX says otherwise
-_M_ARENA_MAX = -8  # mallopt() parameter number (glibc malloc.h)
+MALLOC_MMAP_THRESHOLD = 128 * 1024  # bytes: bigger blocks are mapped and unmapped on their own
+_M_ARENA_MAX = -8  # mallopt() parameter numbers (glibc malloc.h)
+_M_MMAP_THRESHOLD = -3
 LISTEN_BACKLOG = 2048  # gunicorn's default
 BIND_ATTEMPTS = 5  # tries, a second apart, while the port is in use (as gunicorn does)
 # A worker's collector thresholds (see tune_collector); CPython's are (700, 10, 10).
@@ -164,22 +166,34 @@ def _log_failure(exc: BaseException) -> None:
         log.error("preparing the database failed", exc_info=exc)
 
 
-def limit_malloc_arenas() -> None:
-    """Cap glibc's malloc arenas (one per busy thread by default, each holding
-    on to freed memory) at :data:`MALLOC_ARENAS`, unless ``MALLOC_ARENA_MAX`` is
-    set; forked workers inherit the setting. A no-op without glibc.
+def tune_malloc() -> None:
+    """Bound what glibc's malloc holds on to, in this process and the workers
+    it forks (a no-op without glibc):
+
+    - at most :data:`MALLOC_ARENAS` arenas (one per busy thread by default,
+      each keeping freed memory), unless ``MALLOC_ARENA_MAX`` is set;
+    - blocks of :data:`MALLOC_MMAP_THRESHOLD` bytes or more always mapped on
+      their own and unmapped when freed, unless ``MALLOC_MMAP_THRESHOLD_`` is
+      set. By default glibc raises that threshold to the size of each mapped
+      block freed (up to 32 MiB), so after the first big response the
+      megabytes of a DescribeInstances page (its text, its list of pieces)
+      come from the heap, which then stays fragmented and resident: measured
+      on a worker after four 10,000-instance listings, 125-131 MiB against
+      116-122 MiB with the fixed threshold.
 
     ``mallopt`` is looked up among the symbols the interpreter already has
     loaded (``CDLL(None)``), not through ``ctypes.util.find_library``, which
     runs ``ldconfig -p`` in a subprocess (about 15 ms of a server's start-up)."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return  # glibc read it at start-up
     import ctypes
 
     try:
-        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        pass
+        return
+    if not os.environ.get("MALLOC_ARENA_MAX"):  # else glibc read it at start-up
+        mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    if not os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)
 
 
 def tune_collector() -> None:
@@ -344,7 +358,7 @@ def run_gunicorn(cfg: Config, *, host: str, port: int, workers: int, threads: in
         "loglevel": "warning",
         "preload_app": False,
     }
-    limit_malloc_arenas()
+    tune_malloc()
     app = _Application(cfg, options, service_address(host, port), server_uuid)
     try:
         app.run()

@@ -188,7 +188,7 @@ def test_gunicorn_takes_over_the_listening_socket(tmp_path: Path,
         os.close(fd)
 
 
-def test_malloc_arenas_are_limited_without_a_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malloc_is_tuned_without_a_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
     import ctypes.util
 
     def no_lookup(name: str) -> str:
@@ -196,7 +196,8 @@ def test_malloc_arenas_are_limited_without_a_subprocess(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(ctypes.util, "find_library", no_lookup)
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    server.limit_malloc_arenas()
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    server.tune_malloc()
 
 
 def test_a_worker_raises_the_collector_thresholds(monkeypatch: pytest.MonkeyPatch,
