@@ -61,9 +61,12 @@ _RECORD = record_type(PublicIp)
 assert _RECORD._fields == row_keys(PublicIp)  # a candidate's row is the record's values
 
 
-def _identity(uuid: str) -> Any:
-    """The session's identity key of the address ``uuid``."""
-    return inspect(PublicIp).identity_key_from_primary_key((uuid,))
+def _expire_held(session: Session, uuid: str) -> None:
+    """Expire the session's object of the address ``uuid``, if it holds one
+    (it is read again when next used)."""
+    held = session.identity_map.get(inspect(PublicIp).identity_key_from_primary_key((uuid,)))
+    if held is not None:
+        session.expire(held)
 
 
 @functools.lru_cache(maxsize=16)
@@ -128,9 +131,7 @@ class PublicIpAllocator:
         address the session held is expired (read again when used)."""
         row, changed = self._allocate(zone_uuid, account_uuid, None, {
             "instance_uuid": instance_uuid, "network_uuid": network_uuid})
-        held = self._session.identity_map.get(_identity(row[_UUID_AT]))
-        if held is not None:
-            self._session.expire(held)
+        _expire_held(self._session, row[_UUID_AT])
         return _RECORD(changed.get(f, v) for f, v in zip(_RECORD._fields, row, strict=True))
 
     def _allocate(self, zone_uuid: str, account_uuid: str, address: str | None,
@@ -166,10 +167,7 @@ class PublicIpAllocator:
             if result.rowcount == 1:
                 return row, {"state": IpState.ALLOCATED, "account_uuid": account_uuid,
                              "allocated_at": now, **attach}
-            # Taken meanwhile: an object the session holds of it is read again when used.
-            held = self._session.identity_map.get(_identity(row[_UUID_AT]))
-            if held is not None:
-                self._session.expire(held)
+            _expire_held(self._session, row[_UUID_AT])  # taken meanwhile
         return None
 
     def release(self, ip: PublicIp) -> None:
